@@ -1,0 +1,527 @@
+"""Exact solvers for a single :class:`TabularMDP`, as pure ``jit``/``vmap``/``grad``-able functions.
+
+Batch over MDPs with ``jax.vmap(value_iteration)(stacked_mdp)``; every loop is a
+``lax.while_loop`` with a tolerance and an iteration cap, so a batch stops each member on its own
+schedule and nothing hangs.
+
+Stopping rule (value and Q-iteration, iterative policy evaluation). With
+``delta_k = ||V_{k+1} - V_k||_inf`` and discount ``g < 1``, the contraction bound
+
+    ||V_{k+1} - V*||_inf <= g / (1 - g) * delta_k
+
+holds, so the loop stops once ``delta_k <= tol * (1 - g) / g`` and the returned *values* (not
+only the greedy policy) are within ``tol`` of the fixed point. ``Solution.error_bound`` reports
+``g / (1 - g) * delta_k`` itself. (pymdptoolbox stops on the *span* of ``V_{k+1} - V_k``, which
+bounds only the loss of the greedy policy; its values can be off by far more than epsilon.)
+At ``g = 1`` no such bound exists; the loop stops once ``delta_k <= tol`` and ``error_bound``
+is ``inf``. In floating point the change cannot shrink below rounding: the loop also stops once
+``delta_k <= 4 * eps * max|V|`` (``eps`` of the dtype) and ``error_bound`` then shows the
+precision actually reached (use ``jax_enable_x64`` for tighter values).
+
+``converged`` is False when the cap is reached or the values stop being finite; at discount 1 the
+loop also stops early, not converged, once S + 256 sweeps in a row change the values by the same
+non-zero amounts (to rounding) (values growing linearly for ever: a positive reward loop, or a
+negative one nothing can escape). Such a solution's numbers must not be used.
+
+Discount 1: absorbing zero-reward states (:func:`~jaxrl.mdp.bellman.terminal_states`) are held at
+value 0, which makes the linear system of a policy that reaches them with probability 1
+non-singular. Policy iteration starts from a policy that reaches a terminal state from every
+state that can reach one (see :func:`proper_policy`), so it works on the textbook grid world at
+discount 1. A policy that never terminates has no finite value there, and is reported
+as not converged.
+
+Gradients: every solver's ``values`` and ``q_values`` are reverse-differentiable (``jax.grad``,
+``jax.vjp``, ``jax.jacrev``) with respect to the MDP's rewards, transition probabilities and
+discount. Value/Q-iteration and iterative evaluation differentiate implicitly at the fixed point
+(a ``custom_vjp``: the adjoint system ``u = v_bar + g P_pi*^T u`` is solved by the same fixed-point iteration, with
+the greedy policy held fixed), so memory does not grow with the number of sweeps; the linear solve
+differentiates through LU. At discount 1 the derivative with respect to a terminal state's own
+reward is taken as 0. Forward mode (``jax.jvp``) is supported by the linear solve only.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import chex
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from jaxrl.mdp import bellman
+from jaxrl.mdp.core import SparseTransitions, TabularMDP
+
+Array = chex.Array
+
+DEFAULT_TOL = 1e-6
+DEFAULT_MAX_ITERATIONS = 100_000
+#: Dense linear solves build an ``[S, S]`` matrix; beyond this many states use ``method="iterative"``.
+MAX_DENSE_SOLVE_STATES = 20_000
+
+
+class Solution(NamedTuple):
+  """What a solver returns (add leading ``[*B]`` axes under ``vmap``).
+
+  Attributes:
+    values: ``[S]`` state values ``V``.
+    q_values: ``[S, A]`` action values ``Q = r + discount * P V``.
+    policy: int32 ``[S]`` greedy policy.
+    iterations: int32 ``[]`` sweeps (value/Q-iteration, iterative evaluation) or improvement
+      steps (policy iteration).
+    converged: bool ``[]``; False when the cap was reached or the values did not stay finite.
+    error_bound: ``[]`` bound on ``||values - V_fixed_point||_inf`` (``inf`` when none is known,
+      e.g. at discount 1).
+  """
+
+  values: Array
+  q_values: Array
+  policy: Array
+  iterations: Array
+  converged: Array
+  error_bound: Array
+
+
+class Evaluation(NamedTuple):
+  """The value of a given policy (see :func:`policy_evaluation`).
+
+  Attributes:
+    values: ``[S]`` ``V_pi``.
+    q_values: ``[S, A]`` ``Q_pi = r + discount * P V_pi``.
+    iterations: int32 ``[]`` sweeps (0 for the linear solve).
+    converged: bool ``[]``; False when the cap was reached, the solve was singular (a policy
+      that never terminates at discount 1) or the values were not finite.
+    error_bound: ``[]`` bound on ``||values - V_pi||_inf`` (``inf`` when none is known).
+  """
+
+  values: Array
+  q_values: Array
+  iterations: Array
+  converged: Array
+  error_bound: Array
+
+
+# --------------------------------------------------------------------------------------------
+# Shared machinery
+# --------------------------------------------------------------------------------------------
+def _check_single(mdp: TabularMDP, name: str) -> None:
+  if not isinstance(mdp, TabularMDP):
+    raise TypeError(f"{name} expects a TabularMDP, got {type(mdp).__name__}.")
+  if mdp.batch_shape:
+    raise ValueError(
+        f"{name} solves one MDP; this one has batch shape {mdp.batch_shape}. "
+        f"Use jax.vmap({name})(mdp) for a batch.")
+
+
+def _check_loop_args(tol, max_iterations, name: str) -> None:
+  if isinstance(tol, (int, float)) and not tol > 0:
+    raise ValueError(f"{name}: tol must be positive, got {tol}.")
+  if isinstance(max_iterations, int) and max_iterations < 1:
+    raise ValueError(f"{name}: max_iterations must be at least 1, got {max_iterations}.")
+
+
+def _pinned(mdp: TabularMDP, rewards: Array) -> Array:
+  """States whose value is held at 0: terminal states, at discount 1 only. ``bool [S]``."""
+  return bellman.terminal_states(mdp, rewards) & (mdp.discount >= 1.0)
+
+
+def _stop_threshold(discount: Array, tol) -> Array:
+  return jnp.where(discount < 1.0, tol * (1.0 - discount) / jnp.maximum(discount, 1e-30), tol)
+
+
+def _error_bound(discount: Array, delta: Array) -> Array:
+  return jnp.where(discount < 1.0, discount / (1.0 - jnp.minimum(discount, 1.0 - 1e-12)) * delta,
+                   jnp.inf)
+
+
+def _adjoint_solve(vjp_x, x_bar, max_iterations):
+  """Solves ``u = x_bar + J^T u`` by fixed-point iteration (``J`` the operator's Jacobian at
+  the fixed point, given as its VJP).
+
+  ``J^T`` is a contraction in the same sense as the forward operator (modulus ``discount``, or
+  termination with probability 1 at discount 1), so this converges at the forward loop's rate;
+  unlike Krylov methods it cannot break down. Iterates until the change is at rounding level.
+  """
+  eps = jnp.finfo(x_bar.dtype).eps
+
+  def cond(c):
+    _, delta, scale, it = c
+    return (delta > 16 * eps * scale) & (it < max_iterations) & jnp.isfinite(delta)
+
+  def body(c):
+    u, _, _, it = c
+    u_new = x_bar + vjp_x(u)[0]
+    return u_new, jnp.max(jnp.abs(u_new - u)), jnp.max(jnp.abs(u_new)), it + 1
+
+  init = (x_bar, jnp.full((), jnp.finfo(x_bar.dtype).max, x_bar.dtype), jnp.ones((), x_bar.dtype),
+          jnp.zeros((), jnp.int32))
+  return lax.while_loop(cond, body, init)[0]
+
+
+def _iterate(operator, params, x0, limits):
+  """Iterates ``x <- operator(params, x)`` under the module's stopping rule (not differentiable)."""
+  discount = params[0].discount
+  tol, max_iterations = limits[0], limits[1]
+  threshold = _stop_threshold(discount, tol)
+  eps = jnp.finfo(x0.dtype).eps
+
+  # At discount 1, sweeps that change the values by the same amounts as the sweep before (to
+  # rounding, while the change is >= 1024 times rounding), S + 256 times in a row (long enough
+  # for every state to have heard from every other), mean the values grow linearly for ever:
+  # stop, not converged. A converging loop would need a rate above 1 - 1/1024 to look like this.
+  patience = x0.shape[0] + 256
+
+  def cond(carry):
+    *_, it, _, done = carry
+    return ~done & (it < max_iterations)
+
+  def body(carry):
+    x, step_prev, repeats, it, _, _ = carry
+    x_new = operator(params, x)
+    step = x_new - x
+    delta = jnp.max(jnp.abs(step))
+    finite = jnp.all(jnp.isfinite(x_new))
+    floor = 4.0 * eps * jnp.max(jnp.abs(x_new))
+    repeated = (delta > threshold) & (delta >= 1024 * floor) & (
+        jnp.max(jnp.abs(step - step_prev)) <= floor)
+    repeats = jnp.where(repeated, repeats + 1, 0)
+    diverging = (discount >= 1.0) & (repeats >= patience)
+    done = (delta <= threshold) | (delta <= floor) | ~finite | diverging
+    return x_new, step, repeats, it + 1, delta, done
+
+  zero = jnp.zeros((), jnp.int32)
+  carry = (x0, jnp.zeros_like(x0), zero, zero, jnp.full((), jnp.inf, x0.dtype), jnp.zeros((), bool))
+  x, _, _, it, delta, _ = lax.while_loop(cond, body, carry)
+  finite = jnp.all(jnp.isfinite(x))
+  floor = 4.0 * eps * jnp.max(jnp.abs(x))
+  converged = finite & ((delta <= threshold) | (delta <= floor))
+  return x, (it, converged, delta)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
+def _fixed_point(operator, params, x0, limits):
+  """The fixed point ``x* = operator(params, x*)``, reverse-differentiable in ``params``.
+
+  Implicit function theorem: with ``J = d operator / dx`` at ``x*``, the cotangent ``u`` solves
+  ``u = x_bar + J^T u`` and ``params_bar = (d operator / d params)^T u``. The forward loop is
+  never differentiated, so its cost does not grow with the number of sweeps.
+  """
+  return _iterate(operator, params, x0, limits)
+
+
+def _fixed_point_fwd(operator, params, x0, limits):
+  out = _iterate(operator, params, x0, limits)
+  return out, (params, out[0], x0, limits)
+
+
+def _fixed_point_bwd(operator, residuals, cotangents):
+  params, x_star, x0, limits = residuals
+  x_bar = cotangents[0]
+  _, vjp_x = jax.vjp(lambda x: operator(params, x), x_star)
+  u = _adjoint_solve(vjp_x, x_bar, limits[1])
+  _, vjp_params = jax.vjp(lambda p: operator(p, x_star), params)
+  (params_bar,) = vjp_params(u)
+  return params_bar, jnp.zeros_like(x0), jnp.zeros_like(limits)
+
+
+_fixed_point.defvjp(_fixed_point_fwd, _fixed_point_bwd)
+
+
+def _iterate_to_fixed_point(operator, params, x0, tol, max_iterations):
+  limits = jnp.stack([jnp.asarray(tol, x0.dtype), jnp.asarray(max_iterations, x0.dtype)])
+  return _fixed_point(operator, params, x0, limits)
+
+
+def _optimality_op(params, v):
+  mdp, rewards, pinned = params
+  return jnp.where(pinned, 0.0, bellman.bellman_optimality(mdp, v, rewards))
+
+
+def _q_optimality_op(params, q):
+  mdp, rewards, pinned = params
+  return jnp.where(pinned[:, None], 0.0, bellman.bellman_q_optimality(mdp, q, rewards))
+
+
+def _expectation_op(params, v):
+  mdp, rewards, pinned, policy = params
+  return jnp.where(pinned, 0.0, bellman.bellman_expectation(mdp, policy, v, rewards))
+
+
+# --------------------------------------------------------------------------------------------
+# Value iteration and Q-iteration
+# --------------------------------------------------------------------------------------------
+def value_iteration(mdp: TabularMDP, *, init_values: Array | None = None, tol: float = DEFAULT_TOL,
+                    max_iterations: int = DEFAULT_MAX_ITERATIONS) -> Solution:
+  """Value iteration: ``V_{k+1}(s) = max_a [r(s, a) + discount * sum_s' P(s' | s, a) V_k(s')]``.
+
+  Stops by the module's rule, so ``||values - V*||_inf <= error_bound <= tol`` when
+  ``discount < 1`` and ``converged``. Reference: Bellman (1957); Puterman (1994) sec. 6.3.
+
+  Args:
+    mdp: a single MDP (``vmap`` for a batch), dense or sparse.
+    init_values: ``[S]`` starting values (zeros by default).
+    tol: bound on the error of the returned values (see the module docstring).
+    max_iterations: cap on sweeps; reaching it gives ``converged = False``.
+
+  Returns:
+    A :class:`Solution`.
+
+  Example:
+    >>> from jaxrl.mdp import gridworld, value_iteration
+    >>> sol = jax.jit(value_iteration)(gridworld().mdp)
+    >>> bool(sol.converged)
+    True
+  """
+  _check_single(mdp, "value_iteration")
+  _check_loop_args(tol, max_iterations, "value_iteration")
+  rewards = bellman.expected_rewards(mdp)
+  pinned = _pinned(mdp, rewards)
+
+  v0 = jnp.zeros(mdp.num_states, rewards.dtype) if init_values is None else jnp.asarray(
+      init_values, rewards.dtype)
+  v, (it, converged, delta) = _iterate_to_fixed_point(_optimality_op, (mdp, rewards, pinned), v0,
+                                                      tol, max_iterations)
+  q = bellman.q_from_values(mdp, v, rewards)
+  return Solution(v, q, bellman.greedy_policy(q), it, converged, _error_bound(mdp.discount, delta))
+
+
+def q_iteration(mdp: TabularMDP, *, init_q_values: Array | None = None, tol: float = DEFAULT_TOL,
+                max_iterations: int = DEFAULT_MAX_ITERATIONS) -> Solution:
+  """Q-iteration: ``Q_{k+1}(s, a) = r(s, a) + discount * sum_s' P(s' | s, a) max_a' Q_k(s', a')``.
+
+  Same stopping rule as :func:`value_iteration`, on ``||Q_{k+1} - Q_k||_inf``, so
+  ``||q_values - Q*||_inf <= error_bound``.
+
+  Args:
+    mdp: a single MDP, dense or sparse.
+    init_q_values: ``[S, A]`` starting values (zeros by default).
+    tol: bound on the error of the returned Q-values.
+    max_iterations: cap on sweeps.
+
+  Returns:
+    A :class:`Solution` with ``values = max_a q_values``.
+  """
+  _check_single(mdp, "q_iteration")
+  _check_loop_args(tol, max_iterations, "q_iteration")
+  rewards = bellman.expected_rewards(mdp)
+  pinned = _pinned(mdp, rewards)
+
+  q0 = jnp.zeros((mdp.num_states, mdp.num_actions), rewards.dtype) if init_q_values is None \
+      else jnp.asarray(init_q_values, rewards.dtype)
+  q, (it, converged, delta) = _iterate_to_fixed_point(_q_optimality_op, (mdp, rewards, pinned), q0,
+                                                      tol, max_iterations)
+  return Solution(jnp.max(q, -1), q, bellman.greedy_policy(q), it, converged,
+                  _error_bound(mdp.discount, delta))
+
+
+# --------------------------------------------------------------------------------------------
+# Policy evaluation
+# --------------------------------------------------------------------------------------------
+def _solve_linear(mdp: TabularMDP, policy: Array, rewards: Array):
+  """``(I - g P_pi) V = r_pi`` by LU, with pinned (terminal, at g = 1) rows replaced by ``V(s) = 0``."""
+  probs = bellman.policy_probabilities(policy, mdp.num_actions).astype(rewards.dtype)
+  p_pi = bellman.policy_transitions(mdp, probs)
+  r_pi = jnp.sum(probs * rewards, -1)
+  pinned = _pinned(mdp, rewards)
+  eye = jnp.eye(mdp.num_states, dtype=rewards.dtype)
+  a = jnp.where(pinned[:, None], eye, eye - mdp.discount * p_pi)
+  b = jnp.where(pinned, 0.0, r_pi)
+  v = jnp.linalg.solve(a, b)
+  residual = jnp.max(jnp.abs(a @ v - b))
+  finite = jnp.all(jnp.isfinite(v))
+  scale = 1.0 + jnp.max(jnp.abs(b)) + jnp.max(jnp.abs(v))
+  converged = finite & (residual <= 1e3 * jnp.finfo(v.dtype).eps * mdp.num_states * scale)
+  bound = jnp.where(mdp.discount < 1.0, residual / (1.0 - jnp.minimum(mdp.discount, 1 - 1e-12)),
+                    jnp.inf)
+  return v, jnp.zeros((), jnp.int32), lax.stop_gradient(converged), lax.stop_gradient(bound)
+
+
+def _solve_iterative(mdp, policy, rewards, init_values, tol, max_iterations):
+  pinned = _pinned(mdp, rewards)
+
+  v0 = jnp.zeros(mdp.num_states, rewards.dtype) if init_values is None else init_values
+  v, (it, converged, delta) = _iterate_to_fixed_point(_expectation_op, (mdp, rewards, pinned, policy),
+                                                      v0, tol, max_iterations)
+  return v, it, converged, _error_bound(mdp.discount, delta)
+
+
+def _check_policy(mdp: TabularMDP, policy, name: str) -> Array:
+  policy = jnp.asarray(policy) if not isinstance(policy, jax.core.Tracer) else policy
+  num_states, num_actions = mdp.num_states, mdp.num_actions
+  if jnp.issubdtype(policy.dtype, jnp.integer):
+    if policy.shape != (num_states,):
+      raise ValueError(f"{name}: a deterministic policy must be int [S] = ({num_states},), "
+                       f"got shape {policy.shape}.")
+    if not isinstance(policy, jax.core.Tracer):
+      bad = (policy < 0) | (policy >= num_actions)
+      if bool(jnp.any(bad)):
+        s = int(jnp.argmax(bad))
+        raise ValueError(f"{name}: policy picks action {int(policy[s])} in state {s}; "
+                         f"actions are 0..{num_actions - 1}.")
+  else:
+    if policy.shape != (num_states, num_actions):
+      raise ValueError(f"{name}: a stochastic policy must be [S, A] = ({num_states}, {num_actions}) "
+                       f"probabilities, got shape {policy.shape}.")
+    if not isinstance(policy, jax.core.Tracer):
+      if bool(jnp.any(policy < 0)) or not bool(jnp.all(jnp.abs(policy.sum(-1) - 1) < 1e-5)):
+        s = int(jnp.argmax((policy < 0).any(-1) | (jnp.abs(policy.sum(-1) - 1) >= 1e-5)))
+        raise ValueError(f"{name}: policy probabilities in state {s} are not a distribution "
+                         f"(negative or not summing to 1).")
+  return policy
+
+
+def policy_evaluation(mdp: TabularMDP, policy: Array, *, method: str | None = None,
+                      init_values: Array | None = None, tol: float = DEFAULT_TOL,
+                      max_iterations: int = DEFAULT_MAX_ITERATIONS) -> Evaluation:
+  """The value of a policy: the solution of ``V = r_pi + discount * P_pi V``.
+
+  ``method="solve"`` solves the linear system exactly (LU on the dense ``[S, S]`` matrix
+  ``I - discount * P_pi``); ``method="iterative"`` repeats the expectation backup
+  ``V <- T_pi V`` under the module's stopping rule (matrix-free, for large sparse MDPs).
+  Default: ``"solve"`` for dense MDPs, ``"iterative"`` for sparse ones.
+
+  At discount 1, terminal states are pinned to 0 (see the module docstring); a policy that does
+  not reach them has no finite value and gives ``converged = False``.
+
+  Args:
+    mdp: a single MDP.
+    policy: deterministic int ``[S]`` or stochastic ``[S, A]`` (rows are probabilities).
+    method: ``"solve"`` or ``"iterative"``.
+    init_values: ``[S]`` starting point of the iterative method.
+    tol: bound on the error of the values (iterative method).
+    max_iterations: cap on sweeps (iterative method).
+
+  Returns:
+    An :class:`Evaluation`; its values are differentiable with respect to the MDP (and, for a
+    stochastic policy, the policy's probabilities).
+  """
+  _check_single(mdp, "policy_evaluation")
+  _check_loop_args(tol, max_iterations, "policy_evaluation")
+  policy = _check_policy(mdp, policy, "policy_evaluation")
+  method = _pick_method(mdp, method, "policy_evaluation")
+  rewards = bellman.expected_rewards(mdp)
+  if method == "solve":
+    v, it, converged, bound = _solve_linear(mdp, policy, rewards)
+  else:
+    v, it, converged, bound = _solve_iterative(mdp, policy, rewards, init_values, tol, max_iterations)
+  return Evaluation(v, bellman.q_from_values(mdp, v, rewards), it, converged, bound)
+
+
+def _pick_method(mdp: TabularMDP, method: str | None, name: str) -> str:
+  if method is None:
+    method = "iterative" if mdp.is_sparse else "solve"
+  if method not in ("solve", "iterative"):
+    raise ValueError(f"{name}: method must be 'solve' or 'iterative', got {method!r}.")
+  if method == "solve" and mdp.num_states > MAX_DENSE_SOLVE_STATES:
+    raise ValueError(
+        f"{name}: method='solve' would build a dense {mdp.num_states} x {mdp.num_states} matrix; "
+        f"use method='iterative' beyond {MAX_DENSE_SOLVE_STATES} states.")
+  return method
+
+
+# --------------------------------------------------------------------------------------------
+# Policy iteration
+# --------------------------------------------------------------------------------------------
+def proper_policy(mdp: TabularMDP) -> Array:
+  """A policy that reaches a terminal state with probability 1 from every state that can.
+
+  Computes ``d(s)``, the fewest steps in which some sequence of actions reaches a terminal
+  state with positive probability (a backward breadth-first search), and in each state picks an
+  action that can move to a state one step closer. If every state can reach a terminal state,
+  this policy terminates with probability 1 (it is *proper*), which policy iteration at
+  discount 1 needs to start from. States that cannot reach one (and MDPs without terminal
+  states) get the action of highest immediate reward. int32 ``[S]``.
+  """
+  rewards = bellman.expected_rewards(mdp)
+  terminal = bellman.terminal_states(mdp, rewards)
+  t = mdp.transitions
+  big = jnp.iinfo(jnp.int32).max // 2
+
+  def successor_min(d):  # [S, A]: min over possible successors of d
+    if isinstance(t, SparseTransitions):
+      return jnp.min(jnp.where(t.probs > 0, d[t.indices], big), axis=-1)
+    return jnp.min(jnp.where(t > 0, d[None, None, :], big), axis=-1)
+
+  def body(carry):
+    d, _ = carry
+    best = jnp.min(successor_min(d), axis=-1)
+    d_new = jnp.where(terminal, 0, jnp.minimum(d, jnp.where(best < big, best + 1, big)))
+    return d_new, jnp.any(d_new != d)
+
+  d0 = jnp.where(terminal, 0, big).astype(jnp.int32)
+  d, _ = lax.while_loop(lambda c: c[1], body, (d0, jnp.array(True)))
+  m = successor_min(d)
+  closer = jnp.argmin(m, axis=-1).astype(jnp.int32)
+  reachable = (d < big) & ~terminal
+  return jnp.where(reachable, closer, bellman.greedy_policy(rewards))
+
+
+def policy_iteration(mdp: TabularMDP, *, initial_policy: Array | None = None,
+                     method: str | None = None, tol: float = DEFAULT_TOL,
+                     max_iterations: int = 1_000,
+                     max_evaluation_iterations: int = DEFAULT_MAX_ITERATIONS) -> Solution:
+  """Policy iteration: evaluate ``V_{pi_i}``, then ``pi_{i+1}(s) = argmax_a Q_{pi_i}(s, a)``.
+
+  An action changes only if it beats the current one by more than ``tol`` (so ties and
+  round-off cannot make it cycle); it stops when no action changes. Converges in finitely many
+  improvement steps, usually far fewer than value iteration's sweeps (Howard, 1960; Puterman
+  1994, sec. 6.4). The default start is :func:`proper_policy`, so discount 1 with absorbing exits
+  works.
+
+  Args:
+    mdp: a single MDP, dense or sparse.
+    initial_policy: int ``[S]``; :func:`proper_policy` by default.
+    method: evaluation method, as in :func:`policy_evaluation`.
+    tol: improvement threshold, and the error bound of iterative evaluation.
+    max_iterations: cap on improvement steps.
+    max_evaluation_iterations: cap on the sweeps of each iterative evaluation.
+
+  Returns:
+    A :class:`Solution`; ``iterations`` counts improvement steps, and ``values`` are those of
+    the final policy (differentiable with respect to the MDP).
+  """
+  _check_single(mdp, "policy_iteration")
+  _check_loop_args(tol, max_iterations, "policy_iteration")
+  method = _pick_method(mdp, method, "policy_iteration")
+  rewards = bellman.expected_rewards(mdp)
+  if initial_policy is None:
+    policy0 = proper_policy(mdp)
+  else:
+    policy0 = _check_policy(mdp, initial_policy, "policy_iteration")
+    if not jnp.issubdtype(policy0.dtype, jnp.integer):
+      raise ValueError("policy_iteration: initial_policy must be deterministic (int [S]).")
+    policy0 = policy0.astype(jnp.int32)
+
+  def evaluate(m, policy, v_init):
+    if method == "solve":
+      v, _, ok, bound = _solve_linear(m, policy, bellman.expected_rewards(m))
+    else:
+      v, _, ok, bound = _solve_iterative(m, policy, bellman.expected_rewards(m), v_init, tol,
+                                         max_evaluation_iterations)
+    return v, ok, bound
+
+  frozen = lax.stop_gradient(mdp)
+
+  def cond(carry):
+    _, _, it, stable, ok = carry
+    return ~stable & ok & (it < max_iterations)
+
+  def body(carry):
+    policy, v, it, _, _ = carry
+    v, ok, _ = evaluate(frozen, policy, v)
+    q = bellman.q_from_values(frozen, v, lax.stop_gradient(rewards))
+    best = bellman.greedy_policy(q)
+    q_best = jnp.take_along_axis(q, best[:, None], -1)[:, 0]
+    q_old = jnp.take_along_axis(q, policy[:, None], -1)[:, 0]
+    new = jnp.where(q_best > q_old + tol, best, policy)
+    stable = jnp.all(new == policy)
+    return new, v, it + 1, stable, ok
+
+  v0 = jnp.zeros(mdp.num_states, rewards.dtype)
+  carry = (policy0, v0, jnp.zeros((), jnp.int32), jnp.zeros((), bool), jnp.ones((), bool))
+  policy, v_last, it, stable, ok = lax.while_loop(cond, body, carry)
+  # Values of the final policy, differentiable with respect to the (unfrozen) MDP.
+  v, ok_final, bound = evaluate(mdp, lax.stop_gradient(policy), lax.stop_gradient(v_last))
+  q = bellman.q_from_values(mdp, v, rewards)
+  converged = stable & ok & ok_final & jnp.all(jnp.isfinite(v))
+  return Solution(v, q, policy, it, converged, bound)
