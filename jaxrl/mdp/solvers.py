@@ -15,7 +15,7 @@ only the greedy policy) are within ``tol`` of the fixed point. ``Solution.error_
 bounds only the loss of the greedy policy; its values can be off by far more than epsilon.)
 At ``g = 1`` no such bound exists; the loop stops once ``delta_k <= tol`` and ``error_bound``
 is ``inf``. In floating point the change cannot shrink below rounding: the loop also stops once
-``delta_k <= 4 * eps * max|V|`` (``eps`` of the dtype) and ``error_bound`` then shows the
+``delta_k <= 16 * eps * max|V|`` (``eps`` of the dtype) and ``error_bound`` then shows the
 precision actually reached (use ``jax_enable_x64`` for tighter values).
 
 ``converged`` is False when the cap is reached or the values stop being finite; at discount 1 the
@@ -58,6 +58,9 @@ DEFAULT_TOL = 1e-6
 DEFAULT_MAX_ITERATIONS = 100_000
 #: Dense linear solves build an ``[S, S]`` matrix; beyond this many states use ``method="iterative"``.
 MAX_DENSE_SOLVE_STATES = 20_000
+#: A sweep cannot change values by less than rounding: a few units in the last place of each of
+#: the sums it does. Below ``ROUNDING_ULPS * eps * max|V|`` the loop stops (see the docstring).
+ROUNDING_ULPS = 16.0
 
 
 class Solution(NamedTuple):
@@ -181,7 +184,7 @@ def _iterate(operator, params, x0, limits):
     step = x_new - x
     delta = jnp.max(jnp.abs(step))
     finite = jnp.all(jnp.isfinite(x_new))
-    floor = 4.0 * eps * jnp.max(jnp.abs(x_new))
+    floor = ROUNDING_ULPS * eps * jnp.max(jnp.abs(x_new))
     repeated = (delta > threshold) & (delta >= 1024 * floor) & (
         jnp.max(jnp.abs(step - step_prev)) <= floor)
     repeats = jnp.where(repeated, repeats + 1, 0)
@@ -193,7 +196,7 @@ def _iterate(operator, params, x0, limits):
   carry = (x0, jnp.zeros_like(x0), zero, zero, jnp.full((), jnp.inf, x0.dtype), jnp.zeros((), bool))
   x, _, _, it, delta, _ = lax.while_loop(cond, body, carry)
   finite = jnp.all(jnp.isfinite(x))
-  floor = 4.0 * eps * jnp.max(jnp.abs(x))
+  floor = ROUNDING_ULPS * eps * jnp.max(jnp.abs(x))
   converged = finite & ((delta <= threshold) | (delta <= floor))
   return x, (it, converged, delta)
 
