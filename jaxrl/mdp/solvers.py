@@ -46,6 +46,7 @@ from typing import NamedTuple
 
 import chex
 import jax
+import numpy as np
 import jax.numpy as jnp
 from jax import lax
 
@@ -320,8 +321,34 @@ def q_iteration(mdp: TabularMDP, *, init_q_values: Array | None = None, tol: flo
 # --------------------------------------------------------------------------------------------
 # Policy evaluation
 # --------------------------------------------------------------------------------------------
+def _terminates(mdp: TabularMDP, probs: Array, pinned: Array) -> Array:
+  """Whether the policy ``probs [S, A]`` reaches a pinned state from every state. ``bool []``.
+
+  In a finite Markov chain, absorption is certain exactly when an absorbing set can be reached
+  from every state; this is a backward reachability search over positive-probability moves.
+  """
+  t = mdp.transitions
+  acts = probs > 0
+
+  def body(carry):
+    reach, _ = carry
+    if isinstance(t, SparseTransitions):
+      reach_sa = jnp.any((t.probs > 0) & reach[t.indices], axis=-1)
+    else:
+      reach_sa = jnp.any((t > 0) & reach[None, None, :], axis=-1)
+    new = pinned | jnp.any(acts & reach_sa, axis=-1)
+    return new, jnp.any(new != reach)
+
+  reach, _ = lax.while_loop(lambda c: c[1], body, (pinned, jnp.array(True)))
+  return jnp.all(reach)
+
+
 def _solve_linear(mdp: TabularMDP, policy: Array, rewards: Array):
-  """``(I - g P_pi) V = r_pi`` by LU, with pinned (terminal, at g = 1) rows replaced by ``V(s) = 0``."""
+  """``(I - g P_pi) V = r_pi`` by LU, with pinned (terminal, at g = 1) rows replaced by ``V(s) = 0``.
+
+  At discount 1 the system is non-singular exactly when the policy reaches a pinned state from
+  every state; that is checked, so a policy that does not terminate is reported, not solved.
+  """
   probs = bellman.policy_probabilities(policy, mdp.num_actions).astype(rewards.dtype)
   p_pi = bellman.policy_transitions(mdp, probs)
   r_pi = jnp.sum(probs * rewards, -1)
@@ -332,8 +359,9 @@ def _solve_linear(mdp: TabularMDP, policy: Array, rewards: Array):
   v = jnp.linalg.solve(a, b)
   residual = jnp.max(jnp.abs(a @ v - b))
   finite = jnp.all(jnp.isfinite(v))
-  scale = 1.0 + jnp.max(jnp.abs(b)) + jnp.max(jnp.abs(v))
-  converged = finite & (residual <= 1e3 * jnp.finfo(v.dtype).eps * mdp.num_states * scale)
+  proper = (mdp.discount < 1.0) | _terminates(mdp, lax.stop_gradient(probs), pinned)
+  scale = 1.0 + jnp.max(jnp.abs(b))
+  converged = finite & proper & (residual <= 1e3 * jnp.finfo(v.dtype).eps * mdp.num_states * scale)
   bound = jnp.where(mdp.discount < 1.0, residual / (1.0 - jnp.minimum(mdp.discount, 1 - 1e-12)),
                     jnp.inf)
   return v, jnp.zeros((), jnp.int32), lax.stop_gradient(converged), lax.stop_gradient(bound)
@@ -349,28 +377,31 @@ def _solve_iterative(mdp, policy, rewards, init_values, tol, max_iterations):
 
 
 def _check_policy(mdp: TabularMDP, policy, name: str) -> Array:
-  policy = jnp.asarray(policy) if not isinstance(policy, jax.core.Tracer) else policy
+  """Checks shape always, and values with numpy when the policy is concrete (even inside jit)."""
   num_states, num_actions = mdp.num_states, mdp.num_actions
-  if jnp.issubdtype(policy.dtype, jnp.integer):
+  traced = isinstance(policy, jax.core.Tracer)
+  policy = policy if traced else np.asarray(policy)
+  if np.issubdtype(policy.dtype, np.integer):
     if policy.shape != (num_states,):
       raise ValueError(f"{name}: a deterministic policy must be int [S] = ({num_states},), "
                        f"got shape {policy.shape}.")
-    if not isinstance(policy, jax.core.Tracer):
+    if not traced:
       bad = (policy < 0) | (policy >= num_actions)
-      if bool(jnp.any(bad)):
-        s = int(jnp.argmax(bad))
+      if bad.any():
+        s = int(np.argmax(bad))
         raise ValueError(f"{name}: policy picks action {int(policy[s])} in state {s}; "
                          f"actions are 0..{num_actions - 1}.")
   else:
     if policy.shape != (num_states, num_actions):
       raise ValueError(f"{name}: a stochastic policy must be [S, A] = ({num_states}, {num_actions}) "
                        f"probabilities, got shape {policy.shape}.")
-    if not isinstance(policy, jax.core.Tracer):
-      if bool(jnp.any(policy < 0)) or not bool(jnp.all(jnp.abs(policy.sum(-1) - 1) < 1e-5)):
-        s = int(jnp.argmax((policy < 0).any(-1) | (jnp.abs(policy.sum(-1) - 1) >= 1e-5)))
+    if not traced:
+      bad = (policy < 0).any(-1) | ~np.isfinite(policy).all(-1) | (np.abs(policy.sum(-1) - 1) >= 1e-5)
+      if bad.any():
+        s = int(np.argmax(bad))
         raise ValueError(f"{name}: policy probabilities in state {s} are not a distribution "
-                         f"(negative or not summing to 1).")
-  return policy
+                         f"(negative or not summing to 1): {policy[s]}.")
+  return policy if traced else jnp.asarray(policy)
 
 
 def policy_evaluation(mdp: TabularMDP, policy: Array, *, method: str | None = None,
@@ -481,7 +512,10 @@ def policy_iteration(mdp: TabularMDP, *, initial_policy: Array | None = None,
 
   Returns:
     A :class:`Solution`; ``iterations`` counts improvement steps, and ``values`` are those of
-    the final policy (differentiable with respect to the MDP).
+    the final policy (differentiable with respect to the MDP). ``error_bound`` bounds
+    ``||values - V*||_inf`` by ``max_s (max_a Q(s, a) - V(s)) / (1 - discount)`` plus the
+    evaluation's own error (``inf`` at discount 1); with ``tol`` as the improvement threshold the
+    policy is within ``tol / (1 - discount)`` of optimal.
   """
   _check_single(mdp, "policy_iteration")
   _check_loop_args(tol, max_iterations, "policy_iteration")
@@ -527,4 +561,9 @@ def policy_iteration(mdp: TabularMDP, *, initial_policy: Array | None = None,
   v, ok_final, bound = evaluate(mdp, lax.stop_gradient(policy), lax.stop_gradient(v_last))
   q = bellman.q_from_values(mdp, v, rewards)
   converged = stable & ok & ok_final & jnp.all(jnp.isfinite(v))
+  # ||V* - V_pi|| <= ||T V_pi - V_pi|| / (1 - g), plus the error of evaluating V_pi.
+  gap = lax.stop_gradient(jnp.max(jnp.max(q, -1) - v))
+  bound = jnp.where(mdp.discount < 1.0,
+                    bound + jnp.maximum(gap, 0.0) / (1.0 - jnp.minimum(mdp.discount, 1 - 1e-12)),
+                    jnp.inf)
   return Solution(v, q, policy, it, converged, bound)
