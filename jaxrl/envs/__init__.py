@@ -1,0 +1,51 @@
+"""Environments with gymnax 1.x's interface: tabular MDPs, probes, wrappers and ``make``."""
+
+from jaxrl.envs.probes import NUM_PROBES
+from jaxrl.envs.probes import probe
+from jaxrl.envs.registry import env_names
+from jaxrl.envs.registry import make
+from jaxrl.envs.tabular import QComparison
+from jaxrl.envs.tabular import TabularEnv
+from jaxrl.envs.tabular import TabularEnvParams
+from jaxrl.envs.tabular import TabularEnvState
+from jaxrl.envs.tabular import chain_env
+from jaxrl.envs.tabular import compare_q_values
+from jaxrl.envs.tabular import exact_q_values
+from jaxrl.envs.tabular import from_mdp
+from jaxrl.envs.tabular import gridworld_env
+from jaxrl.envs.tabular import is_terminal_state
+from jaxrl.envs.wrappers import EpisodeStatistics
+from jaxrl.envs.wrappers import EpisodeStatisticsState
+from jaxrl.envs.wrappers import FrameStack
+from jaxrl.envs.wrappers import FrameStackState
+from jaxrl.envs.wrappers import NormalizeObservation
+from jaxrl.envs.wrappers import NormalizeObservationState
+from jaxrl.envs.wrappers import TimeLimit
+from jaxrl.envs.wrappers import TimeLimitState
+from jaxrl.envs.wrappers import Wrapper
+
+__all__ = (
+    "EpisodeStatistics",
+    "EpisodeStatisticsState",
+    "FrameStack",
+    "FrameStackState",
+    "NUM_PROBES",
+    "NormalizeObservation",
+    "NormalizeObservationState",
+    "QComparison",
+    "TabularEnv",
+    "TabularEnvParams",
+    "TabularEnvState",
+    "TimeLimit",
+    "TimeLimitState",
+    "Wrapper",
+    "chain_env",
+    "compare_q_values",
+    "env_names",
+    "exact_q_values",
+    "from_mdp",
+    "gridworld_env",
+    "is_terminal_state",
+    "make",
+    "probe",
+)
