@@ -1,0 +1,250 @@
+"""TD targets and losses, policy-gradient and value losses: arrays in, arrays out (after rlax).
+
+The Q-learning functions take ONE transition; batch them with ``jax.vmap`` and average:
+
+    loss = jnp.mean(jax.vmap(q_learning_loss)(q_tm1, a_tm1, r_t, discount_t, q_t))
+
+Names carry time, as in rlax: ``q_tm1`` are the online network's values at ``s_{t-1}``, ``a_tm1``
+the action taken there, ``r_t`` and ``discount_t`` what the step returned, ``q_t`` the (target
+network's) values at ``s_t``. ``discount_t = gamma * (1 - terminated)`` is zero only at a true
+termination; on truncation ``q_t`` is computed at ``info["final_observation"]`` and
+``discount_t = gamma`` (see :class:`jaxrl.buffers.Transition`).
+
+Losses stop gradients through the target, so they differentiate only through ``q_tm1`` (or the
+logits / values). The policy-gradient losses take one trajectory ``[T]``.
+
+References:
+  Watkins & Dayan (1992), Q-learning, Machine Learning 8.
+  Mnih et al. (2015), Human-level control through deep reinforcement learning, Nature 518.
+  van Hasselt, Guez & Silver (2016), Deep reinforcement learning with double Q-learning, AAAI.
+  Williams (1992), Simple statistical gradient-following algorithms for connectionist RL.
+  rlax, DeepMind (2020), https://github.com/google-deepmind/rlax.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import chex
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxrl.policies import categorical_entropy
+from jaxrl.policies import categorical_log_prob
+
+Array = chex.Array
+
+__all__ = (
+    "double_q_learning_loss",
+    "double_q_learning_target",
+    "entropy_loss",
+    "policy_gradient_loss",
+    "q_learning_loss",
+    "q_learning_target",
+    "td_error",
+    "value_loss",
+)
+
+
+def _check_huber_delta(huber_delta) -> None:
+  if huber_delta is None or isinstance(huber_delta, jax.core.Tracer):
+    return
+  if not isinstance(huber_delta, numbers.Real) and getattr(huber_delta, "ndim", 1) != 0:
+    raise ValueError(f"huber_delta must be a number or None, got {huber_delta!r}.")
+  if not float(huber_delta) > 0.0:
+    raise ValueError(f"huber_delta must be > 0 (or None for the squared loss), got "
+                     f"{float(huber_delta)}.")
+
+
+def _regression_loss(td: Array, huber_delta) -> Array:
+  """``0.5 td^2``, or the Huber loss with threshold ``huber_delta`` (equal for ``|td| <= delta``)."""
+  if huber_delta is None:
+    return 0.5 * jnp.square(td)
+  return optax.huber_loss(td, delta=huber_delta)
+
+
+# ---------------------------------------------------------------------------------------------
+# Q-learning
+# ---------------------------------------------------------------------------------------------
+def q_learning_target(r_t: Array, discount_t: Array, q_t: Array) -> Array:
+  """The Q-learning (Bellman optimality) target ``y = r_t + discount_t * max_a q_t[a]``.
+
+  Args:
+    r_t: float ``[]`` reward.
+    discount_t: float ``[]`` ``gamma * (1 - terminated)``.
+    q_t: float ``[A]`` values at ``s_t`` (the target network's, in DQN).
+
+  Returns:
+    float ``[]``. Gradients are not stopped here; the losses stop them.
+  """
+  chex.assert_rank([r_t, discount_t, q_t], [0, 0, 1])
+  chex.assert_type([r_t, discount_t, q_t], float)
+  return r_t + discount_t * jnp.max(q_t)
+
+
+def double_q_learning_target(r_t: Array, discount_t: Array, q_t_target: Array,
+                             q_t_selector: Array) -> Array:
+  """Double Q-learning target: one network selects the action, the other evaluates it.
+
+      y = r_t + discount_t * q_t_target[argmax_a q_t_selector[a]]
+
+  In double DQN the selector is the online network at ``s_t`` and the target is the target
+  network at ``s_t``. Ties in ``argmax`` go to the lowest index.
+
+  Args:
+    r_t: float ``[]``.
+    discount_t: float ``[]``.
+    q_t_target: float ``[A]`` values that evaluate the chosen action.
+    q_t_selector: float ``[A]`` values that choose it.
+
+  Returns:
+    float ``[]``.
+  """
+  chex.assert_rank([r_t, discount_t, q_t_target, q_t_selector], [0, 0, 1, 1])
+  chex.assert_type([r_t, discount_t, q_t_target, q_t_selector], float)
+  chex.assert_equal_shape([q_t_target, q_t_selector])
+  best = jnp.argmax(q_t_selector)
+  return r_t + discount_t * q_t_target[best]
+
+
+def td_error(q_tm1: Array, a_tm1: Array, target: Array, *,
+             stop_target_gradient: bool = True) -> Array:
+  """``delta = y - q_tm1[a_tm1]``.
+
+  Args:
+    q_tm1: float ``[A]`` values at ``s_{t-1}``.
+    a_tm1: int ``[]`` action taken.
+    target: float ``[]`` e.g. from :func:`q_learning_target`.
+    stop_target_gradient: stop gradients through ``target`` (semi-gradient TD; default).
+
+  Returns:
+    float ``[]``.
+  """
+  chex.assert_rank([q_tm1, a_tm1, target], [1, 0, 0])
+  chex.assert_type([q_tm1, a_tm1, target], [float, int, float])
+  if stop_target_gradient:
+    target = jax.lax.stop_gradient(target)
+  return target - q_tm1[a_tm1]
+
+
+def q_learning_loss(q_tm1: Array, a_tm1: Array, r_t: Array, discount_t: Array, q_t: Array, *,
+                    huber_delta: float | None = None) -> Array:
+  """DQN's regression loss for one transition, with the target held fixed.
+
+      delta = stop_gradient(r_t + discount_t * max_a q_t[a]) - q_tm1[a_tm1]
+      loss  = 0.5 * delta^2                       (huber_delta=None, the notes' MSE)
+      loss  = huber(delta; huber_delta)           (otherwise: 0.5 delta^2 for |delta| <= k,
+                                                   k * (|delta| - 0.5 k) beyond)
+
+  Args:
+    q_tm1: float ``[A]`` online values at ``s_{t-1}``.
+    a_tm1: int ``[]``.
+    r_t: float ``[]``.
+    discount_t: float ``[]`` ``gamma * (1 - terminated)``.
+    q_t: float ``[A]`` target-network values at ``s_t`` (the final observation on truncation).
+    huber_delta: ``None`` for the squared loss, else the Huber threshold ``k > 0`` (static).
+
+  Returns:
+    float ``[]``.
+
+  Raises:
+    ValueError: ``huber_delta <= 0``.
+
+  Example:
+    >>> q_tm1 = jnp.array([[1.0, 2.0], [0.0, 0.0]])     # a batch of B = 2 transitions
+    >>> a_tm1 = jnp.array([1, 0])
+    >>> r_t, discount_t = jnp.array([1.0, 1.0]), jnp.array([0.9, 0.0])   # the second terminated
+    >>> q_t = jnp.array([[3.0, 0.0], [5.0, 5.0]])
+    >>> loss = jax.vmap(q_learning_loss)(q_tm1, a_tm1, r_t, discount_t, q_t)   # td = [1.7, 1.0]
+    >>> [round(float(x), 4) for x in loss]
+    [1.445, 0.5]
+  """
+  _check_huber_delta(huber_delta)
+  chex.assert_rank([q_tm1, a_tm1, r_t, discount_t, q_t], [1, 0, 0, 0, 1])
+  chex.assert_type([q_tm1, a_tm1, r_t, discount_t, q_t], [float, int, float, float, float])
+  target = q_learning_target(r_t, discount_t, q_t)
+  return _regression_loss(td_error(q_tm1, a_tm1, target), huber_delta)
+
+
+def double_q_learning_loss(q_tm1: Array, a_tm1: Array, r_t: Array, discount_t: Array,
+                           q_t_target: Array, q_t_selector: Array, *,
+                           huber_delta: float | None = None) -> Array:
+  """Double DQN's loss for one transition (see :func:`double_q_learning_target`).
+
+      delta = stop_gradient(r_t + discount_t * q_t_target[argmax q_t_selector]) - q_tm1[a_tm1]
+      loss  = 0.5 * delta^2  or  huber(delta; huber_delta)
+
+  Args:
+    q_tm1: float ``[A]`` online values at ``s_{t-1}``.
+    a_tm1: int ``[]``.
+    r_t: float ``[]``.
+    discount_t: float ``[]``.
+    q_t_target: float ``[A]`` target-network values at ``s_t``.
+    q_t_selector: float ``[A]`` online values at ``s_t``.
+    huber_delta: ``None`` or the Huber threshold ``> 0`` (static).
+
+  Returns:
+    float ``[]``.
+  """
+  _check_huber_delta(huber_delta)
+  chex.assert_rank([q_tm1, a_tm1], [1, 0])
+  chex.assert_type([q_tm1, a_tm1], [float, int])
+  target = double_q_learning_target(r_t, discount_t, q_t_target, q_t_selector)
+  return _regression_loss(td_error(q_tm1, a_tm1, target), huber_delta)
+
+
+# ---------------------------------------------------------------------------------------------
+# Policy gradient and actor-critic
+# ---------------------------------------------------------------------------------------------
+def policy_gradient_loss(logits_t: Array, a_t: Array, weights_t: Array) -> Array:
+  """REINFORCE surrogate: its gradient is the policy-gradient estimate.
+
+      L = -(1 / T) sum_t log pi(a_t | s_t) * stop_gradient(w_t),
+      grad L = -(1 / T) sum_t w_t grad log pi(a_t | s_t),
+
+  with ``w_t`` the return ``G_t`` (REINFORCE), or an advantage ``G_t - b(s_t)``.
+
+  Args:
+    logits_t: float ``[T, A]``.
+    a_t: int ``[T]`` actions taken.
+    weights_t: float ``[T]`` returns or advantages (gradients stopped).
+
+  Returns:
+    float ``[]``.
+  """
+  chex.assert_rank([logits_t, a_t, weights_t], [2, 1, 1])
+  chex.assert_type([logits_t, a_t, weights_t], [float, int, float])
+  chex.assert_equal_shape_prefix([logits_t, a_t, weights_t], 1)
+  log_pi_a = categorical_log_prob(logits_t, a_t)
+  return -jnp.mean(log_pi_a * jax.lax.stop_gradient(weights_t))
+
+
+def entropy_loss(logits_t: Array) -> Array:
+  """Negative mean entropy, ``L = -(1 / T) sum_t H(pi(. | s_t))``; add ``c * L`` to explore.
+
+  Args:
+    logits_t: float ``[T, A]``.
+
+  Returns:
+    float ``[]``.
+  """
+  chex.assert_rank(logits_t, 2)
+  chex.assert_type(logits_t, float)
+  return -jnp.mean(categorical_entropy(logits_t))
+
+
+def value_loss(v_t: Array, target_t: Array) -> Array:
+  """Critic regression, ``L = (1 / T) sum_t 0.5 * (v_t - stop_gradient(target_t))^2``.
+
+  Args:
+    v_t: float ``[T]`` predicted values.
+    target_t: float ``[T]`` returns or bootstrapped targets (gradients stopped).
+
+  Returns:
+    float ``[]``.
+  """
+  chex.assert_rank([v_t, target_t], 1)
+  chex.assert_type([v_t, target_t], float)
+  chex.assert_equal_shape([v_t, target_t])
+  return 0.5 * jnp.mean(jnp.square(v_t - jax.lax.stop_gradient(target_t)))

@@ -1,0 +1,316 @@
+"""Q-networks and actor-critic heads as flax.linen modules.
+
+Every module maps one observation ``[*O]`` to action values ``[A]``, and a batch ``[..., *O]`` to
+``[..., A]``: the trailing ``len(O)`` axes are the observation, any axes before them are batch.
+Vector networks (:class:`LinearQNetwork`, :class:`MLPQNetwork`, :class:`ActorCritic`) flatten the
+observation and need its rank, ``observation_ndim`` (1 by default; :func:`make_q_network` sets it
+from ``observation_shape``). Convolutional networks take images ``[H, W, C]`` (channels last).
+Inputs of any dtype (e.g. MinAtar's booleans, Atari's uint8) are cast to float32.
+
+Modules hold no state: ``params = net.init(key, obs)``, ``q = net.apply(params, obs)``.
+Constructing a module with ``num_actions < 1`` or empty layers raises ``ValueError``.
+
+References:
+  Mnih et al. (2015), Human-level control through deep reinforcement learning, Nature 518
+  (:class:`NatureCNNQNetwork`).
+  Young & Tian (2019), MinAtar: an Atari-inspired testbed for thorough and reproducible
+  reinforcement learning experiments (:class:`CNNQNetwork`).
+  Mnih et al. (2016), Asynchronous methods for deep reinforcement learning (:class:`ActorCritic`).
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Callable, Sequence
+
+import chex
+import flax.linen as nn
+import jax  # noqa: F401  (used by the docstring examples)
+import jax.numpy as jnp
+import numpy as np
+
+Array = chex.Array
+
+__all__ = (
+    "ActorCritic",
+    "CNNQNetwork",
+    "LinearQNetwork",
+    "MLPQNetwork",
+    "NatureCNNQNetwork",
+    "Q_NETWORK_KINDS",
+    "make_q_network",
+)
+
+
+def _check_int(owner: str, name: str, value, minimum: int) -> int:
+  try:
+    as_int = operator.index(value)
+  except TypeError:
+    raise ValueError(f"{owner}.{name} must be an int, got {value!r}.") from None
+  if isinstance(value, (bool, np.bool_)) or as_int < minimum:
+    raise ValueError(f"{owner}.{name} must be an int >= {minimum}, got {value!r}.")
+  return as_int
+
+
+def _check_hidden_sizes(owner: str, hidden_sizes) -> None:
+  try:
+    sizes = tuple(hidden_sizes)
+  except TypeError:
+    raise ValueError(f"{owner}.hidden_sizes must be a sequence of ints, got {hidden_sizes!r}.") from None
+  for size in sizes:
+    _check_int(owner, "hidden_sizes", size, 1)
+
+
+def _flatten_observation(x: Array, observation_ndim: int) -> Array:
+  """``[..., *O] -> float32 [..., prod(O)]``."""
+  x = jnp.asarray(x)
+  if x.ndim < observation_ndim:
+    raise ValueError(f"expected an observation with {observation_ndim} axes (plus batch axes), "
+                     f"got shape {x.shape}.")
+  batch_shape = x.shape[:x.ndim - observation_ndim]
+  return x.reshape(batch_shape + (-1,)).astype(jnp.float32)
+
+
+class LinearQNetwork(nn.Module):
+  """The linear Q-function of the course notes, on the flattened observation ``s``:
+
+      Q(s, a; W, b) = W_a^T s + b_a,    i.e.  Q(s, .) = s W + b,
+
+  with ``params["params"]["Dense_0"]["kernel"] = W`` ``[D, A]`` (column ``a`` is ``W_a``) and
+  ``["bias"] = b`` ``[A]``, ``D = prod(O)``.
+
+  Attributes:
+    num_actions: ``A >= 1``.
+    observation_ndim: rank of one observation, ``len(O)``; leading axes beyond it are batch.
+  """
+
+  num_actions: int
+  observation_ndim: int = 1
+
+  def __post_init__(self):
+    _check_int(type(self).__name__, "num_actions", self.num_actions, 1)
+    _check_int(type(self).__name__, "observation_ndim", self.observation_ndim, 1)
+    super().__post_init__()
+
+  @nn.compact
+  def __call__(self, obs: Array) -> Array:
+    """``[..., *O] -> [..., A]``."""
+    x = _flatten_observation(obs, self.observation_ndim)
+    return nn.Dense(self.num_actions)(x)
+
+
+class MLPQNetwork(nn.Module):
+  """``Q(s, .) = W_L h_{L-1} + b_L``, ``h_l = activation(W_l h_{l-1} + b_l)``, ``h_0 = flat(s)``.
+
+  Attributes:
+    num_actions: ``A >= 1``.
+    hidden_sizes: widths of the hidden layers (may be empty: then it is linear).
+    activation: elementwise nonlinearity.
+    observation_ndim: rank of one observation.
+  """
+
+  num_actions: int
+  hidden_sizes: Sequence[int] = (64, 64)
+  activation: Callable[[Array], Array] = nn.relu
+  observation_ndim: int = 1
+
+  def __post_init__(self):
+    _check_int(type(self).__name__, "num_actions", self.num_actions, 1)
+    _check_int(type(self).__name__, "observation_ndim", self.observation_ndim, 1)
+    _check_hidden_sizes(type(self).__name__, self.hidden_sizes)
+    super().__post_init__()
+
+  @nn.compact
+  def __call__(self, obs: Array) -> Array:
+    """``[..., *O] -> [..., A]``."""
+    x = _flatten_observation(obs, self.observation_ndim)
+    for size in self.hidden_sizes:
+      x = self.activation(nn.Dense(size)(x))
+    return nn.Dense(self.num_actions)(x)
+
+
+def _check_image(owner: str, obs: Array, min_size: int) -> None:
+  shape = jnp.shape(obs)
+  if len(shape) < 3:
+    raise ValueError(f"{owner} needs image observations [..., H, W, C], got shape {shape}.")
+  if shape[-3] < min_size or shape[-2] < min_size:
+    raise ValueError(f"{owner} needs images of at least {min_size}x{min_size}, got shape {shape}.")
+
+
+class CNNQNetwork(nn.Module):
+  """The MinAtar Q-network, for small images ``[H, W, C]`` (MinAtar: 10x10xC).
+
+      conv 16 filters 3x3 stride 1 (VALID) -> relu -> flatten -> dense 128 -> relu -> dense A
+
+  Attributes:
+    num_actions: ``A >= 1``.
+    features: filters of the convolution.
+    hidden_size: width of the dense layer.
+  """
+
+  num_actions: int
+  features: int = 16
+  hidden_size: int = 128
+
+  #: The smallest image side the convolution accepts.
+  min_image_size = 3
+
+  def __post_init__(self):
+    _check_int(type(self).__name__, "num_actions", self.num_actions, 1)
+    _check_int(type(self).__name__, "features", self.features, 1)
+    _check_int(type(self).__name__, "hidden_size", self.hidden_size, 1)
+    super().__post_init__()
+
+  @nn.compact
+  def __call__(self, obs: Array) -> Array:
+    """``[..., H, W, C] -> [..., A]``."""
+    _check_image(type(self).__name__, obs, self.min_image_size)
+    x = jnp.asarray(obs).astype(jnp.float32)
+    x = nn.relu(nn.Conv(self.features, (3, 3), strides=(1, 1), padding="VALID")(x))
+    x = x.reshape(x.shape[:-3] + (-1,))
+    x = nn.relu(nn.Dense(self.hidden_size)(x))
+    return nn.Dense(self.num_actions)(x)
+
+
+class NatureCNNQNetwork(nn.Module):
+  """The Nature DQN network for stacked Atari frames ``[84, 84, 4]`` (any side >= 36 works).
+
+      x = obs * input_scale
+      conv 32 8x8 stride 4 -> relu -> conv 64 4x4 stride 2 -> relu -> conv 64 3x3 stride 1
+      -> relu -> flatten -> dense 512 -> relu -> dense A          (all convolutions VALID)
+
+  Attributes:
+    num_actions: ``A >= 1``.
+    input_scale: multiplies the float32 input; ``1 / 255`` maps uint8 frames to ``[0, 1]``.
+  """
+
+  num_actions: int
+  input_scale: float = 1.0 / 255.0
+
+  #: The smallest image side the three VALID convolutions accept.
+  min_image_size = 36
+
+  def __post_init__(self):
+    _check_int(type(self).__name__, "num_actions", self.num_actions, 1)
+    super().__post_init__()
+
+  @nn.compact
+  def __call__(self, obs: Array) -> Array:
+    """``[..., H, W, C] -> [..., A]``."""
+    _check_image(type(self).__name__, obs, self.min_image_size)
+    x = jnp.asarray(obs).astype(jnp.float32) * self.input_scale
+    x = nn.relu(nn.Conv(32, (8, 8), strides=(4, 4), padding="VALID")(x))
+    x = nn.relu(nn.Conv(64, (4, 4), strides=(2, 2), padding="VALID")(x))
+    x = nn.relu(nn.Conv(64, (3, 3), strides=(1, 1), padding="VALID")(x))
+    x = x.reshape(x.shape[:-3] + (-1,))
+    x = nn.relu(nn.Dense(512)(x))
+    return nn.Dense(self.num_actions)(x)
+
+
+class ActorCritic(nn.Module):
+  """Policy logits and a state value from MLP torsos: ``obs -> (logits [..., A], value [...])``.
+
+  With ``shared=False`` the actor and the critic have separate torsos (no interference between
+  the policy and value gradients); with ``shared=True`` one torso feeds both heads. Layers use
+  orthogonal initialization (scale ``sqrt(2)`` in the torsos, ``0.01`` on the policy head so the
+  initial policy is near uniform, ``1`` on the value head) and zero biases, as in PPO/A2C code.
+
+  Attributes:
+    num_actions: ``A >= 1``.
+    hidden_sizes: widths of the hidden layers of each torso.
+    shared: one torso for both heads.
+    activation: elementwise nonlinearity.
+    observation_ndim: rank of one observation.
+  """
+
+  num_actions: int
+  hidden_sizes: Sequence[int] = (64, 64)
+  shared: bool = False
+  activation: Callable[[Array], Array] = nn.tanh
+  observation_ndim: int = 1
+
+  def __post_init__(self):
+    _check_int(type(self).__name__, "num_actions", self.num_actions, 1)
+    _check_int(type(self).__name__, "observation_ndim", self.observation_ndim, 1)
+    _check_hidden_sizes(type(self).__name__, self.hidden_sizes)
+    super().__post_init__()
+
+  def _torso(self, x: Array, name: str) -> Array:
+    for i, size in enumerate(self.hidden_sizes):
+      dense = nn.Dense(size, kernel_init=nn.initializers.orthogonal(np.sqrt(2.0)),
+                       bias_init=nn.initializers.zeros, name=f"{name}_{i}")
+      x = self.activation(dense(x))
+    return x
+
+  @nn.compact
+  def __call__(self, obs: Array) -> tuple[Array, Array]:
+    """``[..., *O] -> (logits [..., A], value [...])``."""
+    x = _flatten_observation(obs, self.observation_ndim)
+    actor = self._torso(x, "torso" if self.shared else "actor")
+    critic = actor if self.shared else self._torso(x, "critic")
+    logits = nn.Dense(self.num_actions, kernel_init=nn.initializers.orthogonal(0.01),
+                      bias_init=nn.initializers.zeros, name="policy_head")(actor)
+    value = nn.Dense(1, kernel_init=nn.initializers.orthogonal(1.0),
+                     bias_init=nn.initializers.zeros, name="value_head")(critic)
+    return logits, value[..., 0]
+
+
+#: The kinds :func:`make_q_network` builds.
+Q_NETWORK_KINDS = ("linear", "mlp", "cnn", "nature_cnn")
+
+
+def make_q_network(kind: str, num_actions: int, observation_shape: Sequence[int], *,
+                   hidden_sizes: Sequence[int] | None = None, **kwargs) -> nn.Module:
+  """Builds a Q-network for observations of ``observation_shape``, validated eagerly.
+
+  Kinds: ``"linear"`` (:class:`LinearQNetwork`), ``"mlp"`` (:class:`MLPQNetwork`), ``"cnn"``
+  (:class:`CNNQNetwork`, MinAtar-sized images) and ``"nature_cnn"`` (:class:`NatureCNNQNetwork`,
+  Atari frames).
+
+  Args:
+    kind: one of :data:`Q_NETWORK_KINDS`.
+    num_actions: ``A >= 1``.
+    observation_shape: the shape ``O`` of one observation (no batch axis); ``[H, W, C]`` for the
+      CNNs.
+    hidden_sizes: the MLP's hidden widths (``None``: its default ``(64, 64)``). Used by
+      ``"mlp"`` only and ignored by the other kinds, whose architectures are fixed, so one
+      agent config can carry it whatever the kind.
+    **kwargs: further fields of the module (e.g. ``activation`` for ``"mlp"``).
+
+  Returns:
+    An unbound flax module; ``net.init(key, jnp.zeros(observation_shape))``.
+
+  Raises:
+    ValueError: unknown ``kind`` (the message lists the kinds), ``num_actions < 1``, an
+      ``observation_shape`` with non-positive sides, or, for the CNNs, one that is not
+      ``[H, W, C]`` or is smaller than the kernels.
+
+  Example:
+    >>> net = make_q_network("mlp", num_actions=2, observation_shape=(4,))
+    >>> params = net.init(jax.random.key(0), jnp.zeros((4,)))
+    >>> net.apply(params, jnp.zeros((32, 4))).shape
+    (32, 2)
+  """
+  if kind not in Q_NETWORK_KINDS:
+    raise ValueError(f"unknown Q-network kind {kind!r}; choose one of {', '.join(Q_NETWORK_KINDS)}.")
+  num_actions = _check_int("make_q_network", "num_actions", num_actions, 1)
+  try:
+    shape = tuple(operator.index(d) for d in observation_shape)
+  except TypeError:
+    raise ValueError(f"observation_shape must be a tuple of ints, got {observation_shape!r}.") from None
+  if not shape or any(d < 1 for d in shape):
+    raise ValueError(f"observation_shape must be a non-empty tuple of positive ints, got {shape}.")
+  if kind == "linear":
+    return LinearQNetwork(num_actions=num_actions, observation_ndim=len(shape), **kwargs)
+  if kind == "mlp":
+    if hidden_sizes is not None:
+      kwargs["hidden_sizes"] = tuple(hidden_sizes)
+    return MLPQNetwork(num_actions=num_actions, observation_ndim=len(shape), **kwargs)
+  cls = CNNQNetwork if kind == "cnn" else NatureCNNQNetwork
+  if len(shape) != 3:
+    raise ValueError(f"a {kind!r} Q-network needs image observations [H, W, C], got "
+                     f"observation_shape {shape}.")
+  if min(shape[:2]) < cls.min_image_size:
+    raise ValueError(f"a {kind!r} Q-network needs images of at least {cls.min_image_size}x"
+                     f"{cls.min_image_size}, got observation_shape {shape}.")
+  return cls(num_actions=num_actions, **kwargs)

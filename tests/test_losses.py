@@ -1,0 +1,214 @@
+"""TD targets and losses on tiny hand-computed inputs, under chex variants (with and without jit)."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from absl.testing import parameterized
+
+from jaxrl import losses
+from jaxrl.losses import double_q_learning_loss
+from jaxrl.losses import double_q_learning_target
+from jaxrl.losses import entropy_loss
+from jaxrl.losses import policy_gradient_loss
+from jaxrl.losses import q_learning_loss
+from jaxrl.losses import q_learning_target
+from jaxrl.losses import td_error
+from jaxrl.losses import value_loss
+
+GAMMA = 0.9
+
+# A batch of three transitions, A = 3:
+#   0: ordinary step           r=1,  discount=gamma
+#   1: true termination        r=2,  discount=0       (no bootstrap)
+#   2: truncation (time limit) r=-1, discount=gamma, q_t computed at info["final_observation"]
+Q_TM1 = jnp.array([[1.0, 2.0, 3.0], [0.5, -1.0, 0.0], [4.0, 0.0, 1.0]])
+A_TM1 = jnp.array([2, 0, 1], jnp.int32)
+R_T = jnp.array([1.0, 2.0, -1.0])
+DISCOUNT_T = jnp.array([GAMMA, 0.0, GAMMA])
+Q_T = jnp.array([[0.0, 5.0, 1.0], [100.0, 100.0, 100.0], [2.0, 3.0, 10.0]])  # target network
+Q_T_SELECTOR = jnp.array([[9.0, 0.0, 1.0], [0.0, 1.0, 0.0], [0.0, 7.0, 1.0]])  # online at s_t
+
+# Hand-computed.
+Q_TARGETS = np.array([1.0 + 0.9 * 5.0, 2.0, -1.0 + 0.9 * 10.0])          # [5.5, 2.0, 8.0]
+Q_TD = Q_TARGETS - np.array([3.0, 0.5, 0.0])                              # [2.5, 1.5, 8.0]
+DOUBLE_TARGETS = np.array([1.0 + 0.9 * 0.0, 2.0, -1.0 + 0.9 * 3.0])      # [1.0, 2.0, 1.7]
+DOUBLE_TD = DOUBLE_TARGETS - np.array([3.0, 0.5, 0.0])                    # [-2.0, 1.5, 1.7]
+
+
+def test_public_names():
+  assert set(losses.__all__) == {
+      "double_q_learning_loss", "double_q_learning_target", "entropy_loss",
+      "policy_gradient_loss", "q_learning_loss", "q_learning_target", "td_error", "value_loss"}
+  for name in losses.__all__:
+    assert getattr(losses, name).__doc__
+
+
+class QLearningTest(chex.TestCase):
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_q_learning_target_termination_and_truncation(self):
+    target = self.variant(jax.vmap(q_learning_target))(R_T, DISCOUNT_T, Q_T)
+    np.testing.assert_allclose(target, Q_TARGETS, rtol=1e-6)
+    # the terminated transition ignores q_t entirely, the truncated one bootstraps from it
+    self.assertAlmostEqual(float(target[1]), 2.0)
+    self.assertAlmostEqual(float(target[2]), 8.0, places=5)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_double_q_target_uses_the_selectors_argmax(self):
+    target = self.variant(jax.vmap(double_q_learning_target))(R_T, DISCOUNT_T, Q_T, Q_T_SELECTOR)
+    np.testing.assert_allclose(target, DOUBLE_TARGETS, rtol=1e-6)
+    # selecting with the target network itself gives back Q-learning
+    same = self.variant(jax.vmap(double_q_learning_target))(R_T, DISCOUNT_T, Q_T, Q_T)
+    np.testing.assert_allclose(same, Q_TARGETS, rtol=1e-6)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_td_error(self):
+    target = jnp.asarray(Q_TARGETS, jnp.float32)
+    td = self.variant(jax.vmap(td_error))(Q_TM1, A_TM1, target)
+    np.testing.assert_allclose(td, Q_TD, rtol=1e-6)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_q_learning_loss_mse(self):
+    loss = self.variant(jax.vmap(q_learning_loss))(Q_TM1, A_TM1, R_T, DISCOUNT_T, Q_T)
+    np.testing.assert_allclose(loss, 0.5 * Q_TD**2, rtol=1e-6)     # [3.125, 1.125, 32.0]
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_q_learning_loss_huber(self):
+    fn = jax.vmap(lambda *args: q_learning_loss(*args, huber_delta=2.0))
+    loss = self.variant(fn)(Q_TM1, A_TM1, R_T, DISCOUNT_T, Q_T)
+    # |td| = 2.5 > 2 -> 2 * (2.5 - 1) = 3; |td| = 1.5 <= 2 -> 0.5 * 1.5^2; |td| = 8 -> 2 * (8 - 1)
+    np.testing.assert_allclose(loss, [3.0, 1.125, 14.0], rtol=1e-6)
+    np.testing.assert_allclose(loss, optax.huber_loss(jnp.asarray(Q_TD), delta=2.0), rtol=1e-6)
+    # with a large delta Huber is the squared loss
+    wide = self.variant(jax.vmap(lambda *a: q_learning_loss(*a, huber_delta=100.0)))(
+        Q_TM1, A_TM1, R_T, DISCOUNT_T, Q_T)
+    np.testing.assert_allclose(wide, 0.5 * Q_TD**2, rtol=1e-6)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_double_q_learning_loss(self):
+    loss = self.variant(jax.vmap(double_q_learning_loss))(
+        Q_TM1, A_TM1, R_T, DISCOUNT_T, Q_T, Q_T_SELECTOR)
+    np.testing.assert_allclose(loss, 0.5 * DOUBLE_TD**2, rtol=1e-5)
+    huber = self.variant(jax.vmap(lambda *a: double_q_learning_loss(*a, huber_delta=1.0)))(
+        Q_TM1, A_TM1, R_T, DISCOUNT_T, Q_T, Q_T_SELECTOR)
+    np.testing.assert_allclose(huber, np.abs(DOUBLE_TD) - 0.5, rtol=1e-5)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_gradients_flow_only_through_q_tm1(self):
+    def mean_loss(q_tm1, q_t, q_t_selector):
+      return jnp.mean(jax.vmap(double_q_learning_loss)(q_tm1, A_TM1, R_T, DISCOUNT_T, q_t,
+                                                       q_t_selector))
+
+    g_tm1, g_t, g_sel = self.variant(jax.grad(mean_loss, argnums=(0, 1, 2)))(
+        Q_TM1, Q_T, Q_T_SELECTOR)
+    np.testing.assert_array_equal(g_t, 0.0)
+    np.testing.assert_array_equal(g_sel, 0.0)
+    # d/dq_tm1[a] of mean 0.5 delta^2 = -delta / B at the taken action, zero elsewhere
+    expected = np.zeros((3, 3), np.float32)
+    expected[np.arange(3), np.asarray(A_TM1)] = -DOUBLE_TD / 3
+    np.testing.assert_allclose(g_tm1, expected, rtol=1e-5)
+
+    def q_mean_loss(q_tm1, q_t):
+      return jnp.mean(jax.vmap(q_learning_loss)(q_tm1, A_TM1, R_T, DISCOUNT_T, q_t))
+
+    g_tm1, g_t = self.variant(jax.grad(q_mean_loss, argnums=(0, 1)))(Q_TM1, Q_T)
+    np.testing.assert_array_equal(g_t, 0.0)
+    expected = np.zeros((3, 3), np.float32)
+    expected[np.arange(3), np.asarray(A_TM1)] = -Q_TD / 3
+    np.testing.assert_allclose(g_tm1, expected, rtol=1e-5)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_td_error_can_keep_target_gradients(self):
+    def residual(q):
+      target = q_learning_target(jnp.float32(0.0), jnp.float32(1.0), q)
+      return td_error(q, jnp.int32(0), target, stop_target_gradient=False)
+
+    grad = self.variant(jax.grad(residual))(jnp.array([1.0, 3.0]))
+    np.testing.assert_allclose(grad, [-1.0, 1.0])    # d/dq (max q - q[0])
+
+  def test_rank_and_type_checks(self):
+    with self.assertRaises(AssertionError):          # a batch passed without vmap
+      q_learning_loss(Q_TM1, A_TM1, R_T, DISCOUNT_T, Q_T)
+    with self.assertRaises(AssertionError):          # float action
+      q_learning_loss(Q_TM1[0], jnp.float32(2.0), R_T[0], DISCOUNT_T[0], Q_T[0])
+    with self.assertRaises(AssertionError):          # integer rewards
+      q_learning_target(jnp.int32(1), DISCOUNT_T[0], Q_T[0])
+    with self.assertRaises(AssertionError):          # mismatched action sets
+      double_q_learning_target(R_T[0], DISCOUNT_T[0], Q_T[0], jnp.zeros(4))
+
+  @parameterized.parameters(0.0, -1.0)
+  def test_huber_delta_validated(self, delta):
+    with self.assertRaisesRegex(ValueError, "huber_delta must be > 0"):
+      q_learning_loss(Q_TM1[0], A_TM1[0], R_T[0], DISCOUNT_T[0], Q_T[0], huber_delta=delta)
+    with self.assertRaisesRegex(ValueError, "huber_delta must be > 0"):
+      double_q_learning_loss(Q_TM1[0], A_TM1[0], R_T[0], DISCOUNT_T[0], Q_T[0], Q_T[0],
+                             huber_delta=delta)
+
+
+# Policy-gradient losses: one trajectory of T = 2 steps, A = 2.
+LOGITS = jnp.array([[0.0, jnp.log(3.0)], [0.0, 0.0]])     # pi = [1/4, 3/4], [1/2, 1/2]
+ACTIONS = jnp.array([1, 0], jnp.int32)
+WEIGHTS = jnp.array([2.0, -1.0])
+
+
+class PolicyGradientTest(chex.TestCase):
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_policy_gradient_loss_value(self):
+    loss = self.variant(policy_gradient_loss)(LOGITS, ACTIONS, WEIGHTS)
+    expected = -(np.log(0.75) * 2.0 + np.log(0.5) * -1.0) / 2
+    np.testing.assert_allclose(loss, expected, rtol=1e-6)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_policy_gradient_loss_gradients(self):
+    g_logits, g_weights = self.variant(jax.grad(policy_gradient_loss, argnums=(0, 2)))(
+        LOGITS, ACTIONS, WEIGHTS)
+    np.testing.assert_array_equal(g_weights, 0.0)               # weights are stopped
+    # d log pi(a) / d logits = onehot(a) - pi; loss = -mean(w * log pi)
+    pi = np.array([[0.25, 0.75], [0.5, 0.5]])
+    onehot = np.eye(2)[np.asarray(ACTIONS)]
+    expected = -(np.asarray(WEIGHTS)[:, None] * (onehot - pi)) / 2
+    np.testing.assert_allclose(g_logits, expected, rtol=1e-5, atol=1e-7)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_entropy_loss(self):
+    loss = self.variant(entropy_loss)(LOGITS)
+    h0 = -(0.25 * np.log(0.25) + 0.75 * np.log(0.75))
+    np.testing.assert_allclose(loss, -(h0 + np.log(2)) / 2, rtol=1e-6)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_value_loss(self):
+    v = jnp.array([1.0, 2.0, 0.0])
+    target = jnp.array([3.0, 2.0, -1.0])
+    loss = self.variant(value_loss)(v, target)
+    np.testing.assert_allclose(loss, 0.5 * (4.0 + 0.0 + 1.0) / 3, rtol=1e-6)
+    g_v, g_target = self.variant(jax.grad(value_loss, argnums=(0, 1)))(v, target)
+    np.testing.assert_allclose(g_v, (np.asarray(v) - np.asarray(target)) / 3, rtol=1e-6)
+    np.testing.assert_array_equal(g_target, 0.0)
+
+  def test_shape_checks(self):
+    with self.assertRaises(AssertionError):
+      policy_gradient_loss(LOGITS[0], ACTIONS, WEIGHTS)
+    with self.assertRaises(AssertionError):
+      policy_gradient_loss(LOGITS, ACTIONS, jnp.ones(3))
+    with self.assertRaises(AssertionError):
+      value_loss(jnp.ones(3), jnp.ones(2))
+    with self.assertRaises(AssertionError):
+      entropy_loss(jnp.zeros(3))
+
+
+def test_batched_loss_in_a_dqn_update_is_finite_and_decreases():
+  """One SGD step on mean(vmap(q_learning_loss)) moves q_tm1 toward the fixed targets."""
+  def mean_loss(q_tm1):
+    return jnp.mean(jax.vmap(q_learning_loss)(q_tm1, A_TM1, R_T, DISCOUNT_T, Q_T))
+
+  before = mean_loss(Q_TM1)
+  after = mean_loss(Q_TM1 - 0.5 * jax.grad(mean_loss)(Q_TM1))
+  assert np.isfinite(float(after)) and float(after) < float(before)
+
+
+if __name__ == "__main__":
+  pytest.main([__file__])
