@@ -126,6 +126,12 @@ class TabularMDP:
     leaves = jax.tree_util.tree_leaves((transitions, rewards, discount))
     if leaves and all(_is_concrete(x) for x in leaves):
       transitions, rewards, discount = _validate(transitions, rewards, discount, atol)
+    elif any(isinstance(x, jax.core.Tracer) for x in leaves):
+      # Partly traced (e.g. fixed numpy arrays with a traced discount): make the numpy leaves
+      # jax arrays so traced indexing works on them; tracers and placeholders pass through.
+      transitions, rewards, discount = jax.tree.map(
+          lambda x: jnp.asarray(x) if isinstance(x, (np.ndarray, np.generic, float, int)) else x,
+          (transitions, rewards, discount))
     object.__setattr__(self, "transitions", transitions)
     object.__setattr__(self, "rewards", rewards)
     object.__setattr__(self, "discount", discount)
@@ -239,7 +245,7 @@ def _validate(transitions, rewards, discount, atol):
     where = f" at batch={tuple(int(i) for i in pos)}" if batch else ""
     raise ValueError(f"discount must lie in [0, 1], got {value}{where}.")
 
-  dtype = probs.dtype
+  dtype = jax.dtypes.canonicalize_dtype(probs.dtype)  # float64 -> float32 unless x64 is on
   if sparse:
     transitions = SparseTransitions(jnp.asarray(indices, jnp.int32), jnp.asarray(probs, dtype))
   else:
