@@ -1,6 +1,13 @@
 """jaxrl: reinforcement learning in JAX, as pure functions compiled end to end."""
 
+from jaxrl import agents
+from jaxrl import buffers
+from jaxrl import envs
+from jaxrl import losses
 from jaxrl import mdp
+from jaxrl import networks
+from jaxrl import policies
+from jaxrl import rollouts
 from jaxrl.mdp import Solution
 from jaxrl.mdp import TabularMDP
 from jaxrl.mdp import gridworld
@@ -14,10 +21,17 @@ __version__ = "0.1.0"
 __all__ = (
     "Solution",
     "TabularMDP",
+    "agents",
+    "buffers",
+    "envs",
     "gridworld",
+    "losses",
     "mdp",
+    "networks",
+    "policies",
     "policy_evaluation",
     "policy_iteration",
     "q_iteration",
+    "rollouts",
     "value_iteration",
 )

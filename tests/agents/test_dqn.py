@@ -1,0 +1,152 @@
+"""DQN: bad configs refused before compiling, probes learned, schedules, seeds, sweeps, NaNs."""
+
+import dataclasses
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxrl import envs
+from jaxrl.agents import dqn
+
+# A small, fast configuration for probe environments (answers known exactly).
+PROBE = dqn.DQNConfig(
+    total_steps=4_000, num_envs=4, network="mlp", hidden_sizes=(32,), buffer_size=2_000,
+    batch_size=32, learning_starts=200, updates_per_step=1.0, target_update="hard",
+    target_update_period=50, double_dqn=True, epsilon_schedule="linear", epsilon_start=1.0,
+    epsilon_end=0.2, epsilon_decay_steps=2_000, learning_rate=3e-3, discount=0.9,
+    log_every=400, eval_every=800, eval_episodes=4)
+
+
+def _probe_run(n, config=PROBE, seeds=2):
+  env, params = envs.probe(n, discount=config.discount)
+  train = jax.jit(jax.vmap(dqn.make_train(config, env, params)))
+  return train(jax.random.split(jax.random.PRNGKey(n), seeds))
+
+
+@pytest.mark.parametrize("n", [3, 5, 6])
+def test_probe_environments_are_learned(n):
+  # 3: two steps, reward at the end (tests the discount); 5: action x observation reward;
+  # 6: a chain whose best first action depends on the discount. Q* comes from q_iteration.
+  _, metrics = _probe_run(n)
+  q_error = np.asarray(metrics["q_error"][:, -1])
+  match = np.asarray(metrics["policy_match"][:, -1])
+  assert np.all(q_error < 0.15), q_error
+  assert np.all(match == 1.0), match
+  assert np.all(np.asarray(metrics["loss_finite"]))
+
+
+def test_vmapped_seed_equals_the_same_key_alone():
+  env, params = envs.probe(5, discount=0.9)
+  config = dataclasses.replace(PROBE, total_steps=800, log_every=400, eval_every=400)
+  train = dqn.make_train(config, env, params)
+  keys = jax.random.split(jax.random.PRNGKey(7), 3)
+  _, batched = jax.jit(jax.vmap(train))(keys)
+  _, alone = jax.jit(train)(keys[1])
+  for name, value in alone.items():
+    np.testing.assert_allclose(np.asarray(batched[name][1]), np.asarray(value), rtol=1e-5,
+                               atol=1e-6, err_msg=name)
+  # and different keys give different runs
+  assert not np.allclose(np.asarray(batched["q_mean"][0]), np.asarray(batched["q_mean"][2]))
+
+
+def test_intervals_fire_on_schedule_with_several_envs():
+  env, params = envs.probe(4, discount=0.9)
+  config = dataclasses.replace(PROBE, num_envs=8, total_steps=800, log_every=80, eval_every=240,
+                               learning_starts=0, target_update_period=7)
+  train = jax.jit(dqn.make_train(config, env, params))
+  state, metrics = train(jax.random.PRNGKey(0))
+  env_steps = np.asarray(metrics["env_steps"])
+  np.testing.assert_array_equal(env_steps, np.arange(1, 11) * 80)
+  evaluated = ~np.isnan(np.asarray(metrics["eval_return"]))
+  np.testing.assert_array_equal(evaluated, [(i + 1) % 3 == 0 for i in range(10)])
+  # one update per iteration (8 env steps) from the 4th iteration, when 32 transitions are in
+  updates = np.asarray(metrics["updates"])
+  np.testing.assert_array_equal(updates, 10 * np.arange(1, 11) - 3)
+  # hard target sync every 7 updates: 97 updates, so the target is 6 updates old
+  assert int(state.updates) == 97
+  differs = jax.tree.leaves(jax.tree.map(lambda a, b: bool(jnp.any(a != b)), state.params,
+                                         state.target_params))
+  assert all(differs)
+
+
+def test_target_equals_online_right_after_a_sync():
+  env, params = envs.probe(4, discount=0.9)
+  # 400 iterations of 1 update with learning from the first step: 400 updates; period 8 divides.
+  config = dataclasses.replace(PROBE, num_envs=1, total_steps=400, log_every=400, eval_every=400,
+                               learning_starts=0, batch_size=1, target_update_period=8)
+  state, _ = jax.jit(dqn.make_train(config, env, params))(jax.random.PRNGKey(1))
+  assert int(state.updates) == 400
+  chex.assert_trees_all_equal(state.params, state.target_params)
+
+
+def test_hyperparameter_sweep_is_a_vmap_and_matches_single_runs():
+  env, params = envs.probe(4, discount=0.9)
+  config = dataclasses.replace(PROBE, total_steps=800, log_every=400, eval_every=400)
+  train = dqn.make_train(config, env, params)
+  hp = config.hyperparams()
+  lrs = jnp.array([1e-3, 1e-2])
+  sweep = jax.tree.map(lambda x: jnp.stack([x, x]), hp)._replace(learning_rate=lrs)
+  key = jax.random.PRNGKey(3)
+  _, swept = jax.jit(jax.vmap(train, in_axes=(None, 0)))(key, sweep)
+  _, single = jax.jit(train)(key, hp._replace(learning_rate=lrs[1]))
+  np.testing.assert_allclose(np.asarray(swept["loss"][1]), np.asarray(single["loss"]), rtol=1e-5)
+  assert not np.allclose(np.asarray(swept["loss"][0]), np.asarray(swept["loss"][1]))
+
+
+def test_second_call_does_not_recompile():
+  env, params = envs.probe(1, discount=0.9)
+  config = dataclasses.replace(PROBE, total_steps=400, log_every=400, eval_every=400)
+  train = jax.jit(dqn.make_train(config, env, params))
+  jax.block_until_ready(train(jax.random.PRNGKey(0)))
+  jax.block_until_ready(train(jax.random.PRNGKey(1)))
+  assert train._cache_size() == 1  # pylint: disable=protected-access
+
+
+def test_nan_loss_is_reported():
+  env, params = envs.probe(4, discount=0.9)
+  config = dataclasses.replace(PROBE, total_steps=800, log_every=400, eval_every=400,
+                               learning_rate=1e38, max_grad_norm=float("inf"))
+  _, metrics = jax.jit(dqn.make_train(config, env, params))(jax.random.PRNGKey(0))
+  assert not bool(metrics["loss_finite"][-1])
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(batch_size=5_000), "batch_size 5000 is larger than buffer_size"),
+    (dict(learning_rate=-1e-3), "learning_rate must be positive"),
+    (dict(epsilon_start=1.5), "epsilon_start must lie in"),
+    (dict(epsilon_end=-0.1), "epsilon_end must lie in"),
+    (dict(target_update_period=0), "target_update_period must be at least 1"),
+    (dict(discount=1.2), "discount must lie in"),
+    (dict(log_every=401), "must be a multiple of num_envs"),
+    (dict(eval_every=600), "must be a multiple of log_every"),
+    (dict(target_update="sometimes"), "target_update must be one of"),
+    (dict(loss="l1"), "loss must be one of"),
+    (dict(updates_per_step=0.3), "updates_per_step below 1 must be 1/k"),
+    (dict(num_envs=0), "num_envs must be at least 1"),
+])
+def test_nonsense_configs_are_refused_before_compiling(changes, message):
+  env, params = envs.probe(4)
+  with pytest.raises(ValueError, match=message):
+    dqn.make_train(dataclasses.replace(PROBE, **changes), env, params)
+
+
+def test_network_that_cannot_take_the_observation_is_refused():
+  env, params = envs.make("CartPole-v1")
+  with pytest.raises(ValueError, match="cnn"):
+    dqn.make_train(dataclasses.replace(PROBE, network="cnn"), env, params)
+
+
+def test_unknown_environment_is_refused():
+  with pytest.raises(ValueError, match="CartPole-v1"):
+    envs.make("CartPole-v7")
+
+
+def test_bad_swept_hyperparameters_are_refused():
+  env, params = envs.probe(4)
+  train = dqn.make_train(PROBE, env, params)
+  hp = PROBE.hyperparams()._replace(learning_rate=jnp.array([1e-3, -1.0]))
+  with pytest.raises(ValueError, match="learning_rate must be positive"):
+    train(jax.random.PRNGKey(0), hp)
