@@ -7,6 +7,7 @@ from jaxrl import losses
 from jaxrl import mdp
 from jaxrl import networks
 from jaxrl import policies
+from jaxrl import returns
 from jaxrl import rollouts
 from jaxrl.mdp import Solution
 from jaxrl.mdp import TabularMDP
@@ -32,6 +33,7 @@ __all__ = (
     "policy_evaluation",
     "policy_iteration",
     "q_iteration",
+    "returns",
     "rollouts",
     "value_iteration",
 )

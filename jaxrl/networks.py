@@ -32,12 +32,15 @@ import numpy as np
 Array = chex.Array
 
 __all__ = (
+    "ACTOR_CRITIC_KINDS",
     "ActorCritic",
+    "CNNActorCritic",
     "CNNQNetwork",
     "LinearQNetwork",
     "MLPQNetwork",
     "NatureCNNQNetwork",
     "Q_NETWORK_KINDS",
+    "make_actor_critic",
     "make_q_network",
 )
 
@@ -314,3 +317,79 @@ def make_q_network(kind: str, num_actions: int, observation_shape: Sequence[int]
     raise ValueError(f"a {kind!r} Q-network needs images of at least {cls.min_image_size}x"
                      f"{cls.min_image_size}, got observation_shape {shape}.")
   return cls(num_actions=num_actions, **kwargs)
+
+
+class CNNActorCritic(nn.Module):
+  """Policy logits and a state value for small images ``[..., H, W, C]`` (MinAtar-sized).
+
+      conv 16 3x3 stride 1 (VALID) -> relu -> flatten -> dense hidden -> relu -> (logits, value)
+
+  The convolution and the dense layer are shared by both heads; heads are initialised as in
+  :class:`ActorCritic` (``0.01`` policy, ``1`` value, orthogonal).
+
+  Attributes:
+    num_actions: ``A >= 1``.
+    features: filters of the convolution.
+    hidden_size: width of the dense layer.
+  """
+
+  num_actions: int
+  features: int = 16
+  hidden_size: int = 128
+
+  min_image_size = 3
+
+  def __post_init__(self):
+    _check_int(type(self).__name__, "num_actions", self.num_actions, 1)
+    _check_int(type(self).__name__, "features", self.features, 1)
+    _check_int(type(self).__name__, "hidden_size", self.hidden_size, 1)
+    super().__post_init__()
+
+  @nn.compact
+  def __call__(self, obs: Array) -> tuple[Array, Array]:
+    """``[..., H, W, C] -> (logits [..., A], value [...])``."""
+    _check_image(type(self).__name__, obs, self.min_image_size)
+    x = jnp.asarray(obs).astype(jnp.float32)
+    x = nn.relu(nn.Conv(self.features, (3, 3), strides=(1, 1), padding="VALID",
+                        kernel_init=nn.initializers.orthogonal(np.sqrt(2.0)))(x))
+    x = x.reshape(x.shape[:-3] + (-1,))
+    x = nn.relu(nn.Dense(self.hidden_size, kernel_init=nn.initializers.orthogonal(np.sqrt(2.0)))(x))
+    logits = nn.Dense(self.num_actions, kernel_init=nn.initializers.orthogonal(0.01),
+                      name="policy_head")(x)
+    value = nn.Dense(1, kernel_init=nn.initializers.orthogonal(1.0), name="value_head")(x)
+    return logits, value[..., 0]
+
+
+#: The kinds :func:`make_actor_critic` builds.
+ACTOR_CRITIC_KINDS = ("mlp", "cnn")
+
+
+def make_actor_critic(kind: str, num_actions: int, observation_shape: Sequence[int], *,
+                      hidden_sizes: Sequence[int] = (64, 64), shared: bool = False,
+                      **kwargs) -> nn.Module:
+  """Builds an actor-critic ``obs -> (logits [..., A], value [...])``, validated eagerly.
+
+  Kinds: ``"mlp"`` (:class:`ActorCritic`, any observation, flattened) and ``"cnn"``
+  (:class:`CNNActorCritic`, images ``[H, W, C]``).
+
+  Raises:
+    ValueError: unknown kind, ``num_actions < 1``, a bad shape, or a CNN given a non-image.
+  """
+  if kind not in ACTOR_CRITIC_KINDS:
+    raise ValueError(f"unknown actor-critic kind {kind!r}; choose one of "
+                     f"{', '.join(ACTOR_CRITIC_KINDS)}.")
+  num_actions = _check_int("make_actor_critic", "num_actions", num_actions, 1)
+  try:
+    shape = tuple(operator.index(d) for d in observation_shape)
+  except TypeError:
+    raise ValueError(f"observation_shape must be a tuple of ints, got {observation_shape!r}.") from None
+  if not shape or any(d < 1 for d in shape):
+    raise ValueError(f"observation_shape must be a non-empty tuple of positive ints, got {shape}.")
+  if kind == "mlp":
+    return ActorCritic(num_actions=num_actions, hidden_sizes=tuple(hidden_sizes), shared=shared,
+                       observation_ndim=len(shape), **kwargs)
+  if len(shape) != 3 or min(shape[:2]) < CNNActorCritic.min_image_size:
+    raise ValueError(f"a 'cnn' actor-critic needs image observations [H, W, C] of at least "
+                     f"{CNNActorCritic.min_image_size}x{CNNActorCritic.min_image_size}, got "
+                     f"observation_shape {shape}.")
+  return CNNActorCritic(num_actions=num_actions, **kwargs)

@@ -20,7 +20,8 @@ KEY = jax.random.key(0)
 
 def test_public_names():
   assert set(networks.__all__) == {"ActorCritic", "CNNQNetwork", "LinearQNetwork", "MLPQNetwork",
-                                   "NatureCNNQNetwork", "Q_NETWORK_KINDS", "make_q_network"}
+                                   "NatureCNNQNetwork", "Q_NETWORK_KINDS", "make_q_network",
+                                   "ACTOR_CRITIC_KINDS", "CNNActorCritic", "make_actor_critic"}
   assert Q_NETWORK_KINDS == ("linear", "mlp", "cnn", "nature_cnn")
 
 

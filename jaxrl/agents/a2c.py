@@ -1,0 +1,342 @@
+"""A2C (synchronous advantage actor-critic) as one compiled function: ``make_train -> train(key)``.
+
+The course notes' advantage actor-critic (Mnih et al., 2016, synchronous form): ``num_envs``
+environments step in lock-step for ``num_steps`` steps with the current policy
+``a ~ softmax(logits(s))``; the critic ``V(s)`` replaces the Monte Carlo return by an estimate of
+the advantage ``A(s, a) = Q(s, a) - V(s)``, and one gradient step minimises
+
+    L = -mean_t[log pi(a_t | s_t) * A_t] + value_coef * mean_t[0.5 (V(s_t) - G_t)^2]
+        - entropy_coef * mean_t[H(pi(. | s_t))]
+
+with ``A_t`` from GAE(lambda) (``advantage="gae"``) or n-step returns minus ``V(s_t)``
+(``advantage="n_step"``), and ``G_t = A_t + V(s_t)`` the critic's target (both from
+:mod:`jaxrl.returns`, gradients stopped). The gradient's global norm is clipped.
+
+Termination is not truncation: the bootstrap ``V(s_{t+1})`` is zeroed only on termination
+(``discount_t = gamma * (1 - terminated_t)``); on truncation the returns are cut there and
+bootstrap from ``V(info["final_observation"])``, and at the window's end from ``V(s_{t+n})``.
+
+Static structure lives in :class:`A2CConfig`; the numbers a sweep varies live in
+:class:`A2CHyperparams` (``jax.vmap(train, in_axes=(0, 0))(keys, hyperparams)``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, NamedTuple
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxrl import losses as losses_lib
+from jaxrl import networks as networks_lib
+from jaxrl import policies as policies_lib
+from jaxrl import returns as returns_lib
+from jaxrl import rollouts
+from jaxrl.envs import wrappers as wrappers_lib
+
+Array = chex.Array
+
+ADVANTAGES = ("gae", "n_step")
+
+
+@dataclasses.dataclass(frozen=True)
+class A2CConfig:
+  """A2C's settings. Fields marked *hyperparameter* are defaults of :class:`A2CHyperparams`.
+
+  Attributes:
+    total_steps: environment steps in all (summed over the parallel environments).
+    num_envs: synchronous parallel environments.
+    num_steps: steps per environment between updates (the rollout length ``n``); one update
+      consumes ``num_envs * num_steps`` transitions.
+    network: ``"mlp"`` (vector observations) or ``"cnn"`` (images ``[H, W, C]``).
+    hidden_sizes: MLP torso widths.
+    shared_torso: one torso for the actor and the critic (MLP only).
+    advantage: ``"gae"`` (GAE(lambda)) or ``"n_step"`` (n-step return minus ``V(s_t)``, with
+      ``n = n_step``, cut at episode ends and at the window's end).
+    n_step: the ``n`` of ``advantage="n_step"`` (None: ``num_steps``).
+    normalize_advantages: standardise the batch's advantages before the policy loss.
+    max_grad_norm: global-norm gradient clipping (``inf`` disables it).
+    anneal_lr: decay the learning rate linearly to zero over the run.
+    log_every: environment steps between logged metrics (a multiple of ``num_envs * num_steps``).
+    eval_every: environment steps between greedy evaluations (a multiple of ``log_every``).
+    eval_episodes: episodes per evaluation (greedy: ``argmax`` of the logits).
+    eval_max_steps: step cap of an evaluation episode (None: the environment's limit).
+    learning_rate, discount, gae_lambda, value_coef, entropy_coef: *hyperparameters*.
+  """
+
+  total_steps: int = 500_000
+  num_envs: int = 16
+  num_steps: int = 5
+  network: str = "mlp"
+  hidden_sizes: tuple[int, ...] = (64, 64)
+  shared_torso: bool = False
+  advantage: str = "gae"
+  n_step: int | None = None
+  normalize_advantages: bool = True
+  max_grad_norm: float = 0.5
+  anneal_lr: bool = False
+  log_every: int = 10_000
+  eval_every: int = 10_000
+  eval_episodes: int = 8
+  eval_max_steps: int | None = None
+  # hyperparameters (vmappable)
+  learning_rate: float = 2.5e-3
+  discount: float = 0.99
+  gae_lambda: float = 0.95
+  value_coef: float = 0.5
+  entropy_coef: float = 0.01
+
+  def hyperparams(self) -> "A2CHyperparams":
+    """The vmappable numbers of this config, as a pytree of scalars."""
+    return A2CHyperparams(
+        learning_rate=jnp.float32(self.learning_rate), discount=jnp.float32(self.discount),
+        gae_lambda=jnp.float32(self.gae_lambda), value_coef=jnp.float32(self.value_coef),
+        entropy_coef=jnp.float32(self.entropy_coef))
+
+
+class A2CHyperparams(NamedTuple):
+  """Numbers a sweep may vary: every field a scalar (add a leading axis and ``vmap``)."""
+
+  learning_rate: Array
+  discount: Array
+  gae_lambda: Array
+  value_coef: Array
+  entropy_coef: Array
+
+
+def validate_hyperparams(hp: A2CHyperparams) -> None:
+  """Raises ValueError for concrete hyperparameters that make no sense (any batch shape)."""
+  if any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(hp)):
+    return
+  checks = [
+      ("learning_rate", lambda v: v > 0, "must be positive"),
+      ("discount", lambda v: (v >= 0) & (v <= 1), "must lie in [0, 1]"),
+      ("gae_lambda", lambda v: (v >= 0) & (v <= 1), "must lie in [0, 1]"),
+      ("value_coef", lambda v: v >= 0, "must be >= 0"),
+      ("entropy_coef", lambda v: v >= 0, "must be >= 0"),
+  ]
+  for name, ok, what in checks:
+    value = np.asarray(getattr(hp, name))
+    good = ok(value) & np.isfinite(value)
+    if not np.all(good):
+      bad = value.reshape(-1)[np.argmin(good.reshape(-1))]
+      raise ValueError(f"A2C {name} {what}, got {bad}.")
+
+
+class A2CState(NamedTuple):
+  """Everything a run carries (checkpoint this to resume)."""
+
+  params: Any
+  opt_state: Any
+  env_state: Any
+  obs: Array
+  key: Array
+  env_steps: Array
+  updates: Array
+
+
+def _check_config(config: A2CConfig, obs_shape: tuple[int, ...]) -> int:
+  def bad(msg):
+    raise ValueError(f"A2CConfig: {msg}")
+
+  for name in ("total_steps", "num_envs", "num_steps", "log_every", "eval_every", "eval_episodes"):
+    if getattr(config, name) < 1:
+      bad(f"{name} must be at least 1, got {getattr(config, name)}.")
+  batch = config.num_envs * config.num_steps
+  if config.log_every % batch:
+    bad(f"log_every ({config.log_every}) must be a multiple of num_envs * num_steps ({batch}).")
+  if config.eval_every % config.log_every:
+    bad(f"eval_every ({config.eval_every}) must be a multiple of log_every ({config.log_every}).")
+  if config.total_steps % config.log_every:
+    bad(f"total_steps ({config.total_steps}) must be a multiple of log_every ({config.log_every}).")
+  if config.advantage not in ADVANTAGES:
+    bad(f"advantage must be one of {ADVANTAGES}, got {config.advantage!r}.")
+  if config.n_step is not None and config.n_step < 1:
+    bad(f"n_step must be at least 1 (or None), got {config.n_step}.")
+  if not config.max_grad_norm > 0:
+    bad(f"max_grad_norm must be positive (inf disables clipping), got {config.max_grad_norm}.")
+  if config.eval_max_steps is not None and config.eval_max_steps < 1:
+    bad(f"eval_max_steps must be at least 1, got {config.eval_max_steps}.")
+  if config.network not in networks_lib.ACTOR_CRITIC_KINDS:
+    bad(f"network must be one of {networks_lib.ACTOR_CRITIC_KINDS}, got {config.network!r}.")
+  validate_hyperparams(config.hyperparams())
+  return batch
+
+
+def _policy_match(env, env_params):
+  """For a tabular environment, ``fn(logits_fn, params) -> {"policy_match": ...}``, else None."""
+  compare = rollouts.tabular_reference(env, env_params)
+  if compare is None:
+    return None
+
+  def fn(logits_fn, params):
+    return dict(policy_match=compare(logits_fn, params)["policy_match"])
+
+  return fn
+
+
+def make_train(config: A2CConfig, env, env_params) -> Callable[..., tuple[A2CState, dict]]:
+  """Builds ``train(key, hyperparams=None) -> (final_state, metrics)``, pure and jit-able.
+
+  Validates the config, environment and network eagerly (ValueError, before anything compiles).
+
+  Metrics (arrays with a leading ``[num_logs]`` axis, one entry per ``log_every`` steps), named
+  as DQN's:
+    ``env_steps``, ``updates``;
+    ``episode_return``, ``episode_length``: means over episodes that *finished* in the interval
+    (NaN when none did); ``episodes``: how many finished;
+    ``eval_return``: mean greedy return over ``eval_episodes`` fresh episodes (NaN between
+    evaluations);
+    ``loss``, ``policy_loss``, ``value_loss``, ``entropy``: means over the interval's updates;
+    ``loss_finite``: False once any update produced a non-finite loss — the run diverged;
+    ``value_mean``: mean ``V(s)`` over the interval's batches.
+    With a tabular environment, ``policy_match``: fraction of non-terminal states whose most
+    probable action is optimal under the exact ``Q*``.
+  """
+  num_actions = int(env.num_actions)
+  obs_shape = tuple(env.observation_space(env_params).shape)
+  batch = _check_config(config, obs_shape)
+  network = networks_lib.make_actor_critic(config.network, num_actions, obs_shape,
+                                           hidden_sizes=config.hidden_sizes,
+                                           shared=config.shared_torso)
+  env = wrappers_lib.EpisodeStatistics(env)
+  reference = _policy_match(env, env_params)
+
+  def logits_fn(params, obs):
+    return network.apply(params, obs)[0]
+
+  evaluate = rollouts.make_greedy_evaluation(env, env_params, logits_fn, config.eval_episodes,
+                                             config.eval_max_steps)
+  iterations_per_log = config.log_every // batch
+  num_logs = config.total_steps // config.log_every
+  logs_per_eval = config.eval_every // config.log_every
+  total_updates = config.total_steps // batch
+  n_step = config.num_steps if config.n_step is None else config.n_step
+
+  def make_optimizer(hp):
+    clip = (optax.clip_by_global_norm(config.max_grad_norm) if np.isfinite(config.max_grad_norm)
+            else optax.identity())
+    if config.anneal_lr:
+      rate = lambda count: -hp.learning_rate * (1.0 - count / total_updates)  # noqa: E731
+    else:
+      rate = lambda count: -hp.learning_rate  # noqa: E731
+    return optax.chain(clip, optax.scale_by_adam(eps=1e-5), optax.scale_by_schedule(rate))
+
+  def advantages(r, d, end, v, v_tp1, hp):
+    """``[T, E]`` arrays -> advantages ``[T, E]`` (one stream per environment)."""
+    if config.advantage == "gae":
+      fn = lambda r, d, e, v, vn: returns_lib.gae(r, d, e, v, vn, hp.gae_lambda)  # noqa: E731
+      return jax.vmap(fn, in_axes=1, out_axes=1)(r, d, end, v, v_tp1)
+    fn = lambda r, d, e, vn: returns_lib.n_step_returns(r, d, e, vn, n_step)  # noqa: E731
+    return jax.vmap(fn, in_axes=1, out_axes=1)(r, d, end, v_tp1) - v
+
+  def loss_fn(params, traj, hp):
+    logits, v = network.apply(params, traj["obs"])                     # [T, E, A], [T, E]
+    _, v_tp1 = network.apply(params, traj["next_obs"])
+    v_tp1 = jax.lax.stop_gradient(v_tp1)
+    adv = jax.lax.stop_gradient(advantages(traj["reward"], traj["discount"], traj["end"],
+                                           jax.lax.stop_gradient(v), v_tp1, hp))
+    target = adv + jax.lax.stop_gradient(v)
+    if config.normalize_advantages:
+      adv = (adv - jnp.mean(adv)) / (jnp.std(adv) + 1e-8)
+    flat = lambda x: x.reshape((-1,) + x.shape[2:])  # noqa: E731
+    pg = losses_lib.policy_gradient_loss(flat(logits), flat(traj["action"]), flat(adv))
+    vl = losses_lib.value_loss(flat(v), flat(target))
+    ent = -losses_lib.entropy_loss(flat(logits))
+    loss = pg + hp.value_coef * vl - hp.entropy_coef * ent
+    return loss, (pg, vl, ent, jnp.mean(v))
+
+  def env_step(carry, _, params):
+    env_state, obs, key = carry
+    key, k_act, k_step = jax.random.split(key, 3)
+    logits, _ = network.apply(params, obs)
+    action = policies_lib.categorical_sample(k_act, logits)
+    next_obs, env_state, reward, terminated, truncated, info = jax.vmap(
+        env.step, in_axes=(0, 0, 0, None))(jax.random.split(k_step, config.num_envs), env_state,
+                                           action, env_params)
+    step = dict(obs=obs, action=action, reward=reward.astype(jnp.float32),
+                terminated=terminated, end=terminated | truncated,
+                next_obs=info["final_observation"], done=info["episode_done"],
+                ep_return=info["episode_return"], ep_length=info["episode_length"])
+    return (env_state, next_obs, key), step
+
+  def iteration(carry, _, hp):
+    state, acc = carry
+    (env_state, obs, key), traj = jax.lax.scan(
+        lambda c, x: env_step(c, x, state.params), (state.env_state, state.obs, state.key), None,
+        length=config.num_steps)
+    traj["discount"] = hp.discount * (1.0 - traj["terminated"].astype(jnp.float32))
+    (loss, (pg, vl, ent, v_mean)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+        state.params, traj, hp)
+    updates, opt_state = make_optimizer(hp).update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    state = A2CState(params=params, opt_state=opt_state, env_state=env_state, obs=obs, key=key,
+                     env_steps=state.env_steps + batch, updates=state.updates + 1)
+    done = traj["done"]
+    acc = dict(
+        loss=acc["loss"] + loss, pg=acc["pg"] + pg, vl=acc["vl"] + vl, ent=acc["ent"] + ent,
+        v=acc["v"] + v_mean, finite=acc["finite"] & jnp.isfinite(loss),
+        ret=acc["ret"] + jnp.sum(jnp.where(done, traj["ep_return"], 0.0)),
+        length=acc["length"] + jnp.sum(jnp.where(done, traj["ep_length"], 0)),
+        episodes=acc["episodes"] + jnp.sum(done))
+    return (state, acc), None
+
+  def log_interval(carry, log_index, hp):
+    state, finite_so_far = carry
+    zero = jnp.float32(0)
+    acc = dict(loss=zero, pg=zero, vl=zero, ent=zero, v=zero, finite=jnp.bool_(True), ret=zero,
+               length=jnp.int32(0), episodes=jnp.int32(0))
+    (state, acc), _ = jax.lax.scan(lambda c, x: iteration(c, x, hp), (state, acc), None,
+                                   length=iterations_per_log)
+    key, k_eval = jax.random.split(state.key)
+    state = state._replace(key=key)
+    do_eval = (log_index + 1) % logs_per_eval == 0
+    eval_return = jax.lax.cond(do_eval, lambda: evaluate(k_eval, state.params),
+                               lambda: jnp.float32(jnp.nan))
+    finite = finite_so_far & acc["finite"]
+    nan = jnp.float32(jnp.nan)
+    n = jnp.float32(iterations_per_log)
+    episodes = acc["episodes"]
+    metrics = dict(
+        env_steps=state.env_steps,
+        updates=state.updates,
+        episode_return=jnp.where(episodes > 0, acc["ret"] / jnp.maximum(episodes, 1), nan),
+        episode_length=jnp.where(episodes > 0, acc["length"] / jnp.maximum(episodes, 1), nan),
+        episodes=episodes,
+        eval_return=eval_return,
+        loss=acc["loss"] / n,
+        policy_loss=acc["pg"] / n,
+        value_loss=acc["vl"] / n,
+        entropy=acc["ent"] / n,
+        value_mean=acc["v"] / n,
+        loss_finite=finite,
+    )
+    if reference is not None:
+      metrics.update(reference(logits_fn, state.params))
+    return (state, finite), metrics
+
+  def init_state(key, hp) -> A2CState:
+    k_net, k_env, key = jax.random.split(key, 3)
+    obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(
+        jax.random.split(k_env, config.num_envs), env_params)
+    params = network.init(k_net, obs[0])
+    return A2CState(params=params, opt_state=make_optimizer(hp).init(params), env_state=env_state,
+                    obs=obs, key=key, env_steps=jnp.int32(0), updates=jnp.int32(0))
+
+  default_hp = config.hyperparams()
+
+  def train(key: Array, hyperparams: A2CHyperparams | None = None):
+    """One independent A2C run. ``key``: a PRNG key (consumed). Returns (final state, metrics)."""
+    hp = default_hp if hyperparams is None else hyperparams
+    validate_hyperparams(hp)
+    state = init_state(key, hp)
+    (state, _), metrics = jax.lax.scan(lambda c, i: log_interval(c, i, hp),
+                                       (state, jnp.bool_(True)), jnp.arange(num_logs))
+    return state, metrics
+
+  train.network = network  # the flax module, for callers that want to apply the final params
+  return train

@@ -1,0 +1,270 @@
+"""Discounted returns, reward-to-go, n-step and lambda-returns, GAE: arrays in, arrays out.
+
+Every function takes ONE stream of experience with a leading time axis ``[T]``, as one
+environment produced it (auto-resetting, so several episodes may lie end to end in the stream);
+batch environments with ``jax.vmap``. The time naming follows rlax: step ``t`` is the transition
+``(s_t, a_t) -> (r_t, s_{t+1})``.
+
+    r_t         float [T]  reward of step t.
+    discount_t  float [T]  gamma * (1 - terminated_t): zero only where the episode TERMINATED.
+    end_t       bool  [T]  the episode ended at step t, terminated OR truncated (time limit): the
+                           recursion must not run from step t into the next episode's steps.
+    v_t         float [T]  V(s_t), the critic at the state where step t was taken.
+    v_tp1       float [T]  V of the state step t reached: V(s_{t+1}), or, where the episode was
+                           truncated at t, V(info["final_observation"]_t) (s_{t+1} is then the
+                           next episode's first observation).
+
+Termination is not truncation. Both cut the stream (``end_t``); termination zeroes the bootstrap
+through ``discount_t = 0``, truncation keeps ``discount_t = gamma`` and bootstraps from
+``v_tp1_t``, the value of the final observation. The last step of the stream is always treated
+as a cut: whatever lies beyond the window is summarised by ``v_tp1[T - 1]``. Pass ``v_tp1=None``
+(zeros) to bootstrap from nothing, as REINFORCE does with whole episodes.
+
+All recursions are reverse ``lax.scan`` s; they are pure and jit/vmap/grad friendly.
+
+References:
+  Sutton & Barto (2018), Reinforcement Learning: An Introduction, 2nd ed., ch. 7 and 12.
+  Williams (1992), Simple statistical gradient-following algorithms for connectionist RL.
+  Schulman et al. (2016), High-dimensional continuous control using generalized advantage
+  estimation, ICLR.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import chex
+import jax
+import jax.numpy as jnp
+
+Array = chex.Array
+
+__all__ = (
+    "discounted_returns",
+    "episode_total_returns",
+    "finished_episode_mask",
+    "gae",
+    "lambda_returns",
+    "n_step_returns",
+)
+
+
+def _check_stream(r_t, discount_t, end_t, v_tp1):
+  chex.assert_rank([r_t, discount_t, end_t], 1)
+  chex.assert_type([r_t, discount_t], float)
+  chex.assert_equal_shape([r_t, discount_t, end_t])
+  if v_tp1 is None:
+    return jnp.zeros_like(r_t)
+  chex.assert_rank(v_tp1, 1)
+  chex.assert_type(v_tp1, float)
+  chex.assert_equal_shape([r_t, v_tp1])
+  return v_tp1
+
+
+def _cuts(end_t: Array) -> Array:
+  """``end_t`` as float with the last step forced to a cut (the window's end)."""
+  cut = jnp.asarray(end_t).astype(jnp.float32)
+  return cut.at[-1].set(1.0)
+
+
+def _check_fraction(name: str, value) -> None:
+  if isinstance(value, jax.core.Tracer):
+    return
+  if isinstance(value, numbers.Real) or getattr(value, "ndim", 1) == 0:
+    if not 0.0 <= float(value) <= 1.0:
+      raise ValueError(f"{name} must lie in [0, 1], got {float(value)}.")
+
+
+def discounted_returns(r_t: Array, discount_t: Array, end_t: Array,
+                       v_tp1: Array | None = None) -> Array:
+  """Discounted reward-to-go within each episode of the stream.
+
+      G_t = r_t + discount_t * [(1 - c_t) * G_{t+1} + c_t * v_tp1_t],
+      c_t = end_t (and c_{T-1} = 1).
+
+  With ``v_tp1=None`` and ``discount_t = gamma`` this is REINFORCE's reward-to-go
+  ``G_t = sum_{k >= t, same episode} gamma^(k - t) r_k``; with a critic's ``v_tp1`` it is the
+  Monte Carlo return bootstrapped only where the stream is cut by truncation or the window's end.
+
+  Args:
+    r_t: float ``[T]``.
+    discount_t: float ``[T]`` ``gamma * (1 - terminated_t)``.
+    end_t: bool ``[T]`` terminated or truncated at ``t``.
+    v_tp1: float ``[T]`` or None (zeros): value of the state after step ``t`` (the final
+      observation's on truncation); only read where ``c_t = 1``.
+
+  Returns:
+    float ``[T]``.
+
+  Example:
+    >>> r = jnp.array([1., 1., 1., 1.])
+    >>> d = jnp.array([1., 0., 1., 1.])          # terminated at t = 1
+    >>> end = jnp.array([False, True, False, False])
+    >>> discounted_returns(r, d, end).tolist()   # two episodes; the second runs off the window
+    [2.0, 1.0, 2.0, 1.0]
+  """
+  v_tp1 = _check_stream(r_t, discount_t, end_t, v_tp1)
+  cut = _cuts(end_t)
+
+  def body(g_next, xs):
+    r, d, c, v = xs
+    g = r + d * ((1.0 - c) * g_next + c * v)
+    return g, g
+
+  _, g = jax.lax.scan(body, jnp.zeros((), r_t.dtype), (r_t, discount_t, cut, v_tp1), reverse=True)
+  return g
+
+
+def episode_total_returns(r_t: Array, discount_t: Array, end_t: Array,
+                          v_tp1: Array | None = None) -> Array:
+  """Each step's weight is the return of its WHOLE episode, from the episode's first step.
+
+      R(tau)_t = G_{s(t)},   s(t) = the first step of the episode that holds step t,
+
+  with ``G`` from :func:`discounted_returns`. This is the notes' REINFORCE estimator,
+  ``grad J ~ sum_t grad log pi(a_t | s_t) * R(tau)``, which also weighs actions by rewards that
+  came before them. The first step of the stream is taken as an episode start.
+
+  Args:
+    r_t, discount_t, end_t, v_tp1: as :func:`discounted_returns`.
+
+  Returns:
+    float ``[T]``.
+  """
+  g = discounted_returns(r_t, discount_t, end_t, v_tp1)
+  cut = jnp.asarray(end_t)
+  start = jnp.concatenate([jnp.ones((1,), bool), cut[:-1]])
+
+  def body(carry, xs):
+    s, g_t = xs
+    total = jnp.where(s, g_t, carry)
+    return total, total
+
+  _, total = jax.lax.scan(body, g[0], (start, g))
+  return total
+
+
+def finished_episode_mask(end_t: Array) -> Array:
+  """True at the steps whose episode ended inside the stream (at some ``k >= t``).
+
+      m_t = OR_{k >= t} end_k
+
+  The steps after the last ``end`` belong to an episode still running when the window closed;
+  REINFORCE without a critic has no return for them and masks them out.
+
+  Args:
+    end_t: bool ``[T]``.
+
+  Returns:
+    bool ``[T]``.
+  """
+  chex.assert_rank(end_t, 1)
+  end = jnp.asarray(end_t, bool)
+  return jax.lax.cummax(end[::-1].astype(jnp.int32), axis=0)[::-1].astype(bool)
+
+
+def n_step_returns(r_t: Array, discount_t: Array, end_t: Array, v_tp1: Array,
+                   n: int) -> Array:
+  """n-step bootstrapped returns, cut at episode ends and the window's end.
+
+      G^(1)_t = r_t + discount_t * v_tp1_t
+      G^(k)_t = r_t + discount_t * [(1 - c_t) * G^(k-1)_{t+1} + c_t * v_tp1_t]
+
+  so ``G^(n)_t = sum_{i<m} (prod_{j<i} discount_{t+j}) r_{t+i} + (prod_{j<m} discount_{t+j})
+  v_tp1_{t+m-1}``, with ``m <= n`` the steps until the first cut. ``n = 1`` is the TD target;
+  ``n >= T`` is :func:`discounted_returns` bootstrapped at cuts.
+
+  Args:
+    r_t, discount_t, end_t: as :func:`discounted_returns`.
+    v_tp1: float ``[T]`` value of the state after each step.
+    n: static int ``>= 1``.
+
+  Returns:
+    float ``[T]``.
+
+  Raises:
+    ValueError: ``n < 1``.
+  """
+  if not isinstance(n, numbers.Integral) or n < 1:
+    raise ValueError(f"n must be an int >= 1, got {n!r}.")
+  v_tp1 = _check_stream(r_t, discount_t, end_t, v_tp1)
+  cut = _cuts(end_t)
+  g = r_t + discount_t * v_tp1
+  for _ in range(min(int(n), r_t.shape[0]) - 1):
+    g_next = jnp.concatenate([g[1:], jnp.zeros((1,), g.dtype)])
+    g = r_t + discount_t * ((1.0 - cut) * g_next + cut * v_tp1)
+  return g
+
+
+def lambda_returns(r_t: Array, discount_t: Array, end_t: Array, v_tp1: Array,
+                   lambda_: float | Array) -> Array:
+  """TD(lambda) returns, cut at episode ends and the window's end.
+
+      G^lambda_t = r_t + discount_t * [(1 - c_t) * ((1 - lambda) v_tp1_t + lambda G^lambda_{t+1})
+                                       + c_t * v_tp1_t]
+
+  ``lambda = 0`` is the one-step TD target, ``lambda = 1`` :func:`discounted_returns`. Equals
+  ``gae(...) + v_t`` when ``v_tp1_t = v_{t+1}`` between cuts.
+
+  Args:
+    r_t, discount_t, end_t, v_tp1: as :func:`n_step_returns`.
+    lambda_: float ``[]`` in ``[0, 1]`` (may be traced).
+
+  Returns:
+    float ``[T]``.
+  """
+  _check_fraction("lambda_", lambda_)
+  v_tp1 = _check_stream(r_t, discount_t, end_t, v_tp1)
+  cut = _cuts(end_t)
+  lam = jnp.asarray(lambda_, r_t.dtype)
+
+  def body(g_next, xs):
+    r, d, c, v = xs
+    g = r + d * ((1.0 - c) * ((1.0 - lam) * v + lam * g_next) + c * v)
+    return g, g
+
+  _, g = jax.lax.scan(body, jnp.zeros((), r_t.dtype), (r_t, discount_t, cut, v_tp1), reverse=True)
+  return g
+
+
+def gae(r_t: Array, discount_t: Array, end_t: Array, v_t: Array, v_tp1: Array,
+        lambda_: float | Array) -> Array:
+  """Generalized advantage estimates, cut at episode ends and the window's end.
+
+      delta_t = r_t + discount_t * v_tp1_t - v_t
+      A_t     = delta_t + discount_t * lambda * (1 - c_t) * A_{t+1},     A_T = 0
+
+  ``lambda = 0``: the one-step TD error ``Q - V`` estimate; ``lambda = 1``: the Monte Carlo
+  advantage ``G_t - v_t``. The critic's targets are ``A_t + v_t`` (= :func:`lambda_returns`).
+
+  Args:
+    r_t, discount_t, end_t: as :func:`discounted_returns`.
+    v_t: float ``[T]`` ``V(s_t)``.
+    v_tp1: float ``[T]`` value of the state after each step (final observation on truncation).
+    lambda_: float ``[]`` in ``[0, 1]`` (may be traced).
+
+  Returns:
+    float ``[T]`` advantages (no gradient is stopped here).
+
+  Example:
+    >>> r = jnp.array([1., 1., 1.]); d = jnp.array([0.5, 0., 0.5])
+    >>> end = jnp.array([False, True, False])
+    >>> v = jnp.zeros(3); v_tp1 = jnp.array([0., 0., 2.])
+    >>> gae(r, d, end, v, v_tp1, 1.0).tolist()      # [1 + .5 * 1, 1, 1 + .5 * 2]
+    [1.5, 1.0, 2.0]
+  """
+  _check_fraction("lambda_", lambda_)
+  v_tp1 = _check_stream(r_t, discount_t, end_t, v_tp1)
+  chex.assert_equal_shape([r_t, v_t])
+  chex.assert_type(v_t, float)
+  cut = _cuts(end_t)
+  lam = jnp.asarray(lambda_, r_t.dtype)
+  delta = r_t + discount_t * v_tp1 - v_t
+
+  def body(a_next, xs):
+    dl, d, c = xs
+    a = dl + d * lam * (1.0 - c) * a_next
+    return a, a
+
+  _, adv = jax.lax.scan(body, jnp.zeros((), r_t.dtype), (delta, discount_t, cut), reverse=True)
+  return adv

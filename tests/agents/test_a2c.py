@@ -1,0 +1,162 @@
+"""A2C: bad configs refused before compiling, probes learned, seeds, sweeps, NaNs, truncation."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxrl import envs
+from jaxrl import networks
+from jaxrl.mdp import TabularMDP
+from jaxrl.agents import a2c
+
+PROBE = a2c.A2CConfig(
+    total_steps=3_200, num_envs=4, num_steps=4, hidden_sizes=(32,), learning_rate=1e-2,
+    discount=0.9, gae_lambda=0.9, entropy_coef=0.0, normalize_advantages=False, max_grad_norm=1.0,
+    log_every=800, eval_every=1_600, eval_episodes=4)
+
+
+def _probe_run(n, config=PROBE, seeds=2):
+  env, params = envs.probe(n, discount=config.discount)
+  train = jax.jit(jax.vmap(a2c.make_train(config, env, params)))
+  return train(jax.random.split(jax.random.PRNGKey(n), seeds))
+
+
+@pytest.mark.parametrize("n", [5, 6])
+def test_probe_policies_are_learned(n):
+  # 4: the better action; 5: the action that matches the observation; 6: the discount-dependent
+  # best first action (left, worth 2 g = 1.8, over right, worth 1).
+  _, metrics = _probe_run(n)
+  np.testing.assert_array_equal(np.asarray(metrics["policy_match"][:, -1]), 1.0)
+  assert np.all(np.asarray(metrics["loss_finite"]))
+  assert np.all(np.asarray(metrics["eval_return"][:, -1]) > 0.99 * (2.0 if n == 6 else 1.0))
+
+
+@pytest.mark.parametrize("advantage", ["gae", "n_step"])
+def test_probe3_critic_learns_the_discounted_values(advantage):
+  # s0 -> s1 (reward 0) -> terminal (reward 1): V(s0) = g, V(s1) = 1; the termination must zero
+  # the bootstrap (else V(s1) would grow past 1).
+  config = dataclasses.replace(PROBE, advantage=advantage, n_step=2)
+  env, params = envs.probe(3, discount=config.discount)
+  train = a2c.make_train(config, env, params)
+  state, _ = jax.jit(train)(jax.random.PRNGKey(0))
+  _, v = train.network.apply(state.params, jnp.eye(3)[:2])
+  np.testing.assert_allclose(np.asarray(v), [0.9, 1.0], atol=0.05)
+
+
+def _truncated_chain(discount):
+  """s0 -> s1 (reward 0) -> terminal (reward 1); start in s0 or s1; time limit ONE step.
+
+  From s1 the episode terminates (V(s1) = 1). From s0 it is truncated on reaching s1, so the
+  right value is V(s0) = g * V(s1) = g; zeroing the bootstrap on truncation would teach 0.
+  """
+  p = np.zeros((3, 1, 3), np.float32)
+  p[0, 0, 1] = p[1, 0, 2] = p[2, 0, 2] = 1.0
+  r = np.array([[0.0], [1.0], [0.0]], np.float32)
+  mdp = TabularMDP(p, r, np.float32(discount))
+  return envs.from_mdp(mdp, initial_distribution=[0.5, 0.5, 0.0], max_steps_in_episode=1)
+
+
+def test_truncation_bootstraps_from_the_final_observation():
+  env, params = _truncated_chain(PROBE.discount)
+  train = a2c.make_train(PROBE, env, params)
+  state, metrics = jax.jit(train)(jax.random.PRNGKey(0))
+  _, v = train.network.apply(state.params, jnp.eye(3)[:2])
+  np.testing.assert_allclose(float(v[1]), 1.0, atol=0.1)
+  np.testing.assert_allclose(float(v[0]), 0.9 * float(v[1]), atol=0.05)   # not 0
+  assert float(metrics["episode_length"][-1]) == 1.0
+
+
+def test_vmapped_seeds_and_sweep_equal_the_same_run_alone():
+  # one vmap over (key, hyperparameters): entry k equals train(key_k, hp_k) run alone
+  env, params = envs.probe(5, discount=0.9)
+  config = dataclasses.replace(PROBE, total_steps=800, log_every=400, eval_every=400)
+  train = a2c.make_train(config, env, params)
+  hp = config.hyperparams()
+  keys = jax.random.split(jax.random.PRNGKey(7), 3)
+  sweep = jax.tree.map(lambda x: jnp.stack([x, x, x]), hp)._replace(
+      learning_rate=jnp.array([1e-2, 1e-3, 1e-2]))
+  _, batched = jax.jit(jax.vmap(train))(keys, sweep)
+  _, alone = jax.jit(train)(keys[1], hp._replace(learning_rate=jnp.float32(1e-3)))
+  for name, value in alone.items():
+    np.testing.assert_allclose(np.asarray(batched[name][1]), np.asarray(value), rtol=1e-5,
+                               atol=1e-6, err_msg=name)
+  assert not np.allclose(np.asarray(batched["loss"][0]), np.asarray(batched["loss"][2]))
+
+
+def test_metrics_are_on_schedule_and_a_second_call_does_not_recompile():
+  env, params = envs.probe(4, discount=0.9)
+  config = dataclasses.replace(PROBE, total_steps=960, log_every=160, eval_every=480)
+  train = jax.jit(a2c.make_train(config, env, params))
+  _, metrics = jax.block_until_ready(train(jax.random.PRNGKey(0)))
+  jax.block_until_ready(train(jax.random.PRNGKey(1)))
+  assert train._cache_size() == 1  # pylint: disable=protected-access
+  np.testing.assert_array_equal(np.asarray(metrics["env_steps"]), np.arange(1, 7) * 160)
+  np.testing.assert_array_equal(np.asarray(metrics["updates"]), np.arange(1, 7) * 10)
+  evaluated = ~np.isnan(np.asarray(metrics["eval_return"]))
+  np.testing.assert_array_equal(evaluated, [False, False, True, False, False, True])
+  for name in ("env_steps", "episode_return", "eval_return", "loss", "loss_finite", "episodes"):
+    assert name in metrics
+
+
+def test_nan_loss_is_reported():
+  env, params = envs.probe(4, discount=0.9)
+  config = dataclasses.replace(PROBE, total_steps=800, log_every=400, eval_every=400,
+                               learning_rate=1e38, max_grad_norm=float("inf"))
+  _, metrics = jax.jit(a2c.make_train(config, env, params))(jax.random.PRNGKey(0))
+  assert not bool(metrics["loss_finite"][-1])
+
+
+def test_image_observations_with_the_cnn():
+  env, params = envs.make("Breakout-MinAtar")
+  config = dataclasses.replace(PROBE, network="cnn", total_steps=32, log_every=16, eval_every=32,
+                               eval_max_steps=5, eval_episodes=1)
+  _, metrics = jax.jit(a2c.make_train(config, env, params))(jax.random.PRNGKey(0))
+  assert np.all(np.asarray(metrics["loss_finite"]))
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(num_envs=0), "num_envs must be at least 1"),
+    (dict(num_steps=0), "num_steps must be at least 1"),
+    (dict(log_every=810), "must be a multiple of num_envs"),
+    (dict(eval_every=1_000), "must be a multiple of log_every"),
+    (dict(total_steps=3_000), "must be a multiple of log_every"),
+    (dict(advantage="td7"), "advantage must be one of"),
+    (dict(n_step=0), "n_step must be at least 1"),
+    (dict(max_grad_norm=0.0), "max_grad_norm must be positive"),
+    (dict(network="transformer"), "network must be one of"),
+    (dict(learning_rate=-1.0), "learning_rate must be positive"),
+    (dict(discount=1.5), "discount must lie in"),
+    (dict(gae_lambda=-0.1), "gae_lambda must lie in"),
+    (dict(entropy_coef=-0.01), "entropy_coef must be >= 0"),
+    (dict(value_coef=float("nan")), "value_coef must be >= 0"),
+])
+def test_nonsense_configs_are_refused_before_compiling(changes, message):
+  env, params = envs.probe(4)
+  with pytest.raises(ValueError, match=message):
+    a2c.make_train(dataclasses.replace(PROBE, **changes), env, params)
+
+
+def test_cnn_on_vector_observations_is_refused():
+  env, params = envs.make("CartPole-v1")
+  with pytest.raises(ValueError, match="cnn"):
+    a2c.make_train(dataclasses.replace(PROBE, network="cnn"), env, params)
+
+
+def test_bad_swept_hyperparameters_are_refused():
+  env, params = envs.probe(4)
+  train = a2c.make_train(PROBE, env, params)
+  hp = PROBE.hyperparams()._replace(learning_rate=jnp.array([1e-3, -1.0]))
+  with pytest.raises(ValueError, match="learning_rate must be positive"):
+    train(jax.random.PRNGKey(0), hp)
+
+
+def test_make_actor_critic():
+  net = networks.make_actor_critic("cnn", 3, (10, 10, 4))
+  params = net.init(jax.random.PRNGKey(0), jnp.zeros((10, 10, 4)))
+  logits, v = net.apply(params, jnp.zeros((7, 10, 10, 4)))
+  assert logits.shape == (7, 3) and v.shape == (7,)
+  with pytest.raises(ValueError, match="unknown actor-critic kind"):
+    networks.make_actor_critic("rnn", 3, (4,))

@@ -1,0 +1,105 @@
+"""jaxrl.returns: hand-computed values with termination and truncation in the middle of a stream."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxrl import returns
+
+# gamma = 0.5. Step 1 TERMINATES (discount 0), step 3 is TRUNCATED (discount gamma, bootstrap from
+# the final observation's value v_tp1[3] = 40), and the window ends at step 5 (bootstrap 60).
+R = jnp.array([1., 2., 3., 4., 5., 6.])
+D = jnp.array([.5, 0., .5, .5, .5, .5])
+END = jnp.array([False, True, False, True, False, False])
+V_TP1 = jnp.array([10., 20., 30., 40., 50., 60.])
+V = jnp.ones(6)
+
+VARIANTS = [lambda f: f, jax.jit]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_reward_to_go_without_bootstrap(variant):
+  # t5: 6; t4: 5 + .5*6; t3 (truncated, no bootstrap): 4; t2: 3 + .5*4; t1 (terminated): 2; t0: 1+.5*2
+  g = variant(returns.discounted_returns)(R, D, END, None)
+  np.testing.assert_allclose(g, [2., 2., 5., 4., 8., 6.])
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_reward_to_go_bootstraps_only_at_truncation_and_window_end(variant):
+  g = variant(returns.discounted_returns)(R, D, END, V_TP1)
+  # t5: 6+.5*60=36; t4: 5+.5*36=23; t3: 4+.5*40=24; t2: 3+.5*24=15; t1: 2 (terminal); t0: 1+.5*2
+  np.testing.assert_allclose(g, [2., 2., 15., 24., 23., 36.])
+
+
+def test_total_episode_return_is_broadcast_from_the_episode_start():
+  g = returns.episode_total_returns(R, D, END)
+  np.testing.assert_allclose(g, [2., 2., 5., 5., 8., 8.])
+  # gamma = 1: the undiscounted return of each whole episode, the notes' R(tau)
+  ones = jnp.where(END, 1.0, 1.0) * jnp.array([1., 0., 1., 1., 1., 1.])
+  np.testing.assert_allclose(returns.episode_total_returns(R, ones, END), [3., 3., 7., 7., 11., 11.])
+
+
+def test_finished_episode_mask():
+  np.testing.assert_array_equal(returns.finished_episode_mask(END), [1, 1, 1, 1, 0, 0])
+  np.testing.assert_array_equal(returns.finished_episode_mask(jnp.zeros(3, bool)), [0, 0, 0])
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_n_step_returns(variant):
+  one = variant(lambda *a: returns.n_step_returns(*a, n=1))(R, D, END, V_TP1)
+  np.testing.assert_allclose(one, [6., 2., 18., 24., 30., 36.])    # r + d * v_tp1
+  two = variant(lambda *a: returns.n_step_returns(*a, n=2))(R, D, END, V_TP1)
+  np.testing.assert_allclose(two, [2., 2., 15., 24., 23., 36.])
+  many = returns.n_step_returns(R, D, END, V_TP1, n=50)
+  np.testing.assert_allclose(many, returns.discounted_returns(R, D, END, V_TP1))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_gae(variant):
+  adv = variant(returns.gae)(R, D, END, V, V_TP1, 0.5)
+  # delta = [5, 1, 17, 23, 29, 35]; A5 = 35, A4 = 29 + .25*35, A3 = 23 (cut), A2 = 17 + .25*23,
+  # A1 = 1 (terminal), A0 = 5 + .25*1
+  np.testing.assert_allclose(adv, [5.25, 1., 22.75, 23., 37.75, 35.])
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_lambda_returns(variant):
+  g = variant(returns.lambda_returns)(R, D, END, V_TP1, 0.5)
+  np.testing.assert_allclose(g, [4., 2., 16.5, 24., 26.5, 36.])
+  np.testing.assert_allclose(returns.lambda_returns(R, D, END, V_TP1, 0.0),
+                             returns.n_step_returns(R, D, END, V_TP1, n=1))
+  np.testing.assert_allclose(returns.lambda_returns(R, D, END, V_TP1, 1.0),
+                             returns.discounted_returns(R, D, END, V_TP1))
+
+
+def test_gae_plus_values_is_the_lambda_return_with_a_consistent_critic():
+  key = jax.random.PRNGKey(0)
+  v = jax.random.normal(key, (7,))
+  final = jnp.array(9.0)    # the final observation's value at the truncation (t = 3)
+  v_tp1 = jnp.concatenate([v[1:], jnp.array([2.0])]).at[3].set(final)
+  r = jnp.arange(7.0)
+  d = jnp.array([.9, .9, .9, .9, 0., .9, .9])
+  end = jnp.array([0, 0, 0, 1, 1, 0, 0], bool)
+  for lam in (0.0, 0.3, 1.0):
+    np.testing.assert_allclose(returns.gae(r, d, end, v, v_tp1, lam) + v,
+                               returns.lambda_returns(r, d, end, v_tp1, lam), rtol=1e-5, atol=1e-5)
+
+
+def test_batched_with_vmap_equals_a_loop():
+  rs = jnp.stack([R, R[::-1]])
+  ds = jnp.stack([D, D[::-1]])
+  ends = jnp.stack([END, END[::-1]])
+  vs = jnp.stack([V_TP1, V_TP1[::-1]])
+  batched = jax.vmap(returns.gae, in_axes=(0, 0, 0, 0, 0, None))(rs, ds, ends, jnp.ones((2, 6)), vs, 0.7)
+  for i in range(2):
+    np.testing.assert_allclose(batched[i], returns.gae(rs[i], ds[i], ends[i], V, vs[i], 0.7), rtol=1e-6)
+
+
+def test_bad_arguments_are_refused():
+  with pytest.raises(ValueError, match="n must be"):
+    returns.n_step_returns(R, D, END, V_TP1, n=0)
+  with pytest.raises(ValueError, match="lambda_ must lie"):
+    returns.gae(R, D, END, V, V_TP1, 1.5)
+  with pytest.raises(AssertionError):
+    returns.discounted_returns(R, D[:3], END, None)
