@@ -261,7 +261,9 @@ def to_dense(mdp: TabularMDP) -> TabularMDP:
   t = mdp.transitions
   num_states = mdp.num_states
   onehot = jax.nn.one_hot(t.indices, num_states, dtype=t.probs.dtype)  # [*B,S,A,K,S]
-  dense = jnp.einsum("...k,...kt->...t", t.probs, onehot)
+  # A broadcast multiply-and-sum keeps the [..., S, A, S] layout under vmap; an einsum here
+  # made XLA lay a vmapped batch out as [S, A, B, S] and transpose it on every sweep.
+  dense = jnp.sum(t.probs[..., None] * onehot, axis=-2)
   rewards = mdp.rewards
   if rewards.ndim == t.probs.ndim:  # per successor: collapse to the expectation
     rewards = jnp.sum(t.probs * rewards, axis=-1)

@@ -496,8 +496,9 @@ def policy_iteration(mdp: TabularMDP, *, initial_policy: Array | None = None,
                      max_evaluation_iterations: int = DEFAULT_MAX_ITERATIONS) -> Solution:
   """Policy iteration: evaluate ``V_{pi_i}``, then ``pi_{i+1}(s) = argmax_a Q_{pi_i}(s, a)``.
 
-  An action changes only if it beats the current one by more than ``tol`` (so ties and
-  round-off cannot make it cycle); it stops when no action changes. Converges in finitely many
+  An action changes only if it beats the current one by more than ``tol`` and more than the
+  rounding noise of the evaluation (``64 eps max|Q| min(S, 1/(1-discount))``), so ties and
+  round-off cannot make it cycle; it stops when no action changes. Converges in finitely many
   improvement steps, usually far fewer than value iteration's sweeps (Howard, 1960; Puterman
   1994, sec. 6.4). The default start is :func:`proper_policy`, so discount 1 with absorbing exits
   works.
@@ -550,7 +551,11 @@ def policy_iteration(mdp: TabularMDP, *, initial_policy: Array | None = None,
     best = bellman.greedy_policy(q)
     q_best = jnp.take_along_axis(q, best[:, None], -1)[:, 0]
     q_old = jnp.take_along_axis(q, policy[:, None], -1)[:, 0]
-    new = jnp.where(q_best > q_old + tol, best, policy)
+    # Evaluating a policy in floating point leaves ~eps * |V| / (1 - g) of noise in Q; an action
+    # must beat the current one by more than that (and tol), or ties make the loop cycle.
+    horizon = jnp.minimum(mdp.num_states, 1.0 / jnp.maximum(1.0 - frozen.discount, 1e-12))
+    noise = 64 * jnp.finfo(q.dtype).eps * jnp.max(jnp.abs(q)) * horizon
+    new = jnp.where(q_best > q_old + jnp.maximum(tol, noise), best, policy)
     stable = jnp.all(new == policy)
     return new, v, it + 1, stable, ok
 
