@@ -258,8 +258,10 @@ def value_iteration(mdp: TabularMDP, *, init_values: Array | None = None, tol: f
                     max_iterations: int = DEFAULT_MAX_ITERATIONS) -> Solution:
   """Value iteration: ``V_{k+1}(s) = max_a [r(s, a) + discount * sum_s' P(s' | s, a) V_k(s')]``.
 
-  Stops by the module's rule, so ``||values - V*||_inf <= error_bound <= tol`` when
-  ``discount < 1`` and ``converged``. Reference: Bellman (1957); Puterman (1994) sec. 6.3.
+  Stops by the module's rule, so ``||values - V*||_inf <= error_bound`` when ``discount < 1``
+  and ``converged``; ``error_bound <= tol`` unless the loop stopped at float rounding (in float32
+  with a small ``tol`` and large values), when ``error_bound`` is the precision actually reached
+  and ``jax_enable_x64`` gets closer to ``tol``. Reference: Bellman (1957); Puterman (1994) sec. 6.3.
 
   Args:
     mdp: a single MDP (``vmap`` for a batch), dense or sparse.
