@@ -1,0 +1,542 @@
+"""DQN training throughput on CartPole-v1: jaxrl against rejax 0.1.3, in one run, seeds vmapped.
+
+What is measured (all in one invocation, so that the ratios share the machine's load):
+
+* **steps/s** of ``jax.jit(jax.vmap(train))(keys)`` at 1, 8, 32 and 128 seeds (env steps of all
+  seeds together over the wall time of the call), for jaxrl (``jaxrl.agents.dqn``) and for rejax's
+  DQN, which runs in its own virtual environment (``benchmarks/.venv-rejax``, created here if
+  missing: rejax 0.1.3 steps environments with gymnax 0.0.9's 5-tuple API, while jaxrl uses gymnax
+  1.x) through ``rejax_dqn_runner.py serve``. The two libraries' runs are interleaved rep by rep
+  (rejax, jaxrl, jaxrl, rejax, ...) and the median of ``--repeats`` runs is reported;
+* **compile time**: a fresh ``jax.jit`` (caches cleared) at one seed, first call minus second
+  call, ``--compile-probes`` times each, interleaved, median reported; plus the AOT
+  ``lower``/``compile`` time of every measured point;
+* **recompilation**: after the second call (new keys), the jitted function's ``_cache_size()``
+  must be 1;
+* **bare environment**: gymnax CartPole-v1 vmapped over ``10 * seeds`` environments, random
+  actions, in a ``lax.scan`` (jaxrl's gymnax 1.x; rejax's 0.0.9 in its venv);
+* **arithmetic floor**: the matmul FLOPs a DQN run must do (below), over the FLOP rate this CPU
+  reaches on the dominant matmul shape ``[S, 100, 64] x [S, 64, 64]`` (a jitted ``fori_loop`` of
+  batched dots), measured in the same run. ``floor %`` = achieved FLOP/s / that peak;
+* a jaxrl **diagnostic**: the same runs with ``learning_starts > total_steps`` (acting,
+  environment and replay buffer only, no gradient updates), so that full - no-update isolates
+  the update cost; its FLOP rate is reported against the same peak.
+
+Hyperparameters (identical in both): rejax's ``configs/gymnax/cartpole.yaml`` DQN, which jaxrl's
+``DQNConfig`` defaults copy: 10 envs, buffer 50,000, batch 100, lr 1e-3, 5 updates per vectorized
+step, max grad norm 10, Polyak target (rejax ``polyak=0.98``, jaxrl ``polyak_step=0.02``), epsilon
+1 -> 0.05 over the first half of training, discount 0.99, double DQN, MLP 64x64 relu (rejax:
+``agent="QNetwork"`` instead of the config's ``DuelingQNetwork``/swish). Update-free warm-up is
+5% of the run (5,000 of 100,000 steps), scaled with ``total_steps`` so shortened runs keep the
+same mix of work per step. Evaluation: one greedy episode at the end of training in both (rejax:
+``eval_freq = total_timesteps``, ``skip_initial_evaluation``, a 1-episode ``evaluate`` callback;
+jaxrl: ``eval_every = total_steps``, ``eval_episodes = 1``); ``--eval config`` instead uses the
+config's evaluation (every 2,500 steps; 128 episodes, which jaxrl matches with
+``eval_episodes=128``).
+
+Differences that remain (same FLOPs, different semantics; listed in BENCHMARKS.md): rejax clips
+gradients elementwise (``optax.clip``), jaxrl by global norm; rejax applies its Polyak step once
+per vectorized step, jaxrl once per gradient update; rejax samples minibatches without
+replacement (``jax.random.choice(p=...)`` over the whole 50,000-slot buffer), jaxrl with
+replacement; rejax (gymnax 0.0.9) does not bootstrap on time-limit truncation, jaxrl does.
+
+FLOPs per run and seed (multiply-add = 2 FLOPs; network 4 -> 64 -> 64 -> 2, 4,480 MACs forward):
+  per update  = 100 x (forward+backward of the online net 13,184 MACs + target forward on
+                next_obs 4,480 + online forward on next_obs for double DQN 4,480) x 2
+              = 4.43 MFLOP;
+  per env step, acting = one forward = 8,960 FLOP;
+  run = updates x 4.43 MFLOP + env steps x 8,960 FLOP (elementwise work, Adam and the env are
+  not counted).
+
+Run (5-6 minutes on the quiet 2-core machine, about 13 when it is loaded; most of it is rejax):
+
+    .venv/bin/python benchmarks/dqn_throughput.py
+
+``--points 1:50000,8:5000,32:2500,128:1000`` sets seeds:total_steps per point (the default
+shown: rejax runs 2.5-10k steps/s here whatever the number of seeds, so every point is kept to
+40k-128k env steps in all, 10-50 s of rejax per run);
+``--quick`` is a smoke test; ``--out-md``/``--out-json`` save the report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+
+import common  # noqa: E402
+from jaxrl.agents.dqn import DQNConfig, make_train  # noqa: E402
+from jaxrl.envs import make  # noqa: E402
+
+REJAX_VENV = os.path.join(HERE, ".venv-rejax")
+REJAX_PY = os.path.join(REJAX_VENV, "bin", "python")
+REJAX_REQUIREMENTS = ["rejax==0.1.3", "gymnax==0.0.9"]
+
+NUM_ENVS = 10
+BATCH = 100
+FWD_MACS = 4 * 64 + 64 * 64 + 64 * 2                       # 4,480
+BWD_MACS = FWD_MACS + (64 * 64 + 64 * 2)                     # dW all layers + dx layers 2-3
+UPDATE_FLOPS = 2 * BATCH * (FWD_MACS + BWD_MACS + FWD_MACS + FWD_MACS)
+ACT_FLOPS = 2 * FWD_MACS
+
+
+def log(*args):
+  print(*args, file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------------------------------
+# rejax's virtual environment and server process
+# ------------------------------------------------------------------------------------------
+def ensure_rejax_venv() -> None:
+  """Creates benchmarks/.venv-rejax with rejax 0.1.3 and gymnax 0.0.9 if it is not there."""
+  marker = os.path.join(REJAX_VENV, ".installed")
+  if os.path.exists(marker):
+    return
+  log(f"creating {REJAX_VENV} ({', '.join(REJAX_REQUIREMENTS)}) ...")
+  subprocess.run([sys.executable, "-m", "venv", REJAX_VENV], check=True)
+  pip = [REJAX_PY, "-m", "pip", "install", "--quiet"]
+  subprocess.run(pip + ["--upgrade", "pip"], check=True)
+  # rejax 0.1.3 asks for gymnax>=0.0.9, which resolves to gymnax 1.x, whose 6-tuple step() rejax
+  # cannot unpack; gymnax 0.0.9 is the version it was written against.
+  subprocess.run(pip + REJAX_REQUIREMENTS, check=True)
+  with open(marker, "w") as f:
+    f.write(" ".join(REJAX_REQUIREMENTS) + "\n")
+
+
+class RejaxServer:
+  def __init__(self, eval_mode: str):
+    self.proc = subprocess.Popen(
+        [REJAX_PY, "-W", "ignore", os.path.join(HERE, "rejax_dqn_runner.py"), "serve",
+         json.dumps({"eval": eval_mode})],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=sys.stderr, text=True, bufsize=1)
+    self.hello = self._read()
+
+  def _read(self) -> dict:
+    line = self.proc.stdout.readline()
+    if not line:
+      raise RuntimeError("the rejax runner exited (see its stderr above)")
+    return json.loads(line)
+
+  def __call__(self, cmd: str, **kwargs) -> dict:
+    self.proc.stdin.write(json.dumps(dict(cmd=cmd, **kwargs)) + "\n")
+    self.proc.stdin.flush()
+    reply = self._read()
+    if not reply.pop("ok"):
+      raise RuntimeError(f"rejax runner failed on {cmd}: {reply['error']}")
+    return reply
+
+  def close(self):
+    try:
+      self.proc.stdin.write(json.dumps(dict(cmd="quit")) + "\n")
+      self.proc.stdin.flush()
+      self.proc.wait(timeout=30)
+    except Exception:  # noqa: BLE001
+      self.proc.kill()
+
+
+# ------------------------------------------------------------------------------------------
+# jaxrl side (same commands as the rejax runner)
+# ------------------------------------------------------------------------------------------
+def jaxrl_config(total_steps: int, eval_mode: str, updates: bool = True) -> DQNConfig:
+  log_every = min(2_500, total_steps)
+  cfg = DQNConfig(
+      total_steps=total_steps,
+      learning_starts=int(0.05 * total_steps) if updates else total_steps + 1,
+      epsilon_decay_steps=total_steps / 2,
+      log_every=log_every,
+      eval_every=total_steps,
+      eval_episodes=1,
+  )
+  if eval_mode == "config":
+    # rejax: eval_freq 2,500 (or once, for shorter runs) with 128 episodes, and one before training
+    # (jaxrl has no evaluation before training; its episodes always run the full 500 steps).
+    cfg = dataclasses.replace(cfg, eval_every=log_every, eval_episodes=128)
+  return cfg
+
+
+def seed_keys(seeds: int, start: int):
+  return jax.vmap(jax.random.PRNGKey)(jnp.arange(start, start + seeds))
+
+
+class JaxrlSide:
+  def __init__(self, eval_mode: str):
+    self.eval_mode = eval_mode
+    self.env, self.env_params = make("CartPole-v1")
+    self.prepared = {}
+
+  def compile_probe(self, seeds: int, total_timesteps: int) -> dict:
+    jax.clear_caches()
+    t0 = time.perf_counter()
+    train_fn = make_train(jaxrl_config(total_timesteps, self.eval_mode), self.env, self.env_params)
+    make_s = time.perf_counter() - t0
+    train = jax.jit(jax.vmap(train_fn))
+    keys0, keys1 = jax.block_until_ready((seed_keys(seeds, 0), seed_keys(seeds, 10_000)))
+    t0 = time.perf_counter()
+    jax.block_until_ready(train(keys0))
+    first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    jax.block_until_ready(train(keys1))
+    second = time.perf_counter() - t0
+    return dict(seeds=seeds, total_timesteps=total_timesteps, make_train_s=make_s,
+                first_call_s=first, second_call_s=second, compile_s=first - second,
+                cache_size=int(train._cache_size()))
+
+  def prepare(self, seeds: int, total_timesteps: int, updates: bool = True) -> dict:
+    cfg = jaxrl_config(total_timesteps, self.eval_mode, updates)
+    train = jax.jit(jax.vmap(make_train(cfg, self.env, self.env_params)))
+    keys = seed_keys(seeds, 0)
+    t0 = time.perf_counter()
+    lowered = train.lower(keys)
+    t1 = time.perf_counter()
+    compiled = lowered.compile()
+    t2 = time.perf_counter()
+    self.prepared[(seeds, total_timesteps, updates)] = compiled
+    return dict(seeds=seeds, total_timesteps=total_timesteps, trace_lower_s=t1 - t0,
+                compile_s=t2 - t1, fill_buffer=cfg.learning_starts)
+
+  def run(self, seeds: int, total_timesteps: int, rep: int, updates: bool = True) -> dict:
+    compiled = self.prepared[(seeds, total_timesteps, updates)]
+    keys = seed_keys(seeds, 1000 * (rep + 1))
+    t0 = time.perf_counter()
+    state, metrics = jax.block_until_ready(compiled(keys))
+    wall = time.perf_counter() - t0
+    final = np.asarray(metrics["eval_return"])[:, -1]
+    return dict(seeds=seeds, total_timesteps=total_timesteps, rep=rep, wall_s=wall,
+                env_steps_per_seed=int(np.asarray(state.env_steps).reshape(-1)[0]),
+                updates_per_seed=int(np.asarray(state.updates).reshape(-1)[0]),
+                final_eval_return_mean=float(final.mean()),
+                final_eval_return_per_seed=[float(x) for x in final])
+
+  def free(self, seeds: int, total_timesteps: int, updates: bool = True) -> None:
+    self.prepared.pop((seeds, total_timesteps, updates), None)
+
+
+def bare_env_rate(num_envs: int, steps: int, repeats: int = 3) -> dict:
+  """jaxrl's CartPole-v1 (gymnax 1.x), vmapped over num_envs, random actions, lax.scan."""
+  env, params = make("CartPole-v1")
+
+  @jax.jit
+  def run(key):
+    _, state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(key, num_envs), params)
+
+    def body(carry, k):
+      state, total = carry
+      ka, ks = jax.random.split(k)
+      a = jax.random.randint(ka, (num_envs,), 0, 2)
+      obs, state, r, _, _, _ = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
+          jax.random.split(ks, num_envs), state, a, params)
+      return (state, total + jnp.sum(r) + jnp.sum(obs)), None
+
+    (_, total), _ = jax.lax.scan(body, (state, jnp.float32(0)), jax.random.split(key, steps))
+    return total
+
+  jax.block_until_ready(run(jax.random.PRNGKey(0)))
+  times = []
+  for i in range(repeats):
+    t0 = time.perf_counter()
+    jax.block_until_ready(run(jax.random.PRNGKey(i + 1)))
+    times.append(time.perf_counter() - t0)
+  med = statistics.median(times)
+  return dict(num_envs=num_envs, steps=steps, median_s=med, times_s=times,
+              steps_per_s=num_envs * steps / med)
+
+
+def matmul_peak(seeds: int, repeats: int = 5, target_flops: float = 2e10) -> float:
+  """GFLOP/s of a jitted fori_loop of [S,100,64] x [S,64,64] batched dots (a dependent chain)."""
+  m, k = BATCH, 64
+  iters = max(10, int(target_flops / (2 * seeds * m * k * k)))
+  x = jnp.full((seeds, m, k), 0.01, jnp.float32)
+  w = jnp.full((seeds, k, k), 0.01, jnp.float32)
+
+  @jax.jit
+  def chain(x, w):
+    return jax.lax.fori_loop(0, iters, lambda i, x: jnp.einsum("smk,skn->smn", x, w) * 0.5, x)
+
+  jax.block_until_ready(chain(x, w))
+  times = []
+  for _ in range(repeats):
+    t0 = time.perf_counter()
+    jax.block_until_ready(chain(x, w))
+    times.append(time.perf_counter() - t0)
+  return 2 * seeds * m * k * k * iters / statistics.median(times) / 1e9
+
+
+def run_flops(updates_per_seed: int, steps_per_seed: int) -> float:
+  return updates_per_seed * UPDATE_FLOPS + steps_per_seed * ACT_FLOPS
+
+
+# ------------------------------------------------------------------------------------------
+# report
+# ------------------------------------------------------------------------------------------
+def fmt_rate(x: float) -> str:
+  return f"{x / 1e6:.2f}M" if x >= 1e6 else f"{x / 1e3:.1f}k"
+
+
+def jaxrl_versions() -> dict:
+  from importlib import metadata
+  out = {}
+  for name in ("jax", "jaxlib", "flax", "optax", "gymnax", "chex", "numpy"):
+    try:
+      out[name] = metadata.version(name)
+    except metadata.PackageNotFoundError:
+      out[name] = "not installed"
+  out["python"] = sys.version.split()[0]
+  return out
+
+
+def build_report(res: dict) -> str:
+  lines = []
+  add = lines.append
+  mi = res["machine"]
+  add("## DQN training throughput: jaxrl vs rejax (CartPole-v1)\n")
+  add(f"Command: `{res['command']}`  \n"
+      f"Date: {mi['date']}; machine: {mi['cpu']}, {mi['cores']} cores ({mi['caches']}), "
+      f"{mi['memory']}; load average {res['load_before']} before, {res['load_after']} after "
+      f"(the machine is shared: absolute numbers move by tens of percent between runs, the ratios "
+      f"below come from interleaved runs); wall time of the whole benchmark "
+      f"{res['wall_s'] / 60:.1f} min.\n")
+  jv, rv = res["jaxrl_versions"], res["rejax_versions"]
+  add("| environment | python | jax | jaxlib | flax | optax | gymnax | chex | other |")
+  add("|---|---|---|---|---|---|---|---|---|")
+  add(f"| jaxrl (`.venv`) | {jv['python']} | {jv['jax']} | {jv['jaxlib']} | {jv['flax']} | "
+      f"{jv['optax']} | {jv['gymnax']} | {jv['chex']} | numpy {jv['numpy']} |")
+  add(f"| rejax (`benchmarks/.venv-rejax`) | {rv['python']} | {rv['jax']} | {rv['jaxlib']} | "
+      f"{rv['flax']} | {rv['optax']} | {rv['gymnax']} | {rv['chex']} | rejax {rv['rejax']}, "
+      f"distrax {rv['distrax']}, numpy {rv['numpy']} |")
+  add("")
+  add(f"Evaluation: `{res['eval']}`. Median of {res['repeats']} interleaved runs per point; "
+      "steps/s = seeds x env steps per seed / wall time of one `jit(vmap(train))(keys)` call "
+      "(compile excluded). `floor %` = matmul FLOP/s of the run (4.43 MFLOP per update + "
+      "8,960 FLOP per acting step) / the FLOP rate of `[S,100,64] x [S,64,64]` batched dots "
+      "measured in this run. Bare env = gymnax CartPole-v1, `10 x seeds` environments, random "
+      "actions, `lax.scan` (gymnax 1.0.1, jaxrl's; rejax's 0.0.9 in parentheses).\n")
+  add("| seeds | env steps per seed | jaxrl steps/s | rejax steps/s | jaxrl / rejax | "
+      "jaxrl updates/s | rejax updates/s | matmul peak GFLOP/s | jaxrl floor % | "
+      "rejax floor % | bare env steps/s | jaxrl / bare env |")
+  add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+  for p in res["points"]:
+    j, r = p["jaxrl"], p.get("rejax")
+    bare = p["bare_env"]
+    bare_r = p.get("bare_env_rejax")
+    bare_txt = fmt_rate(bare["steps_per_s"]) + (f" ({fmt_rate(bare_r['steps_per_s'])})"
+                                                if bare_r else "")
+    add(f"| {p['seeds']} | {p['total_timesteps']:,} | {fmt_rate(j['steps_per_s'])} | "
+        + (f"{fmt_rate(r['steps_per_s'])} | **{j['steps_per_s'] / r['steps_per_s']:.1f}x** | "
+           if r else "- | - | ")
+        + f"{fmt_rate(j['updates_per_s'])} | "
+        + (f"{fmt_rate(r['updates_per_s'])} | " if r else "- | ")
+        + f"{p['peak_gflops']:.0f} | {100 * j['floor_fraction']:.0f}% | "
+        + (f"{100 * r['floor_fraction']:.1f}% | " if r else "- | ")
+        + f"{bare_txt} | {100 * j['steps_per_s'] / bare['steps_per_s']:.1f}% |")
+  add("")
+  add("Runs (seconds per call, every rep; final greedy return = one evaluation episode at the "
+      "end, mean over seeds):\n")
+  add("| seeds | jaxrl walls (s) | rejax walls (s) | jaxrl final return | rejax final return | "
+      "jaxrl AOT trace+lower / compile (s) | rejax AOT trace+lower / compile (s) |")
+  add("|---:|---|---|---:|---:|---:|---:|")
+  for p in res["points"]:
+    j, r = p["jaxrl"], p.get("rejax")
+    add(f"| {p['seeds']} | {', '.join(f'{t:.2f}' for t in j['times_s'])} | "
+        + (', '.join(f'{t:.2f}' for t in r['times_s']) if r else "-")
+        + f" | {j['final_return']:.0f} | " + (f"{r['final_return']:.0f}" if r else "-")
+        + f" | {j['aot']['trace_lower_s']:.2f} / {j['aot']['compile_s']:.2f} | "
+        + (f"{r['aot']['trace_lower_s']:.2f} / {r['aot']['compile_s']:.2f}" if r else "-")
+        + " |")
+  add("")
+  c = res["compile"]
+  add(f"Compile time (fresh `jax.jit`, caches cleared, 1 seed, {c['total_timesteps']:,} steps; "
+      f"first call - second call; {len(c['jaxrl'])} probes each, interleaved):\n")
+  add("| | compile (median) | all probes (s) | second call recompiled? |")
+  add("|---|---:|---|---|")
+  for lib in ("jaxrl", "rejax"):
+    if not c.get(lib):
+      continue
+    probes = c[lib]
+    med = statistics.median(q["compile_s"] for q in probes)
+    recompiled = any(q["cache_size"] != 1 for q in probes)
+    add(f"| {lib} | {med:.2f} s | {', '.join('%.2f' % q['compile_s'] for q in probes)} | "
+        f"{'YES' if recompiled else 'no'} (`_cache_size()` = "
+        f"{', '.join(str(q['cache_size']) for q in probes)}) |")
+  add("")
+  if any(p.get("diagnostic") for p in res["points"]):
+    add("jaxrl diagnostic: the same runs without gradient updates (`learning_starts > "
+        "total_steps`: acting, environment, replay buffer, logging), and what the updates "
+        "alone cost (full - no-update):\n")
+    add("| seeds | no-update steps/s | full: share of time in updates | updates alone: "
+        "updates/s | updates alone: GFLOP/s | of matmul peak |")
+    add("|---:|---:|---:|---:|---:|---:|")
+    for p in res["points"]:
+      d = p.get("diagnostic")
+      if not d:
+        continue
+      add(f"| {p['seeds']} | {fmt_rate(d['no_update_steps_per_s'])} | "
+          f"{100 * d['update_share']:.0f}% | {fmt_rate(d['update_only_updates_per_s'])} | "
+          f"{d['update_only_gflops']:.0f} | {100 * d['update_only_gflops'] / p['peak_gflops']:.0f}% |")
+    add("")
+  t = res["targets"]
+  add("Targets:\n")
+  for name, ok, detail in t:
+    add(f"- {'MET' if ok else 'MISSED'}: {name} ({detail})")
+  add("")
+  return "\n".join(lines)
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+  parser.add_argument("--points", default="1:50000,8:5000,32:2500,128:1000",
+                      help="comma-separated seeds:total_steps")
+  parser.add_argument("--repeats", type=int, default=3)
+  parser.add_argument("--compile-probes", type=int, default=3)
+  parser.add_argument("--compile-steps", type=int, default=5_000)
+  parser.add_argument("--eval", choices=("minimal", "config"), default="minimal")
+  parser.add_argument("--no-rejax", action="store_true", help="jaxrl only")
+  parser.add_argument("--no-diagnostic", action="store_true")
+  parser.add_argument("--quick", action="store_true", help="smoke test: tiny points")
+  parser.add_argument("--out-md", help="also write the markdown report here")
+  parser.add_argument("--out-json", help="also write every measurement here")
+  args = parser.parse_args()
+  if args.quick:
+    args.points, args.repeats, args.compile_probes, args.compile_steps = "1:2500,8:1000", 2, 1, 2500
+
+  t_start = time.perf_counter()
+  points = [tuple(int(v) for v in p.split(":")) for p in args.points.split(",")]
+  res = dict(command="python " + " ".join([os.path.relpath(sys.argv[0], os.getcwd())] + sys.argv[1:]),
+             machine=common.machine_info(), eval=args.eval, repeats=args.repeats,
+             jaxrl_versions=jaxrl_versions(), points=[],
+             load_before=" ".join(f"{x:.2f}" for x in os.getloadavg()))
+  log(f"# DQN throughput, points {points}, load {res['load_before']}")
+
+  rejax = None
+  if not args.no_rejax:
+    ensure_rejax_venv()
+    rejax = RejaxServer(args.eval)
+    res["rejax_versions"] = rejax.hello["versions"]
+  else:
+    res["rejax_versions"] = {k: "-" for k in ("python", "jax", "jaxlib", "flax", "optax", "gymnax",
+                                               "chex", "rejax", "distrax", "numpy")}
+  jaxrl = JaxrlSide(args.eval)
+
+  # 1. compile probes, interleaved.
+  comp = dict(total_timesteps=args.compile_steps, jaxrl=[], rejax=[])
+  for i in range(args.compile_probes):
+    order = ("rejax", "jaxrl") if i % 2 == 0 else ("jaxrl", "rejax")
+    for lib in order:
+      if lib == "rejax" and rejax is None:
+        continue
+      side = rejax if lib == "rejax" else None
+      q = (side("compile_probe", seeds=1, total_timesteps=args.compile_steps) if side
+           else jaxrl.compile_probe(1, args.compile_steps))
+      comp[lib].append(q)
+      log(f"compile probe {lib}: first {q['first_call_s']:.2f}s second {q['second_call_s']:.2f}s "
+          f"-> {q['compile_s']:.2f}s, cache {q['cache_size']}")
+  res["compile"] = comp
+
+  # 2. per point: matmul peak, bare env, then interleaved training runs.
+  for seeds, total in points:
+    p = dict(seeds=seeds, total_timesteps=total)
+    peak_before = matmul_peak(seeds)
+    steps = max(200, 100_000 // seeds)
+    p["bare_env"] = bare_env_rate(NUM_ENVS * seeds, steps)
+    if rejax is not None:
+      p["bare_env_rejax"] = rejax("bare_env", num_envs=NUM_ENVS * seeds, steps=steps)
+    log(f"seeds {seeds}: matmul {peak_before:.0f} GFLOP/s, bare env "
+        f"{p['bare_env']['steps_per_s']:,.0f} steps/s")
+
+    sides = {"jaxrl": dict(aot=jaxrl.prepare(seeds, total), runs=[])}
+    if rejax is not None:
+      sides["rejax"] = dict(aot=rejax("prepare", seeds=seeds, total_timesteps=total), runs=[])
+    for rep in range(args.repeats):
+      order = ["rejax", "jaxrl"] if rep % 2 == 0 else ["jaxrl", "rejax"]
+      for lib in order:
+        if lib not in sides:
+          continue
+        run = (rejax("run", seeds=seeds, total_timesteps=total, rep=rep) if lib == "rejax"
+               else jaxrl.run(seeds, total, rep))
+        sides[lib]["runs"].append(run)
+        log(f"  seeds {seeds} rep {rep} {lib}: {run['wall_s']:.2f}s "
+            f"({seeds * run['env_steps_per_seed'] / run['wall_s']:,.0f} steps/s)")
+    jaxrl.free(seeds, total)
+    if rejax is not None:
+      rejax("free", seeds=seeds, total_timesteps=total)
+    # The peak is measured before and after the runs; the larger is used (a conservative floor %).
+    p["peak_gflops_before_after"] = [peak_before, matmul_peak(seeds)]
+    p["peak_gflops"] = max(p["peak_gflops_before_after"])
+
+    for lib, s in sides.items():
+      walls = [r["wall_s"] for r in s["runs"]]
+      med = statistics.median(walls)
+      last = s["runs"][-1]
+      flops = seeds * run_flops(last["updates_per_seed"], last["env_steps_per_seed"])
+      p[lib] = dict(aot=s["aot"], times_s=walls, median_s=med,
+                    env_steps_per_seed=last["env_steps_per_seed"],
+                    updates_per_seed=last["updates_per_seed"],
+                    steps_per_s=seeds * last["env_steps_per_seed"] / med,
+                    updates_per_s=seeds * last["updates_per_seed"] / med,
+                    gflops=flops / med / 1e9,
+                    floor_fraction=flops / med / 1e9 / p["peak_gflops"],
+                    final_return=statistics.mean(
+                        statistics.mean(r["final_eval_return_per_seed"]) for r in s["runs"]),
+                    runs=s["runs"])
+
+    if not args.no_diagnostic:
+      jaxrl.prepare(seeds, total, updates=False)
+      walls = [jaxrl.run(seeds, total, rep, updates=False)["wall_s"] for rep in range(2)]
+      jaxrl.free(seeds, total, updates=False)
+      t_no = min(walls)
+      t_full = p["jaxrl"]["median_s"]
+      t_upd = max(t_full - t_no, 1e-9)
+      n_upd = seeds * p["jaxrl"]["updates_per_seed"]
+      p["diagnostic"] = dict(no_update_walls_s=walls, no_update_steps_per_s=seeds * total / t_no,
+                             update_share=t_upd / t_full,
+                             update_only_updates_per_s=n_upd / t_upd,
+                             update_only_gflops=n_upd * UPDATE_FLOPS / t_upd / 1e9)
+    res["points"].append(p)
+
+  if rejax is not None:
+    rejax.close()
+
+  # 3. targets.
+  by_seeds = {p["seeds"]: p for p in res["points"]}
+  targets = []
+  if rejax is not None:
+    for s, want in ((1, 3.0), (32, 5.0)):
+      if s in by_seeds:
+        ratio = by_seeds[s]["jaxrl"]["steps_per_s"] / by_seeds[s]["rejax"]["steps_per_s"]
+        detail = f"{ratio:.1f}x" + ("" if ratio >= want else f", {want / ratio:.2f}x short")
+        targets.append((f">= {want:.0f}x rejax's steps/s at {s} seed{'s' if s > 1 else ''}",
+                        ratio >= want, detail))
+    cj = statistics.median(q["compile_s"] for q in comp["jaxrl"])
+    cr = statistics.median(q["compile_s"] for q in comp["rejax"])
+    targets.append(("first-call compile no slower than rejax's", cj <= cr,
+                    f"jaxrl {cj:.2f} s, rejax {cr:.2f} s"))
+  recompiled = [q["cache_size"] for q in comp["jaxrl"]]
+  targets.append(("a second call (new keys) does not recompile", all(c == 1 for c in recompiled),
+                  f"jaxrl `_cache_size()` after two calls: {recompiled}"))
+  res["targets"] = targets
+  res["load_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+  res["wall_s"] = time.perf_counter() - t_start
+
+  report = build_report(res)
+  print(report, flush=True)
+  if args.out_md:
+    with open(args.out_md, "w") as f:
+      f.write(report + "\n")
+  if args.out_json:
+    with open(args.out_json, "w") as f:
+      json.dump(res, f, indent=1, default=str)
+
+
+if __name__ == "__main__":
+  main()
