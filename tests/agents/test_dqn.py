@@ -150,3 +150,20 @@ def test_bad_swept_hyperparameters_are_refused():
   hp = PROBE.hyperparams()._replace(learning_rate=jnp.array([1e-3, -1.0]))
   with pytest.raises(ValueError, match="learning_rate must be positive"):
     train(jax.random.PRNGKey(0), hp)
+
+
+def test_gridworld_greedy_policy_equals_value_iteration():
+  # The textbook grid world as an environment (discount 0.9, the agent's discount matched):
+  # a linear Q-network on one-hot states is tabular, so DQN can reach Q* exactly.
+  env, params = envs.make("GridWorld-v0", discount=0.9)
+  config = dqn.DQNConfig(
+      total_steps=40_000, num_envs=10, network="linear", buffer_size=100_000, batch_size=256,
+      learning_starts=500, updates_per_step=2.0, target_update="hard", target_update_period=100,
+      double_dqn=False, loss="mse", epsilon_schedule="constant", epsilon_start=0.5,
+      learning_rate=5e-4, discount=0.9, log_every=10_000, eval_every=10_000, eval_episodes=10)
+  train = jax.jit(jax.vmap(dqn.make_train(config, env, params)))
+  _, metrics = train(jax.random.split(jax.random.PRNGKey(0), 3))
+  # policy_match: fraction of non-exit cells whose greedy action is optimal under q_iteration.
+  np.testing.assert_array_equal(np.asarray(metrics["policy_match"][:, -1]), 1.0)
+  assert np.all(np.asarray(metrics["q_error"][:, -1]) < 0.05)
+  assert np.all(np.asarray(metrics["policy_match"][:, 0]) < 1.0)  # it had to learn it
