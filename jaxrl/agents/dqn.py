@@ -222,6 +222,9 @@ def make_train(config: DQNConfig, env, env_params) -> Callable[..., tuple[DQNSta
     ``eval_return``: mean greedy return over ``eval_episodes`` fresh episodes (NaN between
     evaluations);
     ``loss``, ``q_mean``: means over the interval's updates (NaN before learning starts);
+    ``q_abs_max``: the largest ``|Q(s, a)|`` in the interval's minibatches — compare it with
+    ``r_max / (1 - discount)``: far above it, the values are diverging even while the loss is
+    finite (the deadly triad without a target network does this);
     ``loss_finite``: False once any update produced a non-finite loss — the run diverged;
     ``epsilon``: exploration rate at the logging point; ``updates``: gradient updates so far.
     With a tabular environment (:class:`jaxrl.envs.TabularEnv`), also ``q_error`` (max over
@@ -265,11 +268,11 @@ def make_train(config: DQNConfig, env, env_params) -> Callable[..., tuple[DQNSta
     else:
       per_item = jax.vmap(lambda q, a, r, d, qt: loss_fn(q, a, r, d, qt, huber_delta=huber))(
           q_tm1, batch.action, batch.reward, batch.discount, q_t_target)
-    return jnp.mean(per_item), jnp.mean(q_tm1)
+    return jnp.mean(per_item), (jnp.mean(q_tm1), jnp.max(jnp.abs(q_tm1)))
 
   def update(state: DQNState, key, hp):
     batch = buffer.sample(state.buffer, key)
-    (loss, q_mean), grads = jax.value_and_grad(batch_loss, has_aux=True)(
+    (loss, (q_mean, q_abs)), grads = jax.value_and_grad(batch_loss, has_aux=True)(
         state.params, state.target_params, batch, hp)
     updates, opt_state = make_optimizer(hp).update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
@@ -279,7 +282,7 @@ def make_train(config: DQNConfig, env, env_params) -> Callable[..., tuple[DQNSta
     else:
       target = optax.incremental_update(params, state.target_params, hp.polyak_step)
     return state._replace(params=params, target_params=target, opt_state=opt_state, updates=n), (
-        loss, q_mean)
+        loss, q_mean, q_abs)
 
   def iteration(carry, _, hp):
     state, acc = carry
@@ -306,17 +309,19 @@ def make_train(config: DQNConfig, env, env_params) -> Callable[..., tuple[DQNSta
     def do_updates(s):
       def one(s, k):
         return update(s, k, hp)
-      s, (losses, q_means) = jax.lax.scan(one, s, jax.random.split(k_upd, updates_per_iteration))
-      return s, jnp.sum(losses), jnp.sum(q_means), jnp.float32(updates_per_iteration), jnp.all(
-          jnp.isfinite(losses))
+      s, (losses, q_means, q_abs) = jax.lax.scan(one, s,
+                                                 jax.random.split(k_upd, updates_per_iteration))
+      return s, jnp.sum(losses), jnp.sum(q_means), jnp.max(q_abs), jnp.float32(
+          updates_per_iteration), jnp.all(jnp.isfinite(losses))
 
     def skip(s):
-      return s, jnp.float32(0), jnp.float32(0), jnp.float32(0), jnp.bool_(True)
+      return s, jnp.float32(0), jnp.float32(0), jnp.float32(0), jnp.float32(0), jnp.bool_(True)
 
-    state, loss_sum, q_sum, n_updates, finite = jax.lax.cond(learn, do_updates, skip, state)
+    state, loss_sum, q_sum, q_abs, n_updates, finite = jax.lax.cond(learn, do_updates, skip, state)
     done = info["episode_done"]
     acc = dict(
         loss=acc["loss"] + loss_sum, q=acc["q"] + q_sum, n=acc["n"] + n_updates,
+        q_abs=jnp.maximum(acc["q_abs"], q_abs),
         finite=acc["finite"] & finite,
         ret=acc["ret"] + jnp.sum(jnp.where(done, info["episode_return"], 0.0)),
         length=acc["length"] + jnp.sum(jnp.where(done, info["episode_length"], 0)),
@@ -325,7 +330,8 @@ def make_train(config: DQNConfig, env, env_params) -> Callable[..., tuple[DQNSta
 
   def log_interval(carry, log_index, hp):
     state, finite_so_far = carry
-    acc = dict(loss=jnp.float32(0), q=jnp.float32(0), n=jnp.float32(0), finite=jnp.bool_(True),
+    acc = dict(loss=jnp.float32(0), q=jnp.float32(0), q_abs=jnp.float32(0), n=jnp.float32(0),
+               finite=jnp.bool_(True),
                ret=jnp.float32(0), length=jnp.int32(0), episodes=jnp.int32(0))
     (state, acc), _ = jax.lax.scan(lambda c, x: iteration(c, x, hp), (state, acc), None,
                                    length=iterations_per_log)
@@ -346,6 +352,7 @@ def make_train(config: DQNConfig, env, env_params) -> Callable[..., tuple[DQNSta
         eval_return=eval_return,
         loss=jnp.where(acc["n"] > 0, acc["loss"] / jnp.maximum(acc["n"], 1), nan),
         q_mean=jnp.where(acc["n"] > 0, acc["q"] / jnp.maximum(acc["n"], 1), nan),
+        q_abs_max=jnp.where(acc["n"] > 0, acc["q_abs"], nan),
         loss_finite=finite,
         epsilon=epsilon_at(config.epsilon_schedule, hp, state.env_steps),
     )

@@ -167,3 +167,11 @@ def test_gridworld_greedy_policy_equals_value_iteration():
   np.testing.assert_array_equal(np.asarray(metrics["policy_match"][:, -1]), 1.0)
   assert np.all(np.asarray(metrics["q_error"][:, -1]) < 0.06)  # 64 seeds: max 0.041
   assert np.all(np.asarray(metrics["policy_match"][:, 0]) < 1.0)  # it had to learn it
+
+
+def test_q_abs_max_bounds_the_learned_values():
+  # Probe 4: rewards +-1 and one step, so |Q*| <= 1; a learned run stays close to that bound.
+  _, metrics = _probe_run(4, seeds=1)
+  q_abs = np.asarray(metrics["q_abs_max"][0])
+  assert np.isnan(q_abs[0]) or q_abs[0] >= 0
+  assert 0.8 < q_abs[-1] < 1.3
