@@ -31,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxrl.agents import _checks
 from jaxrl import losses as losses_lib
 from jaxrl import networks as networks_lib
 from jaxrl import policies as policies_lib
@@ -110,21 +111,13 @@ class A2CHyperparams(NamedTuple):
 
 def validate_hyperparams(hp: A2CHyperparams) -> None:
   """Raises ValueError for concrete hyperparameters that make no sense (any batch shape)."""
-  if any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(hp)):
-    return
-  checks = [
-      ("learning_rate", lambda v: v > 0, "must be positive"),
-      ("discount", lambda v: (v >= 0) & (v <= 1), "must lie in [0, 1]"),
-      ("gae_lambda", lambda v: (v >= 0) & (v <= 1), "must lie in [0, 1]"),
-      ("value_coef", lambda v: v >= 0, "must be >= 0"),
-      ("entropy_coef", lambda v: v >= 0, "must be >= 0"),
-  ]
-  for name, ok, what in checks:
-    value = np.asarray(getattr(hp, name))
-    good = ok(value) & np.isfinite(value)
-    if not np.all(good):
-      bad = value.reshape(-1)[np.argmin(good.reshape(-1))]
-      raise ValueError(f"A2C {name} {what}, got {bad}.")
+  _checks.check_hyperparams("A2C", hp, [
+      ("learning_rate", _checks.POSITIVE),
+      ("discount", _checks.UNIT_INTERVAL),
+      ("gae_lambda", _checks.UNIT_INTERVAL),
+      ("value_coef", _checks.NON_NEGATIVE),
+      ("entropy_coef", _checks.NON_NEGATIVE),
+  ])
 
 
 class A2CState(NamedTuple):

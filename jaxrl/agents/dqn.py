@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxrl.agents import _checks
 from jaxrl import buffers as buffers_lib
 from jaxrl import losses as losses_lib
 from jaxrl import networks as networks_lib
@@ -123,24 +124,15 @@ class DQNHyperparams(NamedTuple):
 
 def validate_hyperparams(hp: DQNHyperparams) -> None:
   """Raises ValueError for concrete hyperparameters that make no sense (any batch shape)."""
-  leaves = jax.tree_util.tree_leaves(hp)
-  if any(isinstance(x, jax.core.Tracer) for x in leaves):
-    return
-  checks = [
-      ("learning_rate", lambda v: v > 0, "must be positive"),
-      ("discount", lambda v: (v >= 0) & (v <= 1), "must lie in [0, 1]"),
-      ("epsilon_start", lambda v: (v >= 0) & (v <= 1), "must lie in [0, 1]"),
-      ("epsilon_end", lambda v: (v >= 0) & (v <= 1), "must lie in [0, 1]"),
-      ("epsilon_decay_steps", lambda v: v > 0, "must be positive"),
-      ("target_update_period", lambda v: v >= 1, "must be at least 1"),
-      ("polyak_step", lambda v: (v > 0) & (v <= 1), "must lie in (0, 1]"),
-  ]
-  for name, ok, what in checks:
-    value = np.asarray(getattr(hp, name))
-    good = ok(value) & np.isfinite(value)
-    if not np.all(good):
-      bad = value.reshape(-1)[np.argmin(good.reshape(-1))]
-      raise ValueError(f"DQN {name} {what}, got {bad}.")
+  _checks.check_hyperparams("DQN", hp, [
+      ("learning_rate", _checks.POSITIVE),
+      ("discount", _checks.UNIT_INTERVAL),
+      ("epsilon_start", _checks.UNIT_INTERVAL),
+      ("epsilon_end", _checks.UNIT_INTERVAL),
+      ("epsilon_decay_steps", _checks.POSITIVE),
+      ("target_update_period", _checks.AT_LEAST_ONE),
+      ("polyak_step", _checks.HALF_OPEN_UNIT),
+  ])
 
 
 class DQNState(NamedTuple):
