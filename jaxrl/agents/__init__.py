@@ -16,6 +16,7 @@ from jaxrl.agents.fqi import make_fqi
 from jaxrl.agents.reinforce import ReinforceConfig
 from jaxrl.agents.reinforce import ReinforceHyperparams
 from jaxrl.agents.reinforce import ReinforceState
+from jaxrl.agents.trainer import Trainer
 
 __all__ = (
     "A2CConfig",
@@ -32,6 +33,7 @@ __all__ = (
     "ReinforceConfig",
     "ReinforceHyperparams",
     "ReinforceState",
+    "Trainer",
     "a2c",
     "reinforce",
 )

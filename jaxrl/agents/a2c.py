@@ -23,7 +23,7 @@ Static structure lives in :class:`A2CConfig`; the numbers a sweep varies live in
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 import chex
 import jax
@@ -32,6 +32,7 @@ import numpy as np
 import optax
 
 from jaxrl.agents import _checks
+from jaxrl.agents.trainer import Trainer
 from jaxrl import losses as losses_lib
 from jaxrl import networks as networks_lib
 from jaxrl import policies as policies_lib
@@ -172,7 +173,7 @@ def _policy_match(env, env_params):
   return fn
 
 
-def make_train(config: A2CConfig, env, env_params) -> Callable[..., tuple[A2CState, dict]]:
+def make_train(config: A2CConfig, env, env_params) -> Trainer:
   """Builds ``train(key, hyperparams=None) -> (final_state, metrics)``, pure and jit-able.
 
   Validates the config, environment and network eagerly (ValueError, before anything compiles).
@@ -320,16 +321,8 @@ def make_train(config: A2CConfig, env, env_params) -> Callable[..., tuple[A2CSta
     return A2CState(params=params, opt_state=make_optimizer(hp).init(params), env_state=env_state,
                     obs=obs, key=key, env_steps=jnp.int32(0), updates=jnp.int32(0))
 
-  default_hp = config.hyperparams()
-
-  def train(key: Array, hyperparams: A2CHyperparams | None = None):
-    """One independent A2C run. ``key``: a PRNG key (consumed). Returns (final state, metrics)."""
-    hp = default_hp if hyperparams is None else hyperparams
-    validate_hyperparams(hp)
-    state = init_state(key, hp)
-    (state, _), metrics = jax.lax.scan(lambda c, i: log_interval(c, i, hp),
-                                       (state, jnp.bool_(True)), jnp.arange(num_logs))
-    return state, metrics
-
-  train.network = network  # the flax module, for callers that want to apply the final params
-  return train
+  return Trainer(
+      name="a2c", config=config,
+      init=lambda key, hp: (init_state(key, hp), jnp.bool_(True)),
+      step=log_interval, num_logs=num_logs, steps_per_log=config.log_every,
+      default_hyperparams=config.hyperparams(), validate=validate_hyperparams, network=network)

@@ -19,16 +19,16 @@ Metrics come back stacked over ``num_logs = total_steps // log_every`` logging p
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 import chex
-import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
 from jaxrl.agents import _checks
+from jaxrl.agents.trainer import Trainer
 from jaxrl import buffers as buffers_lib
 from jaxrl import losses as losses_lib
 from jaxrl import networks as networks_lib
@@ -202,7 +202,7 @@ def epsilon_at(schedule: str, hp: DQNHyperparams, env_steps: Array) -> Array:
   return hp.epsilon_end + (hp.epsilon_start - hp.epsilon_end) * jnp.exp(-t / hp.epsilon_decay_steps)
 
 
-def make_train(config: DQNConfig, env, env_params) -> Callable[..., tuple[DQNState, dict]]:
+def make_train(config: DQNConfig, env, env_params) -> Trainer:
   """Builds ``train(key, hyperparams=None) -> (final_state, metrics)``, pure and jit-able.
 
   Validates the config, environment and network eagerly (ValueError, before anything compiles).
@@ -365,15 +365,8 @@ def make_train(config: DQNConfig, env, env_params) -> Callable[..., tuple[DQNSta
                     buffer=buffer.init(example), env_state=env_state, obs=obs, key=key,
                     env_steps=jnp.int32(0), updates=jnp.int32(0))
 
-  default_hp = config.hyperparams()
-
-  def train(key: Array, hyperparams: DQNHyperparams | None = None):
-    """One independent DQN run. ``key``: a PRNG key (consumed). Returns (final state, metrics)."""
-    hp = default_hp if hyperparams is None else hyperparams
-    validate_hyperparams(hp)
-    state = init_state(key, hp)
-    (state, _), metrics = jax.lax.scan(lambda c, i: log_interval(c, i, hp), (state, jnp.bool_(True)),
-                                       jnp.arange(num_logs))
-    return state, metrics
-
-  return train
+  return Trainer(
+      name="dqn", config=config,
+      init=lambda key, hp: (init_state(key, hp), jnp.bool_(True)),
+      step=log_interval, num_logs=num_logs, steps_per_log=config.log_every,
+      default_hyperparams=config.hyperparams(), validate=validate_hyperparams, network=network)

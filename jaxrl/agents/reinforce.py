@@ -32,7 +32,7 @@ Terminations zero the bootstrap in both.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 import chex
 import jax
@@ -41,6 +41,7 @@ import numpy as np
 import optax
 
 from jaxrl.agents import _checks
+from jaxrl.agents.trainer import Trainer
 from jaxrl import losses as losses_lib
 from jaxrl import networks as networks_lib
 from jaxrl import policies as policies_lib
@@ -218,7 +219,7 @@ def make_weights(config: ReinforceConfig, traj: dict, v: Array, v_final: Array, 
   return jax.lax.stop_gradient(w), mask, jax.lax.stop_gradient(g)
 
 
-def make_train(config: ReinforceConfig, env, env_params) -> Callable[..., tuple[ReinforceState, dict]]:
+def make_train(config: ReinforceConfig, env, env_params) -> Trainer:
   """Builds ``train(key, hyperparams=None) -> (final_state, metrics)``, pure and jit-able.
 
   Validates eagerly (ValueError, before anything compiles). Metrics are named as DQN's and A2C's
@@ -348,17 +349,8 @@ def make_train(config: ReinforceConfig, env, env_params) -> Callable[..., tuple[
                           baseline=jnp.float32(0), key=key, env_steps=jnp.int32(0),
                           updates=jnp.int32(0))
 
-  default_hp = config.hyperparams()
-
-  def train(key: Array, hyperparams: ReinforceHyperparams | None = None):
-    """One independent REINFORCE run. ``key``: a PRNG key (consumed)."""
-    hp = default_hp if hyperparams is None else hyperparams
-    validate_hyperparams(hp)
-    state = init_state(key, hp)
-    (state, _), metrics = jax.lax.scan(lambda c, i: log_interval(c, i, hp),
-                                       (state, jnp.bool_(True)), jnp.arange(num_logs))
-    return state, metrics
-
-  train.network = network
-  train.config = config
-  return train
+  return Trainer(
+      name="reinforce", config=config,
+      init=lambda key, hp: (init_state(key, hp), jnp.bool_(True)),
+      step=log_interval, num_logs=num_logs, steps_per_log=config.log_every,
+      default_hyperparams=config.hyperparams(), validate=validate_hyperparams, network=network)
