@@ -1,0 +1,530 @@
+"""Atomic, pickle-free checkpoints of a whole training run's state, on top of orbax.
+
+A run's state is any JAX pytree: NamedTuples of arrays with flax parameter dicts inside, optax
+optimizer states (NamedTuples, ``optax.EmptyState()``), replay buffers, environment states that are
+flax struct dataclasses, raw ``uint32`` PRNG keys (``jax.random.PRNGKey``), ``int32``/``bool``
+scalars; possibly with a leading ``[R]`` runs axis, possibly sharded over a device mesh with a
+``jax.sharding.NamedSharding``. Four functions cover the life of a run::
+
+  path = checkpoints.save(directory, step, state, metadata={"config": ...}, keep=2)
+  step = checkpoints.latest_step(directory)          # None before the first save
+  meta = checkpoints.read_metadata(directory)        # the dict given to save
+  state = checkpoints.restore(directory, like=init_state)
+
+``restore`` rebuilds the state in the structure of ``like`` (a pytree of arrays or of
+``jax.ShapeDtypeStruct``, e.g. ``jax.eval_shape(init, key)``), so orbax never has to understand
+NamedTuples or custom pytree nodes: ``save`` flattens the state with
+``jax.tree_util.tree_flatten_with_path`` and hands orbax a flat dict ``{"leaf_00000": array, ...}``;
+the key path, shape and dtype of every leaf go into ``metadata.json``, and ``restore`` checks
+``like`` against them leaf by leaf before reading any array.
+
+Layout on disk::
+
+  directory/
+    step_00000100/               a complete checkpoint: it appears by one atomic rename
+      metadata.json              format version, step, the caller's metadata, each leaf's
+                                 key path, shape and dtype (plain JSON)
+      state/                     an orbax PyTree checkpoint of the flat dict of leaves
+    .tmp-step_00000200-1a2b3c4d/  a save in progress, or one killed mid-write: never read
+
+Atomicity: a checkpoint is written whole (arrays, then ``metadata.json``, each file fsynced) under a
+``.tmp-`` name in ``directory`` and then renamed to ``step_XXXXXXXX``; only names of that form that
+hold a ``metadata.json`` count as checkpoints, so a save killed at any point leaves the previous
+checkpoint as the latest. Older checkpoints beyond ``keep`` are deleted only after the rename (by
+renaming them to a ``.tmp-`` name first, then removing them), and stale ``.tmp-`` directories are
+swept by the next successful ``save``. This relies on ``os.rename`` being atomic, so ``directory``
+must be on a local (POSIX) filesystem, and one process at a time may write to it.
+
+Safety: loading never unpickles anything. Orbax's PyTree handler stores every array with
+TensorStore (zarr chunks inside an OCDBT key-value store, raw little-endian bytes, compressed) and
+its own tree, sharding and array metadata as JSON files (``_METADATA``, ``_sharding``,
+``_CHECKPOINT_METADATA``, ``array_metadatas/``); this module's ``metadata.json`` is JSON too. A
+checkpoint from an untrusted source can at worst fail to load or load wrong numbers, not run code.
+
+Exactness: arrays are stored as raw bytes, so a restored array equals the saved one bit for bit,
+NaN payloads in float arrays included. Typed PRNG keys (``jax.random.key``) are stored as their
+``jax.random.key_data`` and rewrapped with the same implementation on restore; raw ``uint32`` keys
+are plain arrays. A leaf of ``like`` that is weakly typed (e.g. ``jnp.asarray(0.5)``) is restored
+weakly typed, so a restored state promotes dtypes and hits the ``jit`` cache like the original.
+
+Orbax is used synchronously (``save`` returns once the checkpoint is on disk) and its per-save INFO
+logging is silenced for the duration of each call; its warnings and errors still show.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import pathlib
+import re
+import shutil
+import uuid
+from typing import Any, Iterator
+
+import jax
+import numpy as np
+
+__all__ = ["save", "latest_step", "read_metadata", "restore"]
+
+_FORMAT = 1
+_METADATA_FILE = "metadata.json"
+_STATE_DIR = "state"
+_TMP_PREFIX = ".tmp-"
+_STEP_RE = re.compile(r"^step_(\d+)$")
+
+
+def save(
+    directory: str | os.PathLike,
+    step: int,
+    state: Any,
+    *,
+    metadata: dict,
+    keep: int = 2,
+) -> str:
+  """Writes checkpoint ``step`` of ``state`` plus ``metadata`` under ``directory``, atomically.
+
+  The checkpoint is written under a temporary name and renamed to ``directory/step_XXXXXXXX`` only
+  once complete, so a half-written checkpoint is never visible (see the module docstring). After the
+  rename, only the ``keep`` checkpoints with the highest steps are kept (the one just written is
+  never deleted), and stale temporary directories left by killed saves are removed.
+
+  Args:
+    directory: folder of this run's checkpoints, created (with parents) if missing. Local
+      filesystem; one writer at a time.
+    step: the checkpoint's step, an int >= 0 (e.g. environment steps or updates so far). Steps are
+      ordered by value: ``latest_step`` is the highest.
+    state: a pytree whose leaves are ``jax.Array`` (any sharding, typed PRNG keys included),
+      ``np.ndarray``/numpy scalars, or Python ``bool``/``int``/``float``; any shapes, e.g. a
+      leading ``[R]`` runs axis. Must be concrete (call ``save`` outside ``jit``).
+    metadata: a JSON-serialisable dict saved alongside, e.g. the config and the code version.
+      JSON turns tuples into lists and non-string keys into strings.
+    keep: how many checkpoints to keep, >= 1.
+
+  Returns:
+    The path of the new checkpoint directory, as a string.
+
+  Raises:
+    ValueError: for a bad ``step``, ``keep`` or ``metadata``, a leaf that is not an array, or more
+      than one JAX process.
+    FileExistsError: when ``directory`` already holds a checkpoint for ``step``.
+  """
+  step = _check_step(step, "step")
+  if isinstance(keep, bool) or not isinstance(keep, (int, np.integer)) or keep < 1:
+    raise ValueError(f"keep must be an int >= 1 (how many checkpoints to keep), got {keep!r}.")
+  if not isinstance(metadata, dict):
+    raise ValueError(f"metadata must be a dict, got {type(metadata).__name__}.")
+  try:
+    json.dumps(metadata)
+  except (TypeError, ValueError) as e:
+    raise ValueError(
+        f"metadata must be JSON-serialisable (dicts, lists, str, int, float, bool, None): {e}. "
+        "Convert arrays with .tolist() and dataclasses with dataclasses.asdict()."
+    ) from e
+  _check_single_process("save")
+
+  leaves_with_paths, _ = jax.tree_util.tree_flatten_with_path(state)
+  records, arrays = [], {}
+  for i, (path, leaf) in enumerate(leaves_with_paths):
+    record, array = _leaf_to_save(jax.tree_util.keystr(path), leaf)
+    records.append(record)
+    arrays[_leaf_name(i)] = array
+
+  root = pathlib.Path(os.fspath(directory))
+  root.mkdir(parents=True, exist_ok=True)
+  if step in _complete_steps(root):
+    raise FileExistsError(
+        f"{root} already holds a checkpoint for step {step}. Save under a new step, or use a new "
+        "directory for a new run."
+    )
+  final = root / _step_name(step)
+  tmp = root / f"{_TMP_PREFIX}{_step_name(step)}-{uuid.uuid4().hex[:8]}"
+  tmp.mkdir()
+  try:
+    if arrays:
+      ocp = _orbax()
+      with _quiet_orbax():
+        checkpointer = ocp.Checkpointer(ocp.PyTreeCheckpointHandler())
+        try:
+          checkpointer.save(tmp / _STATE_DIR, args=ocp.args.PyTreeSave(arrays))
+        finally:
+          checkpointer.close()
+    record_file = {"format": _FORMAT, "step": step, "metadata": metadata, "leaves": records}
+    with open(tmp / _METADATA_FILE, "w") as f:
+      json.dump(record_file, f, indent=1)
+    _fsync_tree(tmp)
+    os.rename(tmp, final)
+    _fsync_dir(root)
+  except BaseException:
+    shutil.rmtree(tmp, ignore_errors=True)
+    raise
+
+  steps = _complete_steps(root)
+  for old in steps[: max(len(steps) - keep, 0)]:
+    if old != step:
+      _remove(root / _step_name(old))
+  for stale in root.iterdir():
+    if stale.name.startswith(_TMP_PREFIX):
+      shutil.rmtree(stale, ignore_errors=True)
+  return str(final)
+
+
+def latest_step(directory: str | os.PathLike) -> int | None:
+  """The newest complete checkpoint's step under ``directory``.
+
+  Args:
+    directory: the folder given to ``save``.
+
+  Returns:
+    The highest step with a complete checkpoint, or None when there is none or ``directory`` does
+    not exist. Half-written checkpoints (``.tmp-`` directories, or step folders without
+    ``metadata.json``) are ignored.
+  """
+  steps = _complete_steps(pathlib.Path(os.fspath(directory)))
+  return steps[-1] if steps else None
+
+
+def read_metadata(directory: str | os.PathLike, step: int | None = None) -> dict:
+  """The ``metadata`` dict saved with checkpoint ``step``.
+
+  Args:
+    directory: the folder given to ``save``.
+    step: which checkpoint; None (default) for the latest.
+
+  Returns:
+    The dict given to ``save`` (after a JSON round trip).
+
+  Raises:
+    FileNotFoundError: when there is no complete checkpoint (for ``step``) under ``directory``.
+  """
+  _, record_file = _open_checkpoint(directory, step)
+  return record_file["metadata"]
+
+
+def restore(directory: str | os.PathLike, like: Any, step: int | None = None) -> Any:
+  """Restores checkpoint ``step`` into the structure of ``like``.
+
+  Each leaf comes back as the kind of leaf ``like`` has there: a ``jax.Array`` leaf or a
+  ``jax.ShapeDtypeStruct`` gives a ``jax.Array`` with that leaf's sharding (a ``NamedSharding``
+  over a mesh included; a ``ShapeDtypeStruct`` without one gives an array on the default device),
+  an ``np.ndarray``/numpy scalar gives the same, a Python scalar gives a Python scalar. The pytree
+  is rebuilt with ``like``'s treedef, so NamedTuples, flax struct dataclasses and optax states come
+  back as their own types. The values of ``like``'s leaves are never read.
+
+  Args:
+    directory: the folder given to ``save``.
+    like: a pytree with the saved state's structure, shapes and dtypes, e.g. the freshly
+      initialised state or ``jax.eval_shape`` of its initialiser (whose leaves may be given a
+      ``sharding``).
+    step: which checkpoint; None (default) for the latest.
+
+  Returns:
+    The saved state, bit for bit, as a pytree of ``like``'s type.
+
+  Raises:
+    FileNotFoundError: when there is no complete checkpoint (for ``step``) under ``directory``.
+    ValueError: when the checkpoint does not fit ``like``: a different number or key paths of
+      leaves, or a leaf of a different shape or dtype (the message names the first such leaf and
+      both shapes and dtypes), e.g. a checkpoint saved from a different config.
+  """
+  _check_single_process("restore")
+  path, record_file = _open_checkpoint(directory, step)
+  records = record_file["leaves"]
+  leaves_with_paths, treedef = jax.tree_util.tree_flatten_with_path(like)
+  like_paths = [jax.tree_util.keystr(p) for p, _ in leaves_with_paths]
+  saved_paths = [r["path"] for r in records]
+  where = f"checkpoint {path}"
+  if like_paths != saved_paths:
+    raise ValueError(_structure_mismatch(where, saved_paths, like_paths))
+
+  targets = [
+      _leaf_target(p, leaf, r, where)
+      for p, (_, leaf), r in zip(like_paths, leaves_with_paths, records)
+  ]
+  restored = {}
+  if targets:
+    ocp = _orbax()
+    items, restore_args = {}, {}
+    for i, t in enumerate(targets):
+      name = _leaf_name(i)
+      items[name] = jax.ShapeDtypeStruct(t["data_shape"], t["data_dtype"])
+      if t["sharding"] is not None and t["key_impl"] is None:
+        restore_args[name] = ocp.ArrayRestoreArgs(
+            restore_type=jax.Array,
+            sharding=t["sharding"],
+            global_shape=t["data_shape"],
+            dtype=t["data_dtype"],
+        )
+      else:
+        restore_args[name] = ocp.RestoreArgs(restore_type=np.ndarray, dtype=t["data_dtype"])
+    with _quiet_orbax():
+      checkpointer = ocp.Checkpointer(ocp.PyTreeCheckpointHandler())
+      try:
+        restored = checkpointer.restore(
+            path / _STATE_DIR, args=ocp.args.PyTreeRestore(item=items, restore_args=restore_args)
+        )
+      finally:
+        checkpointer.close()
+  leaves = [_leaf_from_restore(restored[_leaf_name(i)], t) for i, t in enumerate(targets)]
+  return jax.tree_util.tree_unflatten(treedef, leaves)
+
+
+# --------------------------------------------------------------------------------------------------
+# Leaves.
+
+
+def _leaf_to_save(path: str, leaf: Any) -> tuple[dict, Any]:
+  """The JSON record of one leaf and the array to hand orbax for it."""
+  if isinstance(leaf, jax.core.Tracer):
+    raise ValueError(
+        f"state leaf `{path}` is a traced value: call checkpoints.save outside jit/scan/vmap, "
+        "on concrete arrays."
+    )
+  if isinstance(leaf, jax.Array):
+    if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+      data = jax.random.key_data(leaf)
+      return {
+          "path": path,
+          "shape": list(leaf.shape),
+          "dtype": str(leaf.dtype),
+          "key_impl": str(jax.random.key_impl(leaf)),
+          "data_shape": list(data.shape),
+          "data_dtype": str(data.dtype),
+      }, data
+    array = leaf
+  elif isinstance(leaf, (np.ndarray, np.generic, bool, int, float)):
+    array = np.asarray(leaf)
+    if array.dtype.kind not in "biufc":
+      raise ValueError(
+          f"state leaf `{path}` is a numpy array of dtype {array.dtype}; only bool and numeric "
+          "arrays can be checkpointed. Move strings and objects into `metadata`."
+      )
+  else:
+    raise ValueError(
+        f"state leaf `{path}` is a {type(leaf).__name__}; checkpoint leaves must be jax or numpy "
+        "arrays or Python bool/int/float. Move other values into `metadata`, or mark the field "
+        "static (flax.struct.field(pytree_node=False))."
+    )
+  return {"path": path, "shape": list(array.shape), "dtype": str(array.dtype)}, array
+
+
+def _leaf_target(path: str, leaf: Any, record: dict, where: str) -> dict:
+  """What ``like``'s leaf asks for; ValueError when it does not fit the saved leaf ``record``."""
+  sharding, weak_type = None, False
+  if isinstance(leaf, (jax.Array, jax.ShapeDtypeStruct)):
+    kind = "jax"
+    shape, dtype = tuple(leaf.shape), leaf.dtype
+    sharding = getattr(leaf, "sharding", None)
+    weak_type = bool(getattr(leaf, "weak_type", False))
+  elif isinstance(leaf, (np.ndarray, np.generic)):
+    kind = "numpy_scalar" if isinstance(leaf, np.generic) else "numpy"
+    shape, dtype = leaf.shape, leaf.dtype
+  elif isinstance(leaf, (bool, int, float)):
+    kind = "python"
+    array = np.asarray(leaf)
+    shape, dtype = array.shape, array.dtype
+  else:
+    raise ValueError(
+        f"`like` leaf `{path}` is a {type(leaf).__name__}; give arrays or jax.ShapeDtypeStruct "
+        "(e.g. jax.eval_shape of the state's initialiser)."
+    )
+  saved_shape, saved_dtype = tuple(record["shape"]), record["dtype"]
+  if shape != saved_shape or str(dtype) != saved_dtype:
+    raise ValueError(
+        f"{where} does not fit `like` at leaf `{path}`: the checkpoint has shape {saved_shape} "
+        f"dtype {saved_dtype}, `like` has shape {shape} dtype {dtype}. Was it saved with a "
+        "different config (sizes, number of runs, dtypes)? Restore with a `like` built from the "
+        "config in read_metadata()."
+    )
+  key_impl = record.get("key_impl")
+  return {
+      "kind": kind,
+      "shape": saved_shape,
+      "sharding": sharding,
+      "weak_type": weak_type,
+      "key_impl": key_impl,
+      "data_shape": tuple(record.get("data_shape", saved_shape)),
+      "data_dtype": np.dtype(record.get("data_dtype", saved_dtype)),
+  }
+
+
+def _leaf_from_restore(value: Any, target: dict) -> Any:
+  """Turns what orbax read back into the kind of leaf ``like`` had."""
+  kind = target["kind"]
+  if kind == "python":
+    return np.asarray(value).item()
+  if kind == "numpy":
+    return np.asarray(value)
+  if kind == "numpy_scalar":
+    return np.asarray(value)[()]
+  if target["key_impl"] is not None:
+    value = jax.random.wrap_key_data(value, impl=target["key_impl"])
+  if target["sharding"] is not None:
+    if value.sharding != target["sharding"]:
+      value = jax.device_put(value, target["sharding"])
+  else:
+    value = jax.device_put(value)
+  if target["weak_type"]:
+    value = _as_weak_type(value)
+  return value
+
+
+def _as_weak_type(x: jax.Array) -> jax.Array:
+  """``x`` marked weakly typed (same bits, dtype and sharding), as ``jnp.asarray(0.5)`` is.
+
+  JAX has no public way to do this; without it a restored weak scalar would be strongly typed,
+  changing dtype promotion (e.g. against bfloat16) and the ``jit`` cache key.
+  """
+  from jax._src.lax import lax as lax_internal  # pylint: disable=g-import-not-at-top
+
+  return lax_internal._convert_element_type(x, weak_type=True)  # pylint: disable=protected-access
+
+
+def _structure_mismatch(where: str, saved: list[str], like: list[str]) -> str:
+  """The message for a checkpoint whose leaves' key paths differ from ``like``'s."""
+  for i, (s, l) in enumerate(zip(saved, like)):
+    if s != l:
+      return (
+          f"{where} does not fit the structure of `like`: leaf {i} is `{s}` in the checkpoint "
+          f"but `{l}` in `like` ({len(saved)} leaves saved, {len(like)} in `like`). Restore with "
+          "a `like` of the same pytree type as the saved state."
+      )
+  longer, which = (saved, "the checkpoint") if len(saved) > len(like) else (like, "`like`")
+  return (
+      f"{where} does not fit the structure of `like`: {len(saved)} leaves saved, {len(like)} in "
+      f"`like`; the first leaf only in {which} is `{longer[min(len(saved), len(like))]}`. Restore "
+      "with a `like` of the same pytree type as the saved state."
+  )
+
+
+# --------------------------------------------------------------------------------------------------
+# Files.
+
+
+def _leaf_name(i: int) -> str:
+  return f"leaf_{i:05d}"
+
+
+def _step_name(step: int) -> str:
+  return f"step_{step:08d}"
+
+
+def _check_step(step: Any, name: str) -> int:
+  if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
+    raise ValueError(f"{name} must be an int >= 0, got {step!r}.")
+  return int(step)
+
+
+def _check_single_process(what: str) -> None:
+  if jax.process_count() > 1:
+    raise ValueError(
+        f"checkpoints.{what} supports a single JAX process (it renames files itself), but "
+        f"jax.process_count() is {jax.process_count()}. For multi-host runs use "
+        "orbax.checkpoint.CheckpointManager directly."
+    )
+
+
+def _complete_steps(root: pathlib.Path) -> list[int]:
+  """Sorted steps of the complete checkpoints under ``root``; [] when it does not exist."""
+  if not root.is_dir():
+    return []
+  steps = []
+  for entry in root.iterdir():
+    match = _STEP_RE.match(entry.name)
+    if match and (entry / _METADATA_FILE).is_file():
+      steps.append(int(match.group(1)))
+  return sorted(steps)
+
+
+def _open_checkpoint(directory: str | os.PathLike, step: int | None) -> tuple[pathlib.Path, dict]:
+  """The path and parsed ``metadata.json`` of checkpoint ``step`` (None: latest)."""
+  root = pathlib.Path(os.fspath(directory))
+  steps = _complete_steps(root)
+  if step is None:
+    if not steps:
+      raise FileNotFoundError(
+          f"no complete checkpoint under {root}"
+          + ("" if root.is_dir() else " (the directory does not exist)")
+          + "; save one first with checkpoints.save."
+      )
+    step = steps[-1]
+  else:
+    step = _check_step(step, "step")
+    if step not in steps:
+      raise FileNotFoundError(
+          f"no complete checkpoint for step {step} under {root}; complete steps: {steps}."
+      )
+  path = root / _step_name(step)
+  with open(path / _METADATA_FILE) as f:
+    record_file = json.load(f)
+  if record_file.get("format") != _FORMAT:
+    raise ValueError(
+        f"{path / _METADATA_FILE} has checkpoint format {record_file.get('format')!r}; this "
+        f"version of jaxrl reads format {_FORMAT}. Restore it with the jaxrl version that wrote it."
+    )
+  return path, record_file
+
+
+def _remove(path: pathlib.Path) -> None:
+  """Deletes a checkpoint, renamed out of sight first: a killed delete leaves no half-checkpoint."""
+  doomed = path.parent / f"{_TMP_PREFIX}delete-{path.name}-{uuid.uuid4().hex[:8]}"
+  os.rename(path, doomed)
+  shutil.rmtree(doomed, ignore_errors=True)
+
+
+def _fsync_tree(root: pathlib.Path) -> None:
+  """Flushes every file and directory under ``root`` to disk, so the rename publishes full data."""
+  for dirpath, _, filenames in os.walk(root):
+    for filename in filenames:
+      fd = os.open(os.path.join(dirpath, filename), os.O_RDONLY)
+      try:
+        os.fsync(fd)
+      finally:
+        os.close(fd)
+    _fsync_dir(pathlib.Path(dirpath))
+
+
+def _fsync_dir(path: pathlib.Path) -> None:
+  try:
+    fd = os.open(path, os.O_RDONLY)
+  except OSError:
+    return
+  try:
+    os.fsync(fd)
+  except OSError:
+    pass  # Some filesystems cannot fsync a directory.
+  finally:
+    os.close(fd)
+
+
+# --------------------------------------------------------------------------------------------------
+# Orbax.
+
+
+def _orbax():
+  """``orbax.checkpoint``, imported on first use so ``import jaxrl`` stays fast."""
+  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
+
+  return ocp
+
+
+class _DropOrbaxInfo(logging.Filter):
+  """Drops orbax's log records below WARNING (it logs dozens of INFO lines per save)."""
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.WARNING or f"{os.sep}orbax{os.sep}" not in record.pathname
+
+
+@contextlib.contextmanager
+def _quiet_orbax() -> Iterator[None]:
+  """Silences orbax's INFO logging (absl and stdlib loggers) for the duration of the block."""
+  loggers = [logging.getLogger("absl"), logging.getLogger()]
+  log_filter = _DropOrbaxInfo()
+  for logger in loggers:
+    logger.addFilter(log_filter)
+  try:
+    yield
+  finally:
+    for logger in loggers:
+      logger.removeFilter(log_filter)
