@@ -11,13 +11,15 @@ import dataclasses
 import pathlib
 import sys
 import time
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal, Sequence, Union
 
 import jax
 import numpy as np
 import tyro
 
+from jaxrl import agents
 from jaxrl import mdp as mdp_lib
+from jaxrl import training
 
 SolverName = Literal["value_iteration", "q_iteration", "policy_iteration"]
 _SOLVERS = {
@@ -158,16 +160,282 @@ def run_solve(config: GridworldConfig | ChainConfig) -> int:
   return 0
 
 
+# ----------------------------------------------------------------------------- training
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+  """Options every training run shares."""
+
+  env: str = "CartPole-v1"
+  """environment name (jaxrl names such as GridWorld-v0 / Probe1-v0, or any gymnax name)"""
+  num_seeds: int = 1
+  """independent runs per setting, vmapped in one compiled call"""
+  seed: int = 0
+  """root seed: run k uses jax.random.split(PRNGKey(seed), num_seeds)[k]"""
+  out: pathlib.Path | None = None
+  """run directory (None: runs/ALGO-ENV-TIMESTAMP); must not exist unless --resume/--overwrite"""
+  checkpoint_every: int | None = None
+  """env steps per run between checkpoints, a multiple of --log-every (None: about 10 per run)"""
+  resume: bool = False
+  """continue the run in --out from its last checkpoint (its config must match)"""
+  overwrite: bool = False
+  """delete an existing run directory --out first"""
+  num_devices: int | None = None
+  """shard the runs over this many local devices (None: all)"""
+  progress_interval: float = 10.0
+  """least seconds between progress lines (0: every logging interval)"""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainDQN(RunOptions):
+  """Train DQN (replay buffer, target network, epsilon-greedy) on seeds in one compiled call."""
+
+  config: Annotated[agents.DQNConfig, tyro.conf.OmitArgPrefixes] = agents.DQNConfig()
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainA2C(RunOptions):
+  """Train A2C (synchronous advantage actor-critic) on seeds in one compiled call."""
+
+  config: Annotated[agents.A2CConfig, tyro.conf.OmitArgPrefixes] = agents.A2CConfig()
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainReinforce(RunOptions):
+  """Train REINFORCE (whole-episode policy gradient, optional baseline) on seeds in one call."""
+
+  config: Annotated[agents.ReinforceConfig, tyro.conf.OmitArgPrefixes] = agents.ReinforceConfig()
+
+
+TrainCommand = Union[
+    Annotated[TrainDQN, tyro.conf.subcommand("dqn")],
+    Annotated[TrainA2C, tyro.conf.subcommand("a2c")],
+    Annotated[TrainReinforce, tyro.conf.subcommand("reinforce")],
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepOptions:
+  """What to search over."""
+
+  grid: tuple[str, ...] = ()
+  """grid axes, each NAME=V1,V2,... (e.g. --grid learning_rate=1e-3,3e-4 discount=0.9,0.99)"""
+  random: int = 0
+  """instead of a grid: this many random settings drawn from --space"""
+  space: tuple[str, ...] = ()
+  """random-search ranges, each NAME=LOW:HIGH or NAME=log:LOW:HIGH"""
+  search_seed: int = 0
+  """seed of the random search's draws"""
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepDQN(RunOptions, SweepOptions):
+  """Sweep DQN hyperparameters: hyperparameters vary in one vmapped call, other fields loop."""
+
+  num_seeds: int = 4
+  """seeds per setting"""
+  config: Annotated[agents.DQNConfig, tyro.conf.OmitArgPrefixes] = agents.DQNConfig()
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepA2C(RunOptions, SweepOptions):
+  """Sweep A2C hyperparameters: hyperparameters vary in one vmapped call, other fields loop."""
+
+  num_seeds: int = 4
+  """seeds per setting"""
+  config: Annotated[agents.A2CConfig, tyro.conf.OmitArgPrefixes] = agents.A2CConfig()
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepReinforce(RunOptions, SweepOptions):
+  """Sweep REINFORCE hyperparameters: hyperparameters vary in one vmapped call, others loop."""
+
+  num_seeds: int = 4
+  """seeds per setting"""
+  config: Annotated[agents.ReinforceConfig, tyro.conf.OmitArgPrefixes] = agents.ReinforceConfig()
+
+
+SweepCommand = Union[
+    Annotated[SweepDQN, tyro.conf.subcommand("dqn")],
+    Annotated[SweepA2C, tyro.conf.subcommand("a2c")],
+    Annotated[SweepReinforce, tyro.conf.subcommand("reinforce")],
+]
+
+_ALGORITHM_OF = {TrainDQN: "dqn", TrainA2C: "a2c", TrainReinforce: "reinforce",
+                 SweepDQN: "dqn", SweepA2C: "a2c", SweepReinforce: "reinforce"}
+
+
+@dataclasses.dataclass(frozen=True)
+class ResumeArgs:
+  """Continue a stopped run (or sweep) from its last checkpoint, with its saved config."""
+
+  run_dir: tyro.conf.Positional[pathlib.Path]
+  """the run directory to continue"""
+  num_devices: int | None = None
+  """shard the runs over this many local devices (None: all)"""
+  progress_interval: float = 10.0
+  """least seconds between progress lines"""
+
+
+@dataclasses.dataclass(frozen=True)
+class RepeatArgs:
+  """Run again, from scratch, exactly the config saved in a run directory."""
+
+  run_dir: tyro.conf.Positional[pathlib.Path]
+  """the run directory whose config.json to repeat"""
+  out: pathlib.Path | None = None
+  """the new run directory (None: runs/ALGO-ENV-TIMESTAMP)"""
+  num_devices: int | None = None
+  """shard the runs over this many local devices (None: all)"""
+  progress_interval: float = 10.0
+  """least seconds between progress lines"""
+
+
+@dataclasses.dataclass(frozen=True)
+class PlotArgs:
+  """Overlay the learning curves of run directories (mean over seeds, 95% interval)."""
+
+  run_dirs: tyro.conf.Positional[tuple[pathlib.Path, ...]]
+  """run directories (each with a metrics.csv)"""
+  out: pathlib.Path = pathlib.Path("curves.png")
+  """the PNG to write"""
+  metric: str | None = None
+  """metric to plot (None: eval_return, else episode_return)"""
+
+
+def _default_out(algorithm: str, env: str) -> pathlib.Path:
+  stamp = time.strftime("%Y%m%d-%H%M%S")
+  return pathlib.Path("runs") / f"{algorithm}-{env}-{stamp}"
+
+
+def _parse_value(text: str):
+  low = text.strip().lower()
+  if low in ("true", "false"):
+    return low == "true"
+  try:
+    return int(text)
+  except ValueError:
+    pass
+  try:
+    return float(text)
+  except ValueError:
+    return text
+
+
+def _parse_grid(items: Sequence[str]) -> dict:
+  out = {}
+  for item in items:
+    name, sep, values = item.partition("=")
+    if not sep or not name or not values:
+      raise ValueError(f"--grid takes NAME=V1,V2,..., got {item!r}.")
+    out[name.strip().replace("-", "_")] = [_parse_value(v) for v in values.split(",")]
+  return out
+
+
+def _parse_space(items: Sequence[str]) -> dict:
+  out = {}
+  for item in items:
+    name, sep, rng = item.partition("=")
+    parts = rng.split(":")
+    log = parts[0] == "log"
+    if log:
+      parts = parts[1:]
+    if not sep or len(parts) != 2:
+      raise ValueError(f"--space takes NAME=LOW:HIGH or NAME=log:LOW:HIGH, got {item!r}.")
+    try:
+      low, high = float(parts[0]), float(parts[1])
+    except ValueError:
+      raise ValueError(f"--space bounds must be numbers, got {item!r}.") from None
+    out[name.strip().replace("-", "_")] = training.Range(low, high, log)
+  return out
+
+
+def run_train(args: RunOptions) -> int:
+  algorithm = _ALGORITHM_OF[type(args)]
+  spec = training.RunSpec(algorithm=algorithm, config=args.config, env=args.env,
+                          num_seeds=args.num_seeds, seed=args.seed,
+                          checkpoint_every=args.checkpoint_every)
+  out = args.out or _default_out(algorithm, args.env)
+  result = training.run(spec, out, resume=args.resume, overwrite=args.overwrite,
+                        num_devices=args.num_devices, progress_interval_s=args.progress_interval)
+  print(f"run directory: {result.run_dir}")
+  return 0
+
+
+def run_sweep(args) -> int:
+  algorithm = _ALGORITHM_OF[type(args)]
+  if bool(args.grid) == bool(args.random):
+    raise ValueError("give either --grid NAME=V1,V2 ... or --random N with --space NAME=LOW:HIGH.")
+  if args.grid:
+    settings = training.grid(_parse_grid(args.grid))
+  else:
+    settings = training.random_search(_parse_space(args.space), args.random, args.search_seed)
+  out = args.out or _default_out(f"sweep-{algorithm}", args.env)
+  result = training.sweep(algorithm, args.config, settings, env=args.env,
+                          num_seeds=args.num_seeds, seed=args.seed, out=out,
+                          checkpoint_every=args.checkpoint_every, resume=args.resume,
+                          overwrite=args.overwrite, num_devices=args.num_devices,
+                          progress_interval_s=args.progress_interval)
+  from jaxrl.training import sweeps  # pylint: disable=import-outside-toplevel
+  print(sweeps.ranking_table(result.summary))
+  print(f"sweep directory: {out}")
+  return 0
+
+
+def run_resume(args: ResumeArgs) -> int:
+  if (args.run_dir / "sweep.json").exists():
+    raise ValueError(f"{args.run_dir} is a sweep: run the same `jaxrl sweep ...` command again "
+                     f"with --out {args.run_dir} --resume (finished groups are kept, the "
+                     "unfinished one resumes from its checkpoint).")
+  result = training.resume(args.run_dir, num_devices=args.num_devices,
+                           progress_interval_s=args.progress_interval)
+  print(f"run directory: {result.run_dir}")
+  return 0
+
+
+def run_repeat(args: RepeatArgs) -> int:
+  spec = training.load_spec(args.run_dir)
+  out = args.out or _default_out(spec.algorithm, spec.env)
+  result = training.run(spec, out, num_devices=args.num_devices,
+                        progress_interval_s=args.progress_interval)
+  print(f"run directory: {result.run_dir}")
+  return 0
+
+
+def run_plot(args: PlotArgs) -> int:
+  if not args.run_dirs:
+    raise ValueError("give at least one run directory to plot.")
+  metric = training.write_plots(args.run_dirs, args.out, metric=args.metric)
+  print(f"wrote {args.out} ({metric})")
+  return 0
+
+
 def main(argv: list[str] | None = None) -> int:
   """Entry point of the ``jaxrl`` command."""
   config = tyro.extras.subcommand_cli_from_dict(
-      {"solve": Problem}, prog="jaxrl", args=argv,
-      description="jaxrl: exact tabular solvers (and, later, deep RL agents) in JAX.")
+      {"solve": Problem, "train": TrainCommand, "sweep": SweepCommand, "resume": ResumeArgs,
+       "repeat": RepeatArgs, "plot": PlotArgs},
+      prog="jaxrl", args=argv,
+      description="jaxrl: exact tabular solvers and deep RL agents in JAX, compiled end to end.")
   try:
-    return run_solve(config)
+    if isinstance(config, (GridworldConfig, ChainConfig)):
+      return run_solve(config)
+    if isinstance(config, (TrainDQN, TrainA2C, TrainReinforce)):
+      return run_train(config)
+    if isinstance(config, (SweepDQN, SweepA2C, SweepReinforce)):
+      return run_sweep(config)
+    if isinstance(config, ResumeArgs):
+      return run_resume(config)
+    if isinstance(config, RepeatArgs):
+      return run_repeat(config)
+    return run_plot(config)
   except ValueError as err:
     print(f"jaxrl: error: {err}", file=sys.stderr)
     return 2
+  except training.Interrupted as err:
+    print(f"jaxrl: {err}", file=sys.stderr)
+    return 3
 
 
 if __name__ == "__main__":

@@ -69,8 +69,15 @@ class DQNConfig:
     eval_every: environment steps between greedy evaluations (a multiple of ``log_every``).
     eval_episodes: episodes (on separate environments) per evaluation.
     eval_max_steps: step cap of an evaluation episode (None: the environment's own limit).
-    learning_rate, discount, epsilon_start, epsilon_end, epsilon_decay_steps,
-      target_update_period, polyak_step: *hyperparameters*.
+    learning_rate: Adam step size (*hyperparameter*).
+    discount: the discount factor gamma in [0, 1] (*hyperparameter*).
+    epsilon_start: exploration rate at step 0 (*hyperparameter*).
+    epsilon_end: exploration rate the schedule decays to (*hyperparameter*).
+    epsilon_decay_steps: environment steps of the linear decay, or the exponential decay's time
+      constant (*hyperparameter*).
+    target_update_period: gradient updates between hard target copies (*hyperparameter*).
+    polyak_step: the target network's step towards the online one per update, with
+      ``target_update="polyak"`` (*hyperparameter*).
   """
 
   total_steps: int = 100_000

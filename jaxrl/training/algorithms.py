@@ -1,0 +1,106 @@
+"""The algorithms the training driver knows, by name: config class, hyperparameters, make_train."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from typing import Any, Callable, NamedTuple
+
+from jaxrl.agents import a2c
+from jaxrl.agents import dqn
+from jaxrl.agents import reinforce
+
+
+class Algorithm(NamedTuple):
+  """One trainable algorithm.
+
+  Attributes:
+    name: its command-line name.
+    config_cls: the frozen config dataclass (static structure + hyperparameter defaults).
+    hyperparams_cls: the NamedTuple of vmappable numbers (a sweep varies these in one call).
+    make_train: ``(config, env, env_params) -> Trainer``.
+  """
+
+  name: str
+  config_cls: type
+  hyperparams_cls: type
+  make_train: Callable[..., Any]
+
+
+ALGORITHMS: dict[str, Algorithm] = {
+    "dqn": Algorithm("dqn", dqn.DQNConfig, dqn.DQNHyperparams, dqn.make_train),
+    "a2c": Algorithm("a2c", a2c.A2CConfig, a2c.A2CHyperparams, a2c.make_train),
+    "reinforce": Algorithm("reinforce", reinforce.ReinforceConfig, reinforce.ReinforceHyperparams,
+                           reinforce.make_train),
+}
+
+
+def get(name: str) -> Algorithm:
+  """The algorithm called ``name`` (ValueError listing the known ones otherwise)."""
+  if name not in ALGORITHMS:
+    raise ValueError(f"unknown algorithm {name!r}; choose one of {sorted(ALGORITHMS)}.")
+  return ALGORITHMS[name]
+
+
+def algorithm_of(config: Any) -> Algorithm:
+  """The algorithm whose config class ``config`` is an instance of."""
+  for algo in ALGORITHMS.values():
+    if type(config) is algo.config_cls:  # pylint: disable=unidiomatic-typecheck
+      return algo
+  raise ValueError(f"{type(config).__name__} is not the config of a known algorithm; use one of "
+                   f"{[a.config_cls.__name__ for a in ALGORITHMS.values()]}.")
+
+
+def hyperparam_names(algo: Algorithm) -> tuple[str, ...]:
+  """The config fields a sweep can vary inside one compiled call."""
+  return tuple(algo.hyperparams_cls._fields)
+
+
+def config_to_dict(config: Any) -> dict:
+  """A config dataclass as plain JSON-ready values (tuples become lists)."""
+  hints = typing.get_type_hints(type(config))
+  out = {}
+  for f in dataclasses.fields(config):
+    value = getattr(config, f.name)
+    if hints[f.name] is float and isinstance(value, int) and not isinstance(value, bool):
+      value = float(value)   # 1000 and 1000.0 are one config: one fingerprint
+    out[f.name] = _jsonable(value)
+  return out
+
+
+def _jsonable(value):
+  if isinstance(value, tuple):
+    return [_jsonable(v) for v in value]
+  if isinstance(value, float) and value != value:  # NaN
+    return "nan"
+  if isinstance(value, float) and value in (float("inf"), float("-inf")):
+    return "inf" if value > 0 else "-inf"
+  return value
+
+
+def config_from_dict(algo: Algorithm, values: dict) -> Any:
+  """Rebuilds ``algo``'s config from :func:`config_to_dict`'s output (ValueError naming unknown
+  or mistyped fields, e.g. from a config file written by another version)."""
+  fields = {f.name: f for f in dataclasses.fields(algo.config_cls)}
+  unknown = sorted(set(values) - set(fields))
+  if unknown:
+    raise ValueError(f"{algo.config_cls.__name__} has no field(s) {unknown}; known fields: "
+                     f"{sorted(fields)}.")
+  hints = typing.get_type_hints(algo.config_cls)
+  kwargs = {}
+  for name, value in values.items():
+    kwargs[name] = _from_json(value, hints[name], name)
+  return algo.config_cls(**kwargs)
+
+
+def _from_json(value, hint, name):
+  if isinstance(value, str) and value in ("nan", "inf", "-inf") and "float" in str(hint):
+    return float(value)
+  origin = typing.get_origin(hint)
+  if isinstance(value, list):
+    if origin is tuple or "tuple" in str(hint):
+      return tuple(value)
+    raise ValueError(f"config field {name!r}: a list is not a valid {hint}.")
+  if hint is float and isinstance(value, int):
+    return float(value)
+  return value

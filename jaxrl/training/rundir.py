@@ -1,0 +1,179 @@
+"""The files of a run directory, written atomically (a crash never leaves half a file).
+
+    RUN_DIR/
+      config.json     the run's spec: algorithm, environment, agent config, seeds, settings
+                      (reload it with :func:`jaxrl.training.load_spec` to repeat the run)
+      versions.json   jaxrl and dependency versions, Python, platform, devices used, XLA_FLAGS
+      metrics.csv     one row per (setting, seed, logging point): setting, seed, log, env_steps
+                      and every metric; readable by ``pandas.read_csv``
+      summary.json    per setting: final evaluation return mean, std and bootstrap 95% interval
+                      over seeds, diverged runs; settings ranked; wall time, compile time,
+                      env steps/s
+      curve.png       learning curve: mean over seeds with the 95% interval shaded
+      checkpoints/    orbax checkpoints of the whole training state (see checkpoints.py)
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.metadata
+import io
+import json
+import os
+import pathlib
+import platform
+import sys
+from typing import Any, Sequence
+
+import jax
+import numpy as np
+
+CONFIG = "config.json"
+VERSIONS = "versions.json"
+METRICS = "metrics.csv"
+SUMMARY = "summary.json"
+CURVE = "curve.png"
+CHECKPOINTS = "checkpoints"
+
+_PACKAGES = ("jaxrl", "jax", "jaxlib", "flax", "optax", "chex", "gymnax", "numpy",
+             "orbax-checkpoint", "tyro", "matplotlib")
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+  """Writes ``text`` to a temporary file beside ``path`` and renames it into place."""
+  path = pathlib.Path(path)
+  tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+  with open(tmp, "w", encoding="utf-8") as f:
+    f.write(text)
+    f.flush()
+    os.fsync(f.fileno())
+  os.replace(tmp, path)
+
+
+def write_json(path, obj) -> None:
+  write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=False, allow_nan=True) + "\n")
+
+
+def read_json(path) -> Any:
+  with open(path, encoding="utf-8") as f:
+    return json.load(f)
+
+
+def versions(mesh_devices: Sequence[Any] = ()) -> dict:
+  """Versions of jaxrl and its dependencies, the interpreter, the machine and the devices."""
+  out = {}
+  for name in _PACKAGES:
+    try:
+      out[name] = importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+      out[name] = None
+  return dict(
+      packages=out,
+      python=sys.version.split()[0],
+      platform=platform.platform(),
+      machine=platform.machine(),
+      cpu_count=os.cpu_count(),
+      backend=jax.default_backend(),
+      devices_used=[str(d) for d in mesh_devices],
+      device_kind=mesh_devices[0].device_kind if len(mesh_devices) else None,
+      process_count=jax.process_count(),
+      xla_flags=os.environ.get("XLA_FLAGS", ""),
+  )
+
+
+def _cell(v) -> str:
+  if isinstance(v, (bool, np.bool_)):
+    return "1" if v else "0"
+  if isinstance(v, (float, np.floating)):
+    return repr(float(v))   # shortest string that round-trips exactly
+  return str(int(v)) if isinstance(v, (int, np.integer)) else str(v)
+
+
+def metrics_csv(metrics: dict[str, np.ndarray], logs_done: int | None = None) -> str:
+  """``{name: [settings, seeds, logs]}`` -> CSV text with columns ``setting, seed, log`` then the
+  metrics (``env_steps`` first). Floats are written so that they read back exactly; booleans
+  as 0/1; only the first ``logs_done`` logs (default all)."""
+  names = sorted(metrics, key=lambda n: (n != "env_steps", n))
+  any_metric = np.asarray(metrics[names[0]])
+  settings, seeds, logs = any_metric.shape
+  logs = logs if logs_done is None else logs_done
+  buf = io.StringIO()
+  w = csv.writer(buf, lineterminator="\n")
+  w.writerow(["setting", "seed", "log"] + names)
+  cols = [np.asarray(metrics[n]) for n in names]
+  for s in range(settings):
+    for k in range(seeds):
+      for t in range(logs):
+        w.writerow([s, k, t] + [_cell(c[s, k, t].item()) for c in cols])
+  return buf.getvalue()
+
+
+def read_metrics(path: str | os.PathLike) -> dict[str, np.ndarray]:
+  """Reads ``metrics.csv`` back into ``{name: [settings, seeds, logs]}`` float64 arrays."""
+  with open(path, encoding="utf-8") as f:
+    rows = list(csv.reader(f))
+  header, body = rows[0], rows[1:]
+  if header[:3] != ["setting", "seed", "log"]:
+    raise ValueError(f"{path} is not a jaxrl metrics file (header {header[:3]}).")
+  data = np.asarray([[float(x) for x in r] for r in body], dtype=np.float64)
+  if data.size == 0:
+    raise ValueError(f"{path} holds no rows.")
+  idx = data[:, :3].astype(int)
+  shape = tuple(idx.max(axis=0) + 1)
+  out = {}
+  for j, name in enumerate(header[3:]):
+    arr = np.full(shape, np.nan)
+    arr[idx[:, 0], idx[:, 1], idx[:, 2]] = data[:, 3 + j]
+    out[name] = arr
+  return out
+
+
+def plot_curves(runs: Sequence[tuple[str, dict[str, np.ndarray]]], path: str | os.PathLike, *,
+                metric: str | None = None, title: str | None = None) -> str:
+  """Learning curves of one or more runs (mean over seeds, 95% bootstrap interval shaded).
+
+  Args:
+    runs: ``(label, metrics)`` pairs; metrics as :func:`read_metrics` returns. Every setting of a
+      run is its own curve.
+    path: the PNG to write.
+    metric: what to plot (default ``eval_return`` where any run has evaluations, else
+      ``episode_return``).
+  Returns:
+    The metric plotted.
+  """
+  import matplotlib  # pylint: disable=import-outside-toplevel
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+  from jaxrl.training import stats  # pylint: disable=import-outside-toplevel
+
+  if metric is None:
+    has_eval = any(np.isfinite(m.get("eval_return", np.nan)).any() for _, m in runs)
+    metric = "eval_return" if has_eval else "episode_return"
+  fig, ax = plt.subplots(figsize=(7, 4.2))
+  for label, m in runs:
+    if metric not in m:
+      raise ValueError(f"run {label!r} has no metric {metric!r}; it has {sorted(m)}.")
+    y_all, x_all = np.asarray(m[metric], np.float64), np.asarray(m["env_steps"], np.float64)
+    for s in range(y_all.shape[0]):
+      y, x = y_all[s], np.nanmean(x_all[s], axis=0)
+      keep = np.isfinite(y).any(axis=0)
+      if not keep.any():
+        continue
+      mean = np.nanmean(y[:, keep], axis=0)
+      lo, hi = stats.interval(y[:, keep], axis=0)
+      name = label if y_all.shape[0] == 1 else f"{label} [setting {s}]"
+      line, = ax.plot(x[keep], mean, label=f"{name} (n={y.shape[0]})")
+      if y.shape[0] > 1:
+        ax.fill_between(x[keep], lo, hi, color=line.get_color(), alpha=0.2, linewidth=0)
+  ax.set_xlabel("environment steps per run")
+  ax.set_ylabel(metric.replace("_", " "))
+  ax.set_title(title or f"{metric.replace('_', ' ')}: mean over seeds, 95% bootstrap interval")
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize=8)
+  path = pathlib.Path(path)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
+  fig.savefig(tmp, dpi=120, bbox_inches="tight")
+  plt.close(fig)
+  os.replace(tmp, path)
+  return metric

@@ -1,0 +1,459 @@
+"""One mechanism for every agent: seeds x settings in one compiled call, in checkpointed chunks.
+
+:func:`run` takes a :class:`RunSpec` (algorithm, environment, agent config, seeds, hyperparameter
+settings) and
+
+1. builds the agent's :class:`~jaxrl.agents.Trainer` and checks everything eagerly (ValueError,
+   before anything compiles);
+2. lays the runs (``settings x seeds``, setting-major) on a 1-D device mesh and runs
+   ``shard_map(scan(vmap(trainer.step)))`` chunk by chunk; a chunk is ``checkpoint_every``
+   environment steps per run, after which the whole training state and the metrics so far are
+   checkpointed (orbax), so a run killed at any point resumes from its last chunk;
+3. reports progress from inside the compiled loop (one ``jax.debug.callback`` per logging
+   interval and device);
+4. writes the run directory (see :mod:`jaxrl.training.rundir`) and returns the metrics as arrays.
+
+Exactness. Straight-through and resumed runs execute the same compiled chunk on the same carry,
+so their metrics are bitwise equal; the same spec on the same machine gives bitwise the same
+metrics. Seed ``k`` of every setting uses the same key (``split(PRNGKey(seed), num_seeds)[k]``),
+so settings are compared on common random numbers, and run ``k`` equals
+``trainer(keys[k], hyperparams)`` alone up to float rounding (vmapped arithmetic may fuse
+differently). Across devices counts, CPU and GPU, results agree to rounding, not bitwise: XLA
+picks different fusions and reduction orders per backend and per batch size.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import pathlib
+import shutil
+import time
+from typing import Any, Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import PartitionSpec as P
+
+from jaxrl import envs as envs_lib
+from jaxrl.training import algorithms
+from jaxrl.training import devices as devices_lib
+from jaxrl.training import progress as progress_lib
+from jaxrl.training import rundir
+from jaxrl.training import stats
+
+SPEC_VERSION = 1
+#: Chunks (checkpoints) per run when ``checkpoint_every`` is not given.
+DEFAULT_CHUNKS = 10
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+  """Everything that determines a run's results (saved as ``config.json``).
+
+  Attributes:
+    algorithm: ``"dqn"``, ``"a2c"`` or ``"reinforce"``.
+    config: that algorithm's config dataclass (e.g. :class:`~jaxrl.agents.DQNConfig`).
+    env: an environment name for :func:`jaxrl.envs.make`.
+    num_seeds: independent runs per setting, vmapped in one call.
+    seed: the root seed; run ``k`` of every setting uses ``split(PRNGKey(seed), num_seeds)[k]``.
+    settings: hyperparameter overrides, one dict per setting (only fields of the algorithm's
+      hyperparameters: those vary inside one compiled call). Empty: one setting, the config's.
+    checkpoint_every: environment steps per run between checkpoints (a multiple of the
+      config's ``log_every``); None: about ``DEFAULT_CHUNKS`` checkpoints per run.
+  """
+
+  algorithm: str
+  config: Any
+  env: str = "CartPole-v1"
+  num_seeds: int = 1
+  seed: int = 0
+  settings: tuple[dict, ...] = ()
+  checkpoint_every: int | None = None
+
+  def to_dict(self) -> dict:
+    return dict(
+        jaxrl_run_spec=SPEC_VERSION, algorithm=self.algorithm, env=self.env,
+        num_seeds=self.num_seeds, seed=self.seed, checkpoint_every=self.checkpoint_every,
+        settings=[dict(s) for s in self.settings],
+        config=algorithms.config_to_dict(self.config))
+
+  @classmethod
+  def from_dict(cls, d: dict) -> "RunSpec":
+    if d.get("jaxrl_run_spec") != SPEC_VERSION:
+      raise ValueError(f"not a jaxrl run spec of version {SPEC_VERSION} "
+                       f"(jaxrl_run_spec={d.get('jaxrl_run_spec')!r}).")
+    algo = algorithms.get(d["algorithm"])
+    return cls(algorithm=d["algorithm"], config=algorithms.config_from_dict(algo, d["config"]),
+               env=d["env"], num_seeds=int(d["num_seeds"]), seed=int(d["seed"]),
+               settings=tuple(dict(s) for s in d["settings"]),
+               checkpoint_every=d["checkpoint_every"])
+
+  def fingerprint(self) -> str:
+    """A hash of :meth:`to_dict` (checkpoints record it; resuming checks it)."""
+    return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclasses.dataclass
+class RunResult:
+  """What :func:`run` returns.
+
+  Attributes:
+    spec: the run's spec.
+    metrics: ``{name: [settings, seeds, num_logs]}`` numpy arrays (every agent metric).
+    summary: the ``summary.json`` dict.
+    final_state: the agents' final states (global arrays with a leading run axis of
+      ``settings * seeds``, setting-major).
+    run_dir: where the files are (None when no directory was given).
+  """
+
+  spec: RunSpec
+  metrics: dict[str, np.ndarray]
+  summary: dict
+  final_state: Any
+  run_dir: pathlib.Path | None
+
+
+class Interrupted(RuntimeError):
+  """Raised by ``run(..., stop_after_chunks=k)`` after the ``k``-th chunk's checkpoint."""
+
+
+def load_spec(run_dir: str | os.PathLike) -> RunSpec:
+  """The spec saved in ``run_dir/config.json`` (repeat a run with ``run(load_spec(d), new_dir)``)."""
+  path = pathlib.Path(run_dir) / rundir.CONFIG
+  if not path.exists():
+    raise ValueError(f"{run_dir} is not a jaxrl run directory (no {rundir.CONFIG}).")
+  return RunSpec.from_dict(rundir.read_json(path))
+
+
+def check(spec: RunSpec, num_devices: int | None = None) -> Any:
+  """Everything about ``spec`` that can be checked without compiling (ValueError naming the
+  problem); returns the built :class:`~jaxrl.agents.Trainer`."""
+  algo = _check_spec(spec)
+  env, env_params = envs_lib.make(spec.env)
+  trainer = algo.make_train(spec.config, env, env_params)
+  hp, num_settings = _hyperparams(spec, algo)
+  trainer.validate(hp)
+  devices_lib.make_mesh(num_settings * spec.num_seeds, num_devices)
+  _chunk_logs(trainer.num_logs, trainer.steps_per_log, spec.checkpoint_every)
+  return trainer
+
+
+def _check_spec(spec: RunSpec):
+  algo = algorithms.get(spec.algorithm)
+  if type(spec.config) is not algo.config_cls:  # pylint: disable=unidiomatic-typecheck
+    raise ValueError(f"algorithm {spec.algorithm!r} takes a {algo.config_cls.__name__}, got "
+                     f"{type(spec.config).__name__}.")
+  if not isinstance(spec.num_seeds, int) or spec.num_seeds < 1:
+    raise ValueError(f"num_seeds must be a positive integer, got {spec.num_seeds!r}.")
+  names = algorithms.hyperparam_names(algo)
+  for i, s in enumerate(spec.settings):
+    bad = sorted(set(s) - set(names))
+    if bad:
+      raise ValueError(f"setting {i} varies {bad}, which are not {spec.algorithm} "
+                       f"hyperparameters (those that vary in one call: {list(names)}); "
+                       "sweep other fields with jaxrl.training.sweep, which loops over them.")
+  return algo
+
+
+def _hyperparams(spec: RunSpec, algo) -> tuple[Any, int]:
+  """Stacked hyperparameters ``[settings * seeds]`` (setting-major) and the number of settings."""
+  settings = spec.settings or ({},)
+  per_setting = [dataclasses.replace(spec.config, **s).hyperparams() for s in settings]
+  stacked = jax.tree.map(lambda *xs: np.repeat(np.stack([np.asarray(x) for x in xs]),
+                                                spec.num_seeds, axis=0), *per_setting)
+  return stacked, len(settings)
+
+
+def _chunk_logs(num_logs: int, steps_per_log: int, checkpoint_every: int | None) -> int:
+  if checkpoint_every is None:
+    target = -(-num_logs // DEFAULT_CHUNKS)
+    return next(d for d in range(target, num_logs + 1) if num_logs % d == 0)
+  if checkpoint_every < 1 or checkpoint_every % steps_per_log:
+    raise ValueError(f"checkpoint_every ({checkpoint_every}) must be a positive multiple of "
+                     f"log_every ({steps_per_log}).")
+  return min(checkpoint_every // steps_per_log, num_logs)
+
+
+def _prepare_dir(run_dir: pathlib.Path, spec: RunSpec, resume: bool, overwrite: bool) -> bool:
+  """Returns True when an existing run is being resumed."""
+  if resume and overwrite:
+    raise ValueError("resume and overwrite exclude each other: resume continues the run in the "
+                     "directory, overwrite deletes it.")
+  exists = run_dir.exists() and any(run_dir.iterdir())
+  if not exists:
+    if resume:
+      raise ValueError(f"cannot resume: {run_dir} does not exist or is empty.")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return False
+  if overwrite:
+    if not (run_dir / rundir.CONFIG).exists():
+      raise ValueError(f"refusing to overwrite {run_dir}: it is not a jaxrl run directory (no "
+                       f"{rundir.CONFIG}); delete it yourself if you mean it.")
+    shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True)
+    return False
+  if not resume:
+    raise ValueError(f"run directory {run_dir} already exists; pass resume to continue it, "
+                     "overwrite to replace it, or choose another directory.")
+  saved = load_spec(run_dir)
+  if saved.to_dict() != spec.to_dict():
+    a, b = saved.to_dict(), spec.to_dict()
+    diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+    if "config" in diff:
+      diff.remove("config")
+      diff += [f"config.{k}" for k in sorted(set(a["config"]) | set(b["config"]))
+               if a["config"].get(k) != b["config"].get(k)]
+    raise ValueError(f"cannot resume {run_dir}: it was started with a different config "
+                     f"(differs in {diff}). Resume with its own config (jaxrl resume "
+                     f"{run_dir}) or start a new run directory.")
+  return True
+
+
+def run(spec: RunSpec, run_dir: str | os.PathLike | None = None, *, resume: bool = False,
+        overwrite: bool = False, num_devices: int | None = None,
+        progress: bool | progress_lib.Progress = True, progress_interval_s: float = 10.0,
+        write_plot: bool = True, stop_after_chunks: int | None = None,
+        log: Callable[[str], None] | None = print) -> RunResult:
+  """Trains ``spec``: every setting and seed in one compiled call, checkpointed per chunk.
+
+  Args:
+    spec: what to run.
+    run_dir: the run directory (None: nothing written, no checkpoints). It must not exist (or
+      be empty) unless ``resume`` (continue from its last checkpoint; its config must equal
+      ``spec``) or ``overwrite`` (delete it first).
+    num_devices: shard the runs over this many local devices (None: all).
+    progress: print progress lines (True), not (False), or a :class:`Progress` to report to.
+    progress_interval_s: least seconds between progress lines.
+    write_plot: write ``curve.png``.
+    stop_after_chunks: raise :class:`Interrupted` after this many chunks of this call have
+      been checkpointed (what a kill does, for tests).
+    log: where status lines go (None: silent).
+
+  Returns:
+    :class:`RunResult` with metrics ``{name: [settings, seeds, num_logs]}``.
+  """
+  say = log or (lambda _: None)
+  algo = _check_spec(spec)
+  env, env_params = envs_lib.make(spec.env)
+  trainer = algo.make_train(spec.config, env, env_params)
+  hp_host, num_settings = _hyperparams(spec, algo)
+  trainer.validate(hp_host)
+  num_runs = num_settings * spec.num_seeds
+  mesh = devices_lib.make_mesh(num_runs, num_devices)
+  chunk = _chunk_logs(trainer.num_logs, trainer.steps_per_log, spec.checkpoint_every)
+  main = devices_lib.is_main_process()
+  if run_dir is not None:
+    run_dir = pathlib.Path(run_dir)
+    resuming = _prepare_dir(run_dir, spec, resume, overwrite) if main else resume
+  else:
+    if resume:
+      raise ValueError("resume needs a run directory.")
+    resuming = False
+
+  from jaxrl.training import checkpoints  # pylint: disable=import-outside-toplevel
+
+  keys = np.asarray(jax.random.split(jax.random.PRNGKey(spec.seed), spec.num_seeds))
+  keys = np.tile(keys, (num_settings, 1))
+  run_ids = np.arange(num_runs, dtype=np.int32)
+  hp, keys_g, ids_g = devices_lib.put((hp_host, keys, run_ids), mesh)
+  runs = P(devices_lib.AXIS)
+  label = f"{spec.algorithm} {spec.env} x{num_runs}"
+  if isinstance(progress, progress_lib.Progress):
+    prog = progress
+  else:
+    prog = progress_lib.Progress(num_runs, trainer.num_logs * trainer.steps_per_log, label,
+                                 interval_s=progress_interval_s if progress else None)
+
+  def init_fn(keys, hp):
+    return jax.vmap(trainer.init)(keys, hp)
+
+  def make_chunk(length):
+    def chunk_fn(carry, hp, ids, start):
+      def body(c, i):
+        c, m = jax.vmap(trainer.step, in_axes=(0, None, 0))(c, i, hp)
+        prog.hook(ids, m)
+        return c, m
+      carry, metrics = jax.lax.scan(body, carry, start + jnp.arange(length, dtype=jnp.int32))
+      return carry, jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), metrics)
+    sharded = jax.shard_map(chunk_fn, mesh=mesh, in_specs=(runs, runs, runs, P()),
+                            out_specs=(runs, runs), check_vma=False)
+    return jax.jit(sharded, donate_argnums=0)
+
+  init_sharded = jax.jit(jax.shard_map(init_fn, mesh=mesh, in_specs=(runs, runs), out_specs=runs,
+                                       check_vma=False))
+  t_wall = time.perf_counter()
+  t0 = time.perf_counter()
+  init_compiled = init_sharded.lower(keys_g, hp).compile()
+  compile_s = time.perf_counter() - t0
+  carry = init_compiled(keys_g, hp)
+  start = jnp.int32(0)
+  chunk_compiled = {}
+
+  def compiled(length):
+    nonlocal compile_s
+    if length not in chunk_compiled:
+      t = time.perf_counter()
+      chunk_compiled[length] = make_chunk(length).lower(carry, hp, ids_g, start).compile()
+      compile_s += time.perf_counter() - t
+    return chunk_compiled[length]
+
+  # metric shapes/dtypes without running anything
+  m_shapes = jax.eval_shape(lambda c, h, i: make_chunk(1)(c, h, i, jnp.int32(0))[1], carry, hp,
+                            ids_g)
+  metrics = {k: np.full((num_runs, trainer.num_logs), np.nan if np.issubdtype(v.dtype, np.floating)
+                        else 0, dtype=v.dtype) for k, v in m_shapes.items()}
+  logs_done, prior_wall, prior_exec = 0, 0.0, 0.0
+  ckpt_dir = None if run_dir is None else run_dir / rundir.CHECKPOINTS
+  versions = rundir.versions(list(mesh.devices.flat))
+  if run_dir is not None and main and not resuming:
+    rundir.write_json(run_dir / rundir.CONFIG, spec.to_dict())
+  if run_dir is not None and main:
+    rundir.write_json(run_dir / rundir.VERSIONS, versions)
+  if resuming:
+    step = checkpoints.latest_step(ckpt_dir)
+    if step is None:
+      say(f"{run_dir}: no checkpoint yet; starting from the beginning.")
+    else:
+      meta = checkpoints.read_metadata(ckpt_dir, step)
+      if meta.get("fingerprint") != spec.fingerprint():
+        raise ValueError(f"checkpoint {step} in {ckpt_dir} was written by a different config "
+                         f"(fingerprint {meta.get('fingerprint')} != {spec.fingerprint()}); "
+                         "start a new run directory.")
+      sharding = devices_lib.runs_sharding(mesh)
+      like = dict(
+          carry=jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
+                             carry),
+          metrics={k: jax.ShapeDtypeStruct(v.shape, v.dtype) for k, v in metrics.items()})
+      restored = checkpoints.restore(ckpt_dir, like, step)
+      carry = restored["carry"]
+      metrics = {k: np.array(v) for k, v in restored["metrics"].items()}
+      logs_done = int(meta["logs_done"])
+      prior_wall, prior_exec = float(meta["wall_s"]), float(meta["exec_s"])
+      say(f"resuming {run_dir} from env step {logs_done * trainer.steps_per_log:,} per run.")
+
+  if resuming and logs_done == trainer.num_logs and run_dir is not None and \
+      (run_dir / rundir.SUMMARY).exists():
+    say(f"{run_dir} has already finished; nothing to resume.")
+    return RunResult(spec=spec, metrics=_by_setting(metrics, num_settings),
+                     summary=rundir.read_json(run_dir / rundir.SUMMARY),
+                     final_state=trainer.state_of(carry), run_dir=run_dir)
+  # Compile every chunk length this call will run before the clock starts.
+  remaining = trainer.num_logs - logs_done
+  for length in {min(chunk, remaining), remaining % chunk} - {0}:
+    compiled(length)
+  prog.start(logs_done * trainer.steps_per_log)
+  exec_s = 0.0
+  chunks_this_call = 0
+  steps_at_start = logs_done
+  while logs_done < trainer.num_logs:
+    length = min(chunk, trainer.num_logs - logs_done)
+    fn = compiled(length)
+    t = time.perf_counter()
+    carry, chunk_metrics = fn(carry, hp, ids_g, jnp.int32(logs_done))
+    chunk_metrics = devices_lib.to_host(chunk_metrics)
+    exec_s += time.perf_counter() - t
+    for k, v in chunk_metrics.items():
+      metrics[k][:, logs_done:logs_done + length] = v
+    logs_done += length
+    chunks_this_call += 1
+    if ckpt_dir is not None:
+      meta = dict(fingerprint=spec.fingerprint(), logs_done=logs_done,
+                  env_steps_per_run=logs_done * trainer.steps_per_log,
+                  wall_s=prior_wall + time.perf_counter() - t_wall, exec_s=prior_exec + exec_s)
+      checkpoints.save(ckpt_dir, logs_done * trainer.steps_per_log,
+                       dict(carry=carry, metrics=metrics), metadata=meta)
+      if main:
+        rundir.write_text_atomic(run_dir / rundir.METRICS,
+                                 rundir.metrics_csv(_by_setting(metrics, num_settings),
+                                                    logs_done))
+    if stop_after_chunks is not None and chunks_this_call >= stop_after_chunks \
+        and logs_done < trainer.num_logs:
+      raise Interrupted(f"stopped after {chunks_this_call} chunk(s), at env step "
+                        f"{logs_done * trainer.steps_per_log:,} per run.")
+
+  wall_s = prior_wall + time.perf_counter() - t_wall
+  steps_run = (logs_done - steps_at_start) * trainer.steps_per_log * num_runs
+  by_setting = _by_setting(metrics, num_settings)
+  summary = _summary(spec, by_setting, trainer, wall_s=wall_s, compile_s=compile_s,
+                     exec_s=exec_s, steps_run=steps_run, devices=versions["devices_used"])
+  summary["compiled_programs"] = 1 + len(chunk_compiled)
+  if run_dir is not None and main:
+    rundir.write_text_atomic(run_dir / rundir.METRICS, rundir.metrics_csv(by_setting))
+    rundir.write_json(run_dir / rundir.SUMMARY, summary)
+    if write_plot:
+      rundir.plot_curves([(f"{spec.algorithm} {spec.env}", by_setting)], run_dir / rundir.CURVE)
+  say(_summary_line(summary))
+  state = trainer.state_of(carry)
+  return RunResult(spec=spec, metrics=by_setting, summary=summary, final_state=state,
+                   run_dir=run_dir)
+
+
+def _by_setting(metrics: dict[str, np.ndarray], num_settings: int) -> dict[str, np.ndarray]:
+  return {k: v.reshape((num_settings, -1) + v.shape[1:]) for k, v in metrics.items()}
+
+
+def _summary(spec: RunSpec, metrics, trainer, *, wall_s, compile_s, exec_s, steps_run,
+             devices) -> dict:
+  settings = spec.settings or ({},)
+  rows = []
+  for s, overrides in enumerate(settings):
+    final_eval = stats.last_finite(metrics["eval_return"][s])
+    final_return = stats.last_finite(metrics["episode_return"][s])
+    finite = np.asarray(metrics["loss_finite"][s][:, -1]).astype(bool)
+    rows.append(dict(
+        setting=s, overrides=dict(overrides),
+        final_eval_return=stats.summarize(final_eval),
+        final_episode_return=stats.summarize(final_return),
+        final_eval_return_per_seed=[float(x) for x in final_eval],
+        diverged_seeds=int((~finite).sum()),
+    ))
+  ranked = sorted(range(len(rows)), key=lambda i: (
+      -np.nan_to_num(rows[i]["final_eval_return"]["mean"], nan=-np.inf), i))
+  return dict(
+      algorithm=spec.algorithm, env=spec.env, num_seeds=spec.num_seeds,
+      num_settings=len(rows), env_steps_per_run=trainer.num_logs * trainer.steps_per_log,
+      settings=rows, ranking=ranked,
+      wall_time_s=wall_s, compile_time_s=compile_s, execute_time_s=exec_s,
+      env_steps_per_s=steps_run / exec_s if exec_s > 0 else float("nan"),
+      devices=devices,
+      note=("final_*: the last evaluation (or episode) return of each seed; ci95 is a "
+            "percentile bootstrap interval of the mean over seeds; env_steps_per_s counts "
+            "every run's steps over the compiled execution time of this process (compilation "
+            "and checkpoint writing excluded)."))
+
+
+def _summary_line(summary: dict) -> str:
+  best = summary["settings"][summary["ranking"][0]]
+  f = best["final_eval_return"]
+  which = "" if summary["num_settings"] == 1 else f" (best of {summary['num_settings']} settings: {best['overrides']})"
+  return (f"{summary['algorithm']} {summary['env']}: final eval return {f['mean']:.4g} "
+          f"+- {f['std']:.3g} (95% CI [{f['ci95_low']:.4g}, {f['ci95_high']:.4g}], "
+          f"n={f['n']}){which}; {summary['env_steps_per_s']:,.0f} env steps/s, "
+          f"compile {summary['compile_time_s']:.1f} s, wall {summary['wall_time_s']:.1f} s")
+
+
+def resume(run_dir: str | os.PathLike, **kwargs) -> RunResult:
+  """Continues the run in ``run_dir`` from its last checkpoint, with its own saved config."""
+  return run(load_spec(run_dir), run_dir, resume=True, **kwargs)
+
+
+def write_plots(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike,
+                metric: str | None = None) -> str:
+  """Overlays the learning curves of several run directories in one PNG (``jaxrl plot``)."""
+  runs = []
+  for d in run_dirs:
+    d = pathlib.Path(d)
+    path = d / rundir.METRICS
+    if not path.exists():
+      raise ValueError(f"{d} has no {rundir.METRICS}: not a jaxrl run directory, or the run has "
+                       "not finished its first chunk.")
+    label = d.name
+    if (d / rundir.CONFIG).exists():
+      spec = rundir.read_json(d / rundir.CONFIG)
+      label = f"{d.name}: {spec['algorithm']} {spec['env']}"
+    runs.append((label, rundir.read_metrics(path)))
+  return rundir.plot_curves(runs, out, metric=metric)

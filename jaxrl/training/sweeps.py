@@ -1,0 +1,220 @@
+"""Hyperparameter sweeps: grid or random search, one vmapped call where shapes allow.
+
+A setting is a dict of config overrides. Settings that differ only in the algorithm's
+*hyperparameters* (the fields of e.g. :class:`~jaxrl.agents.DQNHyperparams`: learning rate,
+discount, ...) run together in ONE compiled call (``settings x seeds`` runs, vmapped and sharded);
+settings that change anything else (network sizes, ``num_envs``, ...) change shapes, so each
+distinct combination of those is its own call, run one after another (a *group*). The sweep's
+summary ranks every setting by its final evaluation return with a bootstrap 95% interval over
+seeds.
+
+    SWEEP_DIR/
+      sweep.json         the settings, the groups and the ranking
+      group-000/ ...     one run directory per group (see jaxrl.training.rundir)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import os
+import pathlib
+from typing import Any, Sequence
+
+import numpy as np
+
+from jaxrl.training import algorithms
+from jaxrl.training import rundir
+from jaxrl.training import runner
+
+
+def grid(values: dict[str, Sequence[Any]]) -> list[dict]:
+  """Every combination of ``values`` (``{"learning_rate": [1e-3, 3e-4], ...}``), in order."""
+  if not values:
+    raise ValueError("a grid needs at least one field with values.")
+  for name, vs in values.items():
+    if len(vs) == 0:
+      raise ValueError(f"grid field {name!r} has no values.")
+  names = list(values)
+  return [dict(zip(names, combo)) for combo in itertools.product(*(values[n] for n in names))]
+
+
+@dataclasses.dataclass(frozen=True)
+class Range:
+  """A search range: uniform in ``[low, high]``, or log-uniform with ``log=True``; integer
+  fields are rounded."""
+
+  low: float
+  high: float
+  log: bool = False
+
+  def __post_init__(self):
+    if not self.low <= self.high:
+      raise ValueError(f"a range needs low <= high, got [{self.low}, {self.high}].")
+    if self.log and not self.low > 0:
+      raise ValueError(f"a log range needs low > 0, got {self.low}.")
+
+
+def random_search(space: dict[str, Range], num: int, seed: int = 0) -> list[dict]:
+  """``num`` settings drawn independently from ``space`` (numpy, seeded: reproducible)."""
+  if num < 1:
+    raise ValueError(f"random search needs at least one sample, got {num}.")
+  if not space:
+    raise ValueError("random search needs at least one field with a range.")
+  rng = np.random.default_rng(seed)
+  out = []
+  for _ in range(num):
+    s = {}
+    for name, r in space.items():
+      if r.log:
+        s[name] = float(math.exp(rng.uniform(math.log(r.low), math.log(r.high))))
+      else:
+        s[name] = float(rng.uniform(r.low, r.high))
+    out.append(s)
+  return out
+
+
+def _typed(config: Any, setting: dict) -> dict:
+  """Casts each override to its config field's type; ValueError for unknown fields."""
+  fields = {f.name: f for f in dataclasses.fields(config)}
+  out = {}
+  for name, value in setting.items():
+    if name not in fields:
+      raise ValueError(f"{type(config).__name__} has no field {name!r}; fields: {sorted(fields)}.")
+    default = getattr(config, name)
+    if isinstance(default, bool):
+      out[name] = bool(value) if not isinstance(value, str) else value.lower() in ("1", "true", "yes")
+    elif isinstance(default, int) and not isinstance(default, bool):
+      if float(value) != round(float(value)):
+        raise ValueError(f"field {name!r} is an integer; got {value!r}.")
+      out[name] = int(round(float(value)))
+    elif isinstance(default, float):
+      out[name] = float(value)
+    else:
+      out[name] = value
+  return out
+
+
+@dataclasses.dataclass
+class SweepResult:
+  """What :func:`sweep` returns: the settings, one :class:`RunResult` per group, the ranking
+  (``sweep.json``'s dict)."""
+
+  settings: list[dict]
+  groups: list[runner.RunResult]
+  summary: dict
+
+
+def sweep(algorithm: str, config: Any, settings: Sequence[dict], *, env: str = "CartPole-v1",
+          num_seeds: int = 4, seed: int = 0, out: str | os.PathLike | None = None,
+          checkpoint_every: int | None = None, resume: bool = False, overwrite: bool = False,
+          **run_kwargs) -> SweepResult:
+  """Runs every setting for ``num_seeds`` seeds; returns the ranking.
+
+  Args:
+    algorithm: ``"dqn"``, ``"a2c"`` or ``"reinforce"``.
+    config: the base config; each setting overrides some of its fields.
+    settings: from :func:`grid`, :func:`random_search`, or by hand.
+    out: the sweep directory (None: nothing written). Same rules as a run directory: refused
+      if it exists unless ``resume`` (finished groups are kept, unfinished ones resumed) or
+      ``overwrite``.
+    run_kwargs: passed to :func:`jaxrl.training.run` (``num_devices``, ``progress``, ...).
+  """
+  algo = algorithms.get(algorithm)
+  if type(config) is not algo.config_cls:  # pylint: disable=unidiomatic-typecheck
+    raise ValueError(f"algorithm {algorithm!r} takes a {algo.config_cls.__name__}, got "
+                     f"{type(config).__name__}.")
+  if not settings:
+    raise ValueError("a sweep needs at least one setting.")
+  typed = [_typed(config, s) for s in settings]
+  hp_names = set(algorithms.hyperparam_names(algo))
+  groups: dict[tuple, list[int]] = {}
+  for i, s in enumerate(typed):
+    static = tuple(sorted((k, v if not isinstance(v, list) else tuple(v)) for k, v in s.items()
+                          if k not in hp_names))
+    groups.setdefault(static, []).append(i)
+  # Validate every group's config eagerly, before the first compile.
+  specs = []
+  for static, members in groups.items():
+    cfg = dataclasses.replace(config, **dict(static))
+    hp_settings = tuple({k: v for k, v in typed[i].items() if k in hp_names} for i in members)
+    specs.append(runner.RunSpec(algorithm=algorithm, config=cfg, env=env, num_seeds=num_seeds,
+                                seed=seed, settings=hp_settings, checkpoint_every=checkpoint_every))
+  for spec in specs:
+    runner.check(spec, run_kwargs.get("num_devices"))
+
+  out_dir = None if out is None else pathlib.Path(out)
+  if out_dir is not None:
+    if resume and overwrite:
+      raise ValueError("resume and overwrite exclude each other.")
+    exists = out_dir.exists() and any(out_dir.iterdir())
+    if exists and not (resume or overwrite):
+      raise ValueError(f"sweep directory {out_dir} already exists; pass resume to continue it, "
+                       "overwrite to replace it, or choose another directory.")
+    if exists and overwrite:
+      if not (out_dir / "sweep.json").exists():
+        raise ValueError(f"refusing to overwrite {out_dir}: it is not a jaxrl sweep directory.")
+      import shutil  # pylint: disable=import-outside-toplevel
+      shutil.rmtree(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plan = dict(algorithm=algorithm, env=env, num_seeds=num_seeds, seed=seed,
+                settings=typed, groups=[list(m) for m in groups.values()])
+    if resume and (out_dir / "sweep.json").exists():
+      saved = rundir.read_json(out_dir / "sweep.json")
+      if {k: saved.get(k) for k in plan} != rundir_roundtrip(plan):
+        raise ValueError(f"cannot resume {out_dir}: it holds a different sweep.")
+    rundir.write_json(out_dir / "sweep.json", dict(plan, status="running"))
+
+  results = []
+  for g, spec in enumerate(specs):
+    run_dir = None if out_dir is None else out_dir / f"group-{g:03d}"
+    again = run_dir is not None and resume and (run_dir / rundir.CONFIG).exists()
+    if again and (run_dir / rundir.SUMMARY).exists():
+      results.append(_load_finished(spec, run_dir))
+      continue
+    results.append(runner.run(spec, run_dir, resume=again, **run_kwargs))
+
+  rows = []
+  for members, res in zip(groups.values(), results):
+    for j, i in enumerate(members):
+      r = res.summary["settings"][j]
+      rows.append(dict(setting=i, overrides=typed[i], final_eval_return=r["final_eval_return"],
+                       diverged_seeds=r["diverged_seeds"]))
+  rows.sort(key=lambda r: r["setting"])
+  ranking = sorted(range(len(rows)), key=lambda i: (
+      -np.nan_to_num(rows[i]["final_eval_return"]["mean"], nan=-np.inf), i))
+  summary = dict(algorithm=algorithm, env=env, num_seeds=num_seeds, seed=seed, settings=rows,
+                 ranking=ranking, groups=[list(m) for m in groups.values()],
+                 calls=len(specs), status="finished")
+  if out_dir is not None:
+    rundir.write_json(out_dir / "sweep.json", dict(summary, settings_plan=typed))
+  return SweepResult(settings=typed, groups=results, summary=summary)
+
+
+def rundir_roundtrip(obj):
+  """``obj`` as it reads back from JSON (tuples become lists)."""
+  import json  # pylint: disable=import-outside-toplevel
+  return json.loads(json.dumps(obj))
+
+
+def _load_finished(spec: runner.RunSpec, run_dir: pathlib.Path) -> runner.RunResult:
+  saved = runner.load_spec(run_dir)
+  if saved.to_dict() != spec.to_dict():
+    raise ValueError(f"cannot resume: {run_dir} was run with a different config.")
+  summary = rundir.read_json(run_dir / rundir.SUMMARY)
+  metrics = rundir.read_metrics(run_dir / rundir.METRICS)
+  return runner.RunResult(spec=spec, metrics=metrics, summary=summary, final_state=None,
+                          run_dir=run_dir)
+
+
+def ranking_table(summary: dict) -> str:
+  """The ranking as aligned text (what ``jaxrl sweep`` prints)."""
+  lines = [f"{'rank':>4}  {'setting':>7}  {'final eval return':>18}  {'95% interval':>22}  overrides"]
+  for rank, i in enumerate(summary["ranking"], 1):
+    r = summary["settings"][i]
+    f = r["final_eval_return"]
+    div = f"  ({r['diverged_seeds']} diverged)" if r["diverged_seeds"] else ""
+    lines.append(f"{rank:>4}  {r['setting']:>7}  {f['mean']:>10.4g} +- {f['std']:<5.3g}  "
+                 f"[{f['ci95_low']:>9.4g}, {f['ci95_high']:>9.4g}]  {r['overrides']}{div}")
+  return "\n".join(lines)

@@ -1,0 +1,227 @@
+"""The training driver: run directories, resume, determinism, progress, sweeps, bad input."""
+
+import dataclasses
+import json
+
+import jax
+import numpy as np
+import pandas as pd
+import pytest
+
+from jaxrl import envs
+from jaxrl import training
+from jaxrl.agents import A2CConfig, DQNConfig
+from jaxrl.training import checkpoints, rundir, stats, sweeps
+
+# DQN on probe 3 (two-step credit assignment, Q* known): 10 logs of 200 steps, 5 chunks.
+CFG = DQNConfig(total_steps=2_000, num_envs=4, log_every=200, eval_every=400, learning_starts=100,
+                buffer_size=1_000, batch_size=32, hidden_sizes=(16,), updates_per_step=1.0,
+                epsilon_decay_steps=1_000)
+SPEC = training.RunSpec("dqn", CFG, env="Probe3-v0", num_seeds=3, seed=7, checkpoint_every=400)
+
+
+def same(a: dict, b: dict) -> bool:
+  return sorted(a) == sorted(b) and all(
+      np.array_equal(np.asarray(a[k]), np.asarray(b[k]), equal_nan=True) for k in a)
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory):
+  run_dir = tmp_path_factory.mktemp("runs") / "straight"
+  return training.run(SPEC, run_dir, progress=False, log=None)
+
+
+def test_run_directory_has_every_file(straight):
+  d = straight.run_dir
+  for name in ("config.json", "versions.json", "metrics.csv", "summary.json", "curve.png"):
+    assert (d / name).is_file(), name
+  assert (d / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+  assert checkpoints.latest_step(d / "checkpoints") == 2_000
+  versions = json.loads((d / "versions.json").read_text())
+  assert versions["packages"]["jax"] == jax.__version__
+  assert versions["devices_used"] == [str(jax.devices()[0])]
+  summary = json.loads((d / "summary.json").read_text())
+  final = summary["settings"][0]["final_eval_return"]
+  for key in ("mean", "std", "ci95_low", "ci95_high", "n"):
+    assert key in final
+  assert final["n"] == 3
+  assert final["ci95_low"] <= final["mean"] <= final["ci95_high"]
+  assert summary["wall_time_s"] > summary["compile_time_s"] > 0
+  assert summary["env_steps_per_s"] > 0
+
+
+def test_metrics_csv_is_tidy_and_exact(straight):
+  frame = pd.read_csv(straight.run_dir / "metrics.csv")
+  assert list(frame.columns[:4]) == ["setting", "seed", "log", "env_steps"]
+  assert len(frame) == 1 * 3 * 10
+  assert sorted(frame["seed"].unique()) == [0, 1, 2]
+  assert frame.groupby("seed")["env_steps"].max().tolist() == [2_000] * 3
+  # Read back exactly what the run returned (floats round-trip, NaN stays NaN).
+  back = rundir.read_metrics(straight.run_dir / "metrics.csv")
+  for k, v in straight.metrics.items():
+    np.testing.assert_array_equal(back[k], np.asarray(v, np.float64), err_msg=k)
+
+
+def test_probe_is_learned(straight):
+  # Probe 3: Q* of the first step is discount * 1; the greedy policy is trivially optimal, so the
+  # test is that the value error fell: the network learned the two-step return.
+  q_error = straight.metrics["q_error"][0, :, -1]
+  assert np.all(q_error < 0.15), q_error
+  assert np.all(straight.metrics["loss_finite"][0, :, -1])
+
+
+def test_config_reloads_to_the_same_spec(straight):
+  assert training.load_spec(straight.run_dir) == SPEC
+
+
+def test_killed_and_resumed_equals_straight_through(straight, tmp_path):
+  run_dir = tmp_path / "resumed"
+  with pytest.raises(training.Interrupted):
+    training.run(SPEC, run_dir, progress=False, log=None, stop_after_chunks=2)
+  assert checkpoints.latest_step(run_dir / "checkpoints") == 800
+  partial = pd.read_csv(run_dir / "metrics.csv")
+  assert partial["env_steps"].max() == 800        # the metrics so far are on disk already
+  resumed = training.resume(run_dir, progress=False, log=None)
+  assert same(resumed.metrics, straight.metrics)
+  leaves = lambda s: jax.tree.leaves(jax.tree.map(np.asarray, s))  # noqa: E731
+  for a, b in zip(leaves(resumed.final_state), leaves(straight.final_state)):
+    np.testing.assert_array_equal(a, b)
+
+
+def test_same_spec_is_bitwise_deterministic(straight):
+  again = training.run(SPEC, None, progress=False, log=None)
+  assert same(again.metrics, straight.metrics)
+
+
+def test_each_run_equals_its_key_alone(straight):
+  env, params = envs.make(SPEC.env)
+  train = jax.jit(training.ALGORITHMS["dqn"].make_train(CFG, env, params))
+  keys = jax.random.split(jax.random.PRNGKey(SPEC.seed), SPEC.num_seeds)
+  _, alone = train(keys[2])
+  for k in ("eval_return", "q_mean", "loss", "env_steps"):
+    np.testing.assert_allclose(straight.metrics[k][0, 2], alone[k], rtol=1e-5, atol=1e-6,
+                               err_msg=k)
+
+
+def test_progress_fires_from_inside_without_recompiling():
+  prog = training.Progress(3, CFG.total_steps, interval_s=None)
+  result = training.run(SPEC, None, progress=prog, log=None)
+  assert prog.calls == 10                         # one callback per logging interval
+  assert "2,000/2,000 env steps" in prog.line()
+  assert result.summary["compiled_programs"] == 2  # init + one chunk length, nothing more
+  quiet = training.run(SPEC, None, progress=False, log=None)
+  assert same(quiet.metrics, result.metrics)      # the callback changes no number
+
+
+def test_progress_prints_at_a_bounded_rate():
+  lines = []
+  prog = training.Progress(3, CFG.total_steps, "x", interval_s=3600.0, printer=lines.append)
+  training.run(SPEC, None, progress=prog, log=None)
+  assert len(lines) == 2 and "2,000/2,000" in lines[-1]   # the first interval and the end
+
+
+def test_existing_run_directory_is_refused(straight):
+  before = (straight.run_dir / "metrics.csv").read_bytes()
+  with pytest.raises(ValueError, match="already exists; pass resume"):
+    training.run(SPEC, straight.run_dir, progress=False, log=None)
+  assert (straight.run_dir / "metrics.csv").read_bytes() == before
+
+
+def test_resume_with_a_different_config_is_refused(straight):
+  other = dataclasses.replace(SPEC, config=dataclasses.replace(CFG, learning_rate=0.5))
+  with pytest.raises(ValueError, match=r"different config \(differs in \['config.learning_rate'\]"):
+    training.run(other, straight.run_dir, resume=True, progress=False, log=None)
+
+
+def test_checkpoint_from_a_different_config_is_refused(straight, tmp_path):
+  run_dir = tmp_path / "swapped"
+  with pytest.raises(training.Interrupted):
+    training.run(SPEC, run_dir, progress=False, log=None, stop_after_chunks=1)
+  # Someone copies another run's checkpoints in: the fingerprint does not match.
+  other = dataclasses.replace(SPEC, seed=8)
+  other_dir = tmp_path / "other"
+  with pytest.raises(training.Interrupted):
+    training.run(other, other_dir, progress=False, log=None, stop_after_chunks=1)
+  import shutil
+  shutil.rmtree(run_dir / "checkpoints")
+  shutil.copytree(other_dir / "checkpoints", run_dir / "checkpoints")
+  with pytest.raises(ValueError, match="written by a different config"):
+    training.resume(run_dir, progress=False, log=None)
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(algorithm="ppo"), "unknown algorithm 'ppo'"),
+    (dict(env="NoSuchEnv-v9"), "unknown environment 'NoSuchEnv-v9'"),
+    (dict(num_seeds=0), "num_seeds must be a positive integer"),
+    (dict(settings=({"hidden_sizes": (8,)},)), "not dqn hyperparameters"),
+    (dict(settings=({"learning_rate": -1.0},)), "learning_rate must be positive"),
+    (dict(checkpoint_every=300), "multiple of log_every"),
+    (dict(config=A2CConfig()), "takes a DQNConfig"),
+])
+def test_bad_specs_are_refused_before_compiling(change, message, tmp_path):
+  spec = dataclasses.replace(SPEC, **change)
+  with pytest.raises(ValueError, match=message):
+    training.run(spec, tmp_path / "never", progress=False, log=None)
+  assert not (tmp_path / "never").exists() or not any((tmp_path / "never").iterdir())
+
+
+def test_more_devices_than_exist_is_refused():
+  with pytest.raises(ValueError, match="num_devices must be between 1 and"):
+    training.check(SPEC, num_devices=len(jax.devices()) + 1)
+
+
+def test_overwrite_replaces_and_resume_overwrite_conflict(tmp_path):
+  run_dir = tmp_path / "ow"
+  run_dir.mkdir()
+  (run_dir / "precious.txt").write_text("mine")
+  with pytest.raises(ValueError, match="not a jaxrl run directory"):
+    training.run(SPEC, run_dir, overwrite=True, progress=False, log=None)
+  assert (run_dir / "precious.txt").read_text() == "mine"
+  with pytest.raises(ValueError, match="exclude each other"):
+    training.run(SPEC, run_dir, overwrite=True, resume=True, progress=False, log=None)
+
+
+def test_sweep_vmaps_hyperparameters_and_loops_over_shapes(tmp_path):
+  cfg = dataclasses.replace(CFG, total_steps=800, eval_every=400)
+  settings = training.grid({"learning_rate": [1e-3, 3e-2], "hidden_sizes": [(8,), (16,)]})
+  result = training.sweep("dqn", cfg, settings, env="Probe1-v0", num_seeds=2,
+                          out=tmp_path / "sw", progress=False, log=None)
+  assert result.summary["calls"] == 2             # one compiled call per network shape
+  assert [r.metrics["eval_return"].shape for r in result.groups] == [(2, 2, 4)] * 2
+  assert sorted(result.summary["ranking"]) == [0, 1, 2, 3]
+  means = [result.summary["settings"][i]["final_eval_return"]["mean"]
+           for i in result.summary["ranking"]]
+  assert means == sorted(means, reverse=True)
+  saved = json.loads((tmp_path / "sw" / "sweep.json").read_text())
+  assert saved["status"] == "finished" and saved["ranking"] == result.summary["ranking"]
+  assert (tmp_path / "sw" / "group-001" / "metrics.csv").exists()
+  table = sweeps.ranking_table(result.summary)
+  assert table.count("\n") == 4
+
+
+def test_random_search_is_reproducible_and_in_range():
+  space = {"learning_rate": training.Range(1e-4, 1e-2, log=True),
+           "discount": training.Range(0.9, 0.99)}
+  a = training.random_search(space, 16, seed=3)
+  assert a == training.random_search(space, 16, seed=3)
+  assert all(1e-4 <= s["learning_rate"] <= 1e-2 and 0.9 <= s["discount"] <= 0.99 for s in a)
+  with pytest.raises(ValueError, match="log range needs low > 0"):
+    training.Range(0.0, 1.0, log=True)
+
+
+def test_bootstrap_interval_and_last_finite():
+  assert stats.last_finite(np.array([[1.0, np.nan, 3.0, np.nan]]))[0] == 3.0
+  assert np.isnan(stats.last_finite(np.array([[np.nan, np.nan]]))[0])
+  s = stats.summarize(np.array([1.0, 2.0, 3.0, 4.0, np.nan]))
+  assert s["n"] == 4 and s["mean"] == 2.5
+  assert 1.0 <= s["ci95_low"] < 2.5 < s["ci95_high"] <= 4.0
+  one = stats.summarize(np.array([5.0]))
+  assert one["mean"] == 5.0 and np.isnan(one["ci95_low"]) and np.isnan(one["std"])
+
+
+def test_plot_overlays_runs(straight, tmp_path):
+  out = tmp_path / "both.png"
+  assert training.write_plots([straight.run_dir, straight.run_dir], out) == "eval_return"
+  assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+  with pytest.raises(ValueError, match="has no metrics.csv"):
+    training.write_plots([tmp_path], tmp_path / "x.png")
