@@ -20,6 +20,7 @@ import tyro
 from jaxrl import agents
 from jaxrl import mdp as mdp_lib
 from jaxrl import training
+from jaxrl.training import rundir
 
 SolverName = Literal["value_iteration", "q_iteration", "policy_iteration"]
 _SOLVERS = {
@@ -40,7 +41,12 @@ class SolverConfig:
   max_iterations: int = 100_000
   """cap on sweeps (value/Q-iteration) or improvement steps (policy iteration)"""
   plot: pathlib.Path | None = None
-  """write a figure of the values and policy to this PNG"""
+  """also write the figure of the values and policy (grid worlds) to this PNG"""
+  out: pathlib.Path | None = None
+  """run directory for config.json, versions.json, solution.json and policy.png (None:
+  runs/solve-PROBLEM-TIMESTAMP)"""
+  save: bool = True
+  """write the run directory (--no-save: print only)"""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,7 +137,7 @@ def _report(config, problem, solution, seconds) -> str:
   return "\n".join(lines)
 
 
-def _plot(config, problem, solution) -> None:
+def _plot(config, problem, solution, path: pathlib.Path) -> None:
   import matplotlib  # pylint: disable=import-outside-toplevel
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
@@ -142,8 +148,8 @@ def _plot(config, problem, solution) -> None:
   ax = plot_gridworld(problem, solution.values, solution.policy,
                       title=f"living reward {config.living_reward:g}, noise {config.noise:g}, "
                             f"discount {config.discount:g}")
-  config.plot.parent.mkdir(parents=True, exist_ok=True)
-  ax.figure.savefig(config.plot, dpi=120, bbox_inches="tight")
+  path.parent.mkdir(parents=True, exist_ok=True)
+  ax.figure.savefig(path, dpi=120, bbox_inches="tight")
   plt.close(ax.figure)
 
 
@@ -151,13 +157,38 @@ def run_solve(config: GridworldConfig | ChainConfig) -> int:
   problem, solution, seconds = solve(config)
   print(_report(config, problem, solution, seconds))
   if config.plot is not None:
-    _plot(config, problem, solution)
+    _plot(config, problem, solution, config.plot)
     print(f"\nwrote {config.plot}")
+  if config.save:
+    name = "gridworld" if isinstance(config, GridworldConfig) else "chain"
+    out = config.out or _default_out("solve", name)
+    _save_solution(out, config, problem, solution, seconds)
+    print(f"\nrun directory: {out}")
   if not bool(solution.converged):
     print(f"\nNOT CONVERGED after {int(solution.iterations)} iterations: the numbers above are not a "
           "solution (a reward loop at discount 1, or raise --max-iterations).", file=sys.stderr)
     return 1
   return 0
+
+
+def _save_solution(out: pathlib.Path, config, problem, solution, seconds: float) -> None:
+  """The solver's run directory: the same files as a training run where they apply."""
+  if out.exists() and any(out.iterdir()):
+    raise ValueError(f"run directory {out} already exists; choose another --out.")
+  out.mkdir(parents=True, exist_ok=True)
+  cfg = {k: (list(v) if isinstance(v, tuple) else str(v) if isinstance(v, pathlib.Path) else v)
+         for k, v in dataclasses.asdict(config).items()}
+  rundir.write_json(out / rundir.CONFIG, dict(command="solve", problem=type(config).__name__,
+                                              config=cfg))
+  rundir.write_json(out / rundir.VERSIONS, rundir.versions(jax.devices()[:1]))
+  rundir.write_json(out / "solution.json", dict(
+      values=np.asarray(solution.values).tolist(),
+      q_values=np.asarray(solution.q_values).tolist(),
+      policy=np.asarray(solution.policy).tolist(),
+      iterations=int(solution.iterations), converged=bool(solution.converged),
+      error_bound=float(solution.error_bound), seconds_including_compile=seconds))
+  if isinstance(problem, mdp_lib.GridWorld):
+    _plot(config, problem, solution, out / "policy.png")
 
 
 # ----------------------------------------------------------------------------- training
@@ -306,7 +337,12 @@ class PlotArgs:
 
 def _default_out(algorithm: str, env: str) -> pathlib.Path:
   stamp = time.strftime("%Y%m%d-%H%M%S")
-  return pathlib.Path("runs") / f"{algorithm}-{env}-{stamp}"
+  path = pathlib.Path("runs") / f"{algorithm}-{env}-{stamp}"
+  n = 1
+  while path.exists():   # two runs in one second get their own directories
+    n += 1
+    path = pathlib.Path("runs") / f"{algorithm}-{env}-{stamp}-{n}"
+  return path
 
 
 def _parse_value(text: str):

@@ -7,6 +7,24 @@ import pytest
 from jaxrl import cli
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path, monkeypatch):
+  monkeypatch.chdir(tmp_path)   # default run directories go to ./runs
+
+
+def test_solve_writes_a_run_directory(tmp_path, capsys):
+  out = tmp_path / "solved"
+  assert cli.main(["solve", "gridworld", "--living-reward", "-0.4", "--out", str(out)]) == 0
+  assert f"run directory: {out}" in capsys.readouterr().out
+  solution = json.loads((out / "solution.json").read_text())
+  assert solution["converged"] and len(solution["values"]) == 11   # the 11 open cells
+  assert (out / "policy.png").read_bytes()[:4] == b"\x89PNG"
+  assert json.loads((out / "config.json").read_text())["config"]["living_reward"] == -0.4
+  assert (out / "versions.json").exists()
+  assert cli.main(["solve", "gridworld"]) == 0
+  assert len(list((tmp_path / "runs").iterdir())) == 1      # the default: runs/solve-gridworld-*
+
+
 def test_solve_gridworld_prints_textbook_grid(capsys):
   assert cli.main(["solve", "gridworld"]) == 0
   out = capsys.readouterr().out
@@ -29,9 +47,10 @@ def test_solve_gridworld_writes_plot(tmp_path, capsys):
 
 def test_solve_chain_flips_with_discount(capsys):
   assert cli.main(["solve", "chain", "--discount", "1.0"]) == 0
-  patient = capsys.readouterr().out.splitlines()[-1]
+  action = lambda out: next(l for l in out.splitlines() if l.startswith("action:"))  # noqa: E731
+  patient = action(capsys.readouterr().out)
   assert cli.main(["solve", "chain", "--discount", "0.1"]) == 0
-  impatient = capsys.readouterr().out.splitlines()[-1]
+  impatient = action(capsys.readouterr().out)
   assert "\u2192" not in patient  # walks to the far exit everywhere
   assert "\u2192" in impatient  # takes the near exit from the cell beside it
 
