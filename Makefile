@@ -17,6 +17,7 @@ setup: $(VENV)/.installed
 
 run: setup
 	$(VENV)/bin/jaxrl solve gridworld
+	$(VENV)/bin/jaxrl train dqn --env CartPole-v1 --num-seeds 8 --total-steps 100000
 
 test: setup
 	$(PY) -m pytest

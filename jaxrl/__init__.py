@@ -9,6 +9,7 @@ from jaxrl import networks
 from jaxrl import policies
 from jaxrl import returns
 from jaxrl import rollouts
+from jaxrl import training
 from jaxrl.mdp import Solution
 from jaxrl.mdp import TabularMDP
 from jaxrl.mdp import gridworld
@@ -35,5 +36,6 @@ __all__ = (
     "q_iteration",
     "returns",
     "rollouts",
+    "training",
     "value_iteration",
 )

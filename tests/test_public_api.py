@@ -11,7 +11,7 @@ import jaxrl.mdp
 
 @pytest.mark.parametrize("module_name", [
     "jaxrl", "jaxrl.mdp", "jaxrl.envs", "jaxrl.agents", "jaxrl.buffers", "jaxrl.losses",
-    "jaxrl.policies", "jaxrl.networks", "jaxrl.returns"])
+    "jaxrl.policies", "jaxrl.networks", "jaxrl.returns", "jaxrl.training"])
 def test_every_name_in_all_exists(module_name):
   module = importlib.import_module(module_name)
   names = module.__all__

@@ -216,7 +216,8 @@ def _prepare_dir(run_dir: pathlib.Path, spec: RunSpec, resume: bool, overwrite: 
 def run(spec: RunSpec, run_dir: str | os.PathLike | None = None, *, resume: bool = False,
         overwrite: bool = False, num_devices: int | None = None,
         progress: bool | progress_lib.Progress = True, progress_interval_s: float = 10.0,
-        write_plot: bool = True, stop_after_chunks: int | None = None,
+        write_plot: bool = True, save_checkpoints: bool = True,
+        stop_after_chunks: int | None = None,
         log: Callable[[str], None] | None = print) -> RunResult:
   """Trains ``spec``: every setting and seed in one compiled call, checkpointed per chunk.
 
@@ -229,6 +230,8 @@ def run(spec: RunSpec, run_dir: str | os.PathLike | None = None, *, resume: bool
     progress: print progress lines (True), not (False), or a :class:`Progress` to report to.
     progress_interval_s: least seconds between progress lines.
     write_plot: write ``curve.png``.
+    save_checkpoints: write checkpoints into ``run_dir`` (False: only the other files; the run
+      cannot be resumed). Checkpoints are single-process for now: on several hosts pass False.
     stop_after_chunks: raise :class:`Interrupted` after this many chunks of this call have
       been checkpointed (what a kill does, for tests).
     log: where status lines go (None: silent).
@@ -246,6 +249,11 @@ def run(spec: RunSpec, run_dir: str | os.PathLike | None = None, *, resume: bool
   mesh = devices_lib.make_mesh(num_runs, num_devices)
   chunk = _chunk_logs(trainer.num_logs, trainer.steps_per_log, spec.checkpoint_every)
   main = devices_lib.is_main_process()
+  if run_dir is not None and save_checkpoints and jax.process_count() > 1:
+    raise ValueError(f"checkpoints are written by a single process for now, and this run spans "
+                     f"{jax.process_count()} processes; pass save_checkpoints=False "
+                     "(--no-checkpoints) on several hosts (the other files are still written by "
+                     "process 0).")
   if run_dir is not None:
     run_dir = pathlib.Path(run_dir)
     resuming = _prepare_dir(run_dir, spec, resume, overwrite) if main else resume
@@ -307,7 +315,7 @@ def run(spec: RunSpec, run_dir: str | os.PathLike | None = None, *, resume: bool
   metrics = {k: np.full((num_runs, trainer.num_logs), np.nan if np.issubdtype(v.dtype, np.floating)
                         else 0, dtype=v.dtype) for k, v in m_shapes.items()}
   logs_done, prior_wall, prior_exec = 0, 0.0, 0.0
-  ckpt_dir = None if run_dir is None else run_dir / rundir.CHECKPOINTS
+  ckpt_dir = None if run_dir is None or not save_checkpoints else run_dir / rundir.CHECKPOINTS
   versions = rundir.versions(list(mesh.devices.flat))
   if run_dir is not None and main and not resuming:
     rundir.write_json(run_dir / rundir.CONFIG, spec.to_dict())
@@ -366,10 +374,9 @@ def run(spec: RunSpec, run_dir: str | os.PathLike | None = None, *, resume: bool
                   wall_s=prior_wall + time.perf_counter() - t_wall, exec_s=prior_exec + exec_s)
       checkpoints.save(ckpt_dir, logs_done * trainer.steps_per_log,
                        dict(carry=carry, metrics=metrics), metadata=meta)
-      if main:
-        rundir.write_text_atomic(run_dir / rundir.METRICS,
-                                 rundir.metrics_csv(_by_setting(metrics, num_settings),
-                                                    logs_done))
+    if run_dir is not None and main:
+      rundir.write_text_atomic(run_dir / rundir.METRICS,
+                               rundir.metrics_csv(_by_setting(metrics, num_settings), logs_done))
     if stop_after_chunks is not None and chunks_this_call >= stop_after_chunks \
         and logs_done < trainer.num_logs:
       raise Interrupted(f"stopped after {chunks_this_call} chunk(s), at env step "
