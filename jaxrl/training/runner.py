@@ -178,8 +178,9 @@ def _chunk_logs(num_logs: int, steps_per_log: int, checkpoint_every: int | None)
   return min(checkpoint_every // steps_per_log, num_logs)
 
 
-def _prepare_dir(run_dir: pathlib.Path, spec: RunSpec, resume: bool, overwrite: bool) -> bool:
-  """Returns True when an existing run is being resumed."""
+def _prepare_dir(run_dir: pathlib.Path, spec: RunSpec, resume: bool,
+                 overwrite: bool) -> tuple[bool, pathlib.Path | None]:
+  """Returns (whether an existing run is resumed, where an overwritten run was moved)."""
   if resume and overwrite:
     raise ValueError("resume and overwrite exclude each other: resume continues the run in the "
                      "directory, overwrite deletes it.")
@@ -188,14 +189,22 @@ def _prepare_dir(run_dir: pathlib.Path, spec: RunSpec, resume: bool, overwrite: 
     if resume:
       raise ValueError(f"cannot resume: {run_dir} does not exist or is empty.")
     run_dir.mkdir(parents=True, exist_ok=True)
-    return False
+    return False, None
   if overwrite:
     if not (run_dir / rundir.CONFIG).exists():
       raise ValueError(f"refusing to overwrite {run_dir}: it is not a jaxrl run directory (no "
                        f"{rundir.CONFIG}); delete it yourself if you mean it.")
-    shutil.rmtree(run_dir)
+    # Moved aside, deleted only when the new run has finished: a failed or interrupted
+    # replacement loses nothing.
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    aside = run_dir.with_name(f"{run_dir.name}.replaced-{stamp}")
+    n = 1
+    while aside.exists():
+      n += 1
+      aside = run_dir.with_name(f"{run_dir.name}.replaced-{stamp}-{n}")
+    run_dir.rename(aside)
     run_dir.mkdir(parents=True)
-    return False
+    return False, aside
   if not resume:
     raise ValueError(f"run directory {run_dir} already exists; pass resume to continue it, "
                      "overwrite to replace it, or choose another directory.")
@@ -210,7 +219,7 @@ def _prepare_dir(run_dir: pathlib.Path, spec: RunSpec, resume: bool, overwrite: 
     raise ValueError(f"cannot resume {run_dir}: it was started with a different config "
                      f"(differs in {diff}). Resume with its own config (jaxrl resume "
                      f"{run_dir}) or start a new run directory.")
-  return True
+  return True, None
 
 
 def run(spec: RunSpec, run_dir: str | os.PathLike | None = None, *, resume: bool = False,
@@ -256,11 +265,13 @@ def run(spec: RunSpec, run_dir: str | os.PathLike | None = None, *, resume: bool
                      "process 0).")
   if run_dir is not None:
     run_dir = pathlib.Path(run_dir)
-    resuming = _prepare_dir(run_dir, spec, resume, overwrite) if main else resume
+    resuming, aside = _prepare_dir(run_dir, spec, resume, overwrite) if main else (resume, None)
+    if aside is not None:
+      say(f"moved the old {run_dir} to {aside}; it is deleted when this run finishes.")
   else:
     if resume:
       raise ValueError("resume needs a run directory.")
-    resuming = False
+    resuming, aside = False, None
 
   from jaxrl.training import checkpoints  # pylint: disable=import-outside-toplevel
 
@@ -393,6 +404,8 @@ def run(spec: RunSpec, run_dir: str | os.PathLike | None = None, *, resume: bool
     rundir.write_json(run_dir / rundir.SUMMARY, summary)
     if write_plot:
       rundir.plot_curves([(f"{spec.algorithm} {spec.env}", by_setting)], run_dir / rundir.CURVE)
+  if aside is not None:
+    shutil.rmtree(aside, ignore_errors=True)
   say(_summary_line(summary))
   state = trainer.state_of(carry)
   return RunResult(spec=spec, metrics=by_setting, summary=summary, final_state=state,

@@ -225,3 +225,16 @@ def test_plot_overlays_runs(straight, tmp_path):
   assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
   with pytest.raises(ValueError, match="has no metrics.csv"):
     training.write_plots([tmp_path], tmp_path / "x.png")
+
+
+def test_overwrite_keeps_the_old_run_until_the_new_one_finishes(straight, tmp_path):
+  import shutil
+  run_dir = tmp_path / "replace"
+  shutil.copytree(straight.run_dir, run_dir)
+  with pytest.raises(training.Interrupted):
+    training.run(SPEC, run_dir, overwrite=True, progress=False, log=None, stop_after_chunks=1)
+  aside = [p for p in tmp_path.iterdir() if p.name.startswith("replace.replaced-")]
+  assert len(aside) == 1 and (aside[0] / "summary.json").exists()   # the old run is intact
+  training.resume(run_dir, progress=False, log=None)
+  training.run(SPEC, run_dir, overwrite=True, progress=False, log=None)
+  assert [p.name for p in tmp_path.iterdir() if "replaced" in p.name] == [aside[0].name]
