@@ -1,22 +1,33 @@
 """The notes' variance argument, with numbers, and the learning curves of each estimator.
 
 Part 1 (fixed policy). Train A2C briefly on CartPole-v1 to get a mid-level policy and its critic,
-then FREEZE them and draw many independent batches (8 environments x 500 steps, reset at the start,
-steps of unfinished episodes masked out). For each batch compute the policy-gradient estimate
+then FREEZE them and draw many independent batches: 8 environments reset at the start, 500 steps
+each (= the time limit). For each batch compute the policy-gradient estimate exactly as REINFORCE
+does (jaxrl.agents.reinforce.make_weights and policy_loss):
 
-    g = (1 / |M|) sum_{t in M} grad log pi(a_t | s_t) * w_t
+    g = (1 / (E T)) sum_e sum_{t in M_e} grad log pi(a_t | s_t) * w_t
 
-with w_t = the total episode return (the notes' REINFORCE), the reward-to-go, the reward-to-go minus
-the learned V(s_t), and A2C's GAE(0.95) advantage. Reported: the total variance
-tr Cov[g] = sum_i Var[g_i] over batches, the squared norm of the mean gradient, and their ratio.
-(The three Monte Carlo weights use the notes' gamma = 1, so all three are unbiased estimates of the
-same gradient; A2C's advantage uses its gamma = 0.99 and is biased by the critic. The critic was
-trained with gamma = 0.99, so V is a valid but not a matched baseline for gamma = 1 returns.)
+with M_e the FIRST episode of environment e's window (it always ends inside it: the window is the
+time limit), divided by the fixed E T, and w_t = the total episode return (the notes' REINFORCE),
+the reward-to-go, or the reward-to-go minus the learned V(s_t); and A2C's GAE(0.95) advantage over
+EVERY step of the window (A2C bootstraps where the window cuts an episode). The three Monte Carlo
+weights use the notes' gamma = 1, so all three are unbiased estimates of the same vector,
+grad J / T; A2C's uses its gamma = 0.99 and is biased by the critic. (The critic was trained with
+gamma = 0.99, so V is a valid but not a matched baseline for gamma = 1 returns.)
+
+Reported per estimator: the total variance tr Cov[g] = sum_i Var[g_i] over batches, the squared
+norm of the mean gradient, its debiased version and the standard error of the mean
+(sqrt(tr Cov / B)). And, for pairs of estimators on the same batches, whether their means agree:
+d_b = g_b - g'_b, the ratio ||mean d||^2 / (tr Cov[d] / B) (its expectation is 1 when E[d] = 0
+and it grows with B when not; the weights are heavy-tailed, so it is noisy, mostly below 1) and a
+sign-flip p-value for E[d] = 0.
+The same pairs are also computed with the earlier, biased rule (every episode that FINISHED inside
+the window, averaged over the counted steps; its scale differs, so compare it only with itself).
 
 Part 2. Learning curves (greedy evaluation return, mean and spread over 8 seeds) of REINFORCE with
 each weighting and of A2C, in one figure: experiments/out/pg_variance.png.
 
-Usage: python experiments/pg_variance.py [--batches 200] [--curves]
+Usage: python experiments/pg_variance.py [--batches 2000] [--curves]   (about a minute on a CPU)
 """
 
 import argparse
@@ -35,6 +46,10 @@ from jaxrl.agents import reinforce
 from jaxrl.envs import wrappers
 
 ESTIMATORS = ("total", "reward_to_go", "rtg_minus_value", "a2c_gae")
+MC = {"total": ("total", "none"), "reward_to_go": ("reward_to_go", "none"),
+      "rtg_minus_value": ("reward_to_go", "value")}
+PAIRS = (("total", "reward_to_go"), ("reward_to_go", "rtg_minus_value"),
+         ("total", "rtg_minus_value"))
 
 
 def fixed_policy(env, params, steps):
@@ -44,12 +59,17 @@ def fixed_policy(env, params, steps):
   return train.network, state.params, float(metrics["eval_return"][-1])
 
 
-def make_estimates(network, env, env_params, num_envs=8, length=500, gamma=0.99, lam=0.95):
+def make_estimates(network, env, env_params, num_envs=8, length=500, gamma=0.99, lam=0.95,
+                   old_rule=False):
   env = wrappers.EpisodeStatistics(env)
+  configs = {k: reinforce.resolve(reinforce.ReinforceConfig(
+      num_envs=num_envs, rollout_length=length, returns=ret, baseline=base, discount=1.0),
+      env_params) for k, (ret, base) in MC.items()}
 
   def rollout(key, params):
     k_reset, k_roll = jax.random.split(key)
-    obs, state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(k_reset, num_envs), env_params)
+    obs, state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(k_reset, num_envs),
+                                                        env_params)
 
     def step(carry, k):
       obs, state = carry
@@ -69,46 +89,83 @@ def make_estimates(network, env, env_params, num_envs=8, length=500, gamma=0.99,
     _, v = network.apply(params, traj["obs"])
     _, v_final = network.apply(params, traj["final"])
     live = 1.0 - traj["term"].astype(jnp.float32)
-    d, d1 = gamma * live, live     # A2C's discount; the notes' gamma = 1 for the MC estimators
     end = traj["term"] | traj["trunc"]
     col = lambda f, *a: jax.vmap(f, in_axes=1, out_axes=1)(*a)  # noqa: E731
-    mask = col(R.finished_episode_mask, end).astype(jnp.float32)
-    rtg = col(R.discounted_returns, traj["reward"], d1, end)
-    weights = dict(
-        total=col(R.episode_total_returns, traj["reward"], d1, end),
-        reward_to_go=rtg,
-        rtg_minus_value=rtg - v,
-        a2c_gae=col(lambda *a: R.gae(*a, lam), traj["reward"], d, end, v, v_final))
+    # the notes' gamma = 1 for the Monte Carlo estimators
+    mc = dict(reward=traj["reward"], discount=live, end=end, truncated=traj["trunc"])
+    weights, masks = {}, {}
+    for k, config in configs.items():
+      w, mask, _ = reinforce.make_weights(config, mc, v, v_final, jnp.float32(0),
+                                          config.hyperparams())
+      weights[k], masks[k] = w, mask
+    weights["a2c_gae"] = col(lambda *a: R.gae(*a, lam), traj["reward"], gamma * live, end, v,
+                             v_final)
+    masks["a2c_gae"] = jnp.ones_like(end)       # A2C uses every step (bootstrapping at cuts)
 
-    def grad_for(w):
-      def surrogate(p):
-        logits, _ = network.apply(p, traj["obs"])
-        logp = policies.categorical_log_prob(logits, traj["action"])
-        return jnp.sum(logp * jax.lax.stop_gradient(w) * mask) / jnp.maximum(jnp.sum(mask), 1)
-      g = jax.grad(surrogate)(params)
-      # the actor's parameters only (the critic's get no gradient from this surrogate)
+    def flat_grad(loss):
+      g = jax.grad(loss)(params)
+      # the actor's parameters only (the critic's get no gradient from these surrogates)
       return jnp.concatenate([x.ravel() for x in jax.tree.leaves(g)])
 
-    return {k: grad_for(w) for k, w in weights.items()}
+    def logits_of(p):
+      return network.apply(p, traj["obs"])[0]
+
+    out = {k: -flat_grad(lambda p, k=k: reinforce.policy_loss(logits_of(p), traj["action"],
+                                                             weights[k], masks[k]))
+           for k in ESTIMATORS}
+    out["counted_fraction"] = jnp.mean(masks["total"].astype(jnp.float32))
+    if old_rule:   # the earlier rule: every finished episode, mean over the counted steps
+      fin = col(R.finished_episode_mask, end).astype(jnp.float32)
+      for k in MC:        # make_weights' weights are defined at every step; only the mask differs
+
+        def surrogate(p, w=weights[k]):
+          logp = policies.categorical_log_prob(logits_of(p), traj["action"])
+          return jnp.sum(logp * w * fin) / jnp.maximum(jnp.sum(fin), 1)
+
+        out[f"old_{k}"] = flat_grad(surrogate)
+    return out
 
   return estimates
 
 
-def variance_table(batches):
+def _stats(g):
+  var = float(np.sum(np.var(g, axis=0, ddof=1)))
+  mean_sq = float(np.sum(np.mean(g, axis=0) ** 2))
+  # |mean|^2 over-estimates |E g|^2 by tr Cov / B; subtract it
+  signal = max(mean_sq - var / g.shape[0], 0.0)
+  return dict(total_variance=var, mean_grad_sq_norm=mean_sq, signal_sq_norm_debiased=signal,
+              mean_standard_error=float(np.sqrt(var / g.shape[0])))
+
+
+def _agreement(a, b, flips=2000, seed=0):
+  """Do E[a] and E[b] agree? a, b: [B, P] estimates from the same batches."""
+  d = a - b
+  n = d.shape[0]
+  mean_sq = float(np.sum(np.mean(d, axis=0) ** 2))
+  expected = float(np.sum(np.var(d, axis=0, ddof=1))) / n     # E||mean d||^2 when E[d] = 0
+  signs = np.random.default_rng(seed).choice([-1.0, 1.0], size=(flips, n))
+  null = np.sum((signs @ d / n) ** 2, axis=1)
+  return dict(mean_diff_sq_norm=mean_sq, expected_if_equal=expected,
+              ratio=mean_sq / expected, sign_flip_p_value=float(np.mean(null >= mean_sq)))
+
+
+def variance_table(batches, old_rule=True, chunk=10):
   env, env_params = envs.make("CartPole-v1")
   network, params, eval_return = fixed_policy(env, env_params, 40_000)
-  est = jax.jit(jax.vmap(make_estimates(network, env, env_params), in_axes=(0, None)))
-  grads = est(jax.random.split(jax.random.PRNGKey(1), batches), params)
-  table = {}
-  for k in ESTIMATORS:
-    g = np.asarray(grads[k], np.float64)
-    var = float(np.sum(np.var(g, axis=0, ddof=1)))
-    mean_sq = float(np.sum(np.mean(g, axis=0) ** 2))
-    # |mean|^2 over-estimates |E g|^2 by tr Cov / B; subtract it
-    signal = max(mean_sq - var / g.shape[0], 0.0)
-    table[k] = dict(total_variance=var, mean_grad_sq_norm=mean_sq, signal_sq_norm_debiased=signal)
-  return dict(policy_greedy_eval_return=eval_return, batches=batches, envs_per_batch=8,
-              steps_per_env=500, estimators=table)
+  est = make_estimates(network, env, env_params, old_rule=old_rule)
+  run = jax.jit(lambda keys: jax.lax.map(lambda k: est(k, params), keys, batch_size=chunk))
+  grads = run(jax.random.split(jax.random.PRNGKey(1), batches))
+  grads = {k: np.asarray(v, np.float64) for k, v in grads.items()}
+  table = {k: _stats(grads[k]) for k in ESTIMATORS}
+  agree = {f"{a} vs {b}": _agreement(grads[a], grads[b]) for a, b in PAIRS}
+  out = dict(policy_greedy_eval_return=eval_return, batches=batches, envs_per_batch=8,
+             steps_per_env=500, counted_fraction=float(np.mean(grads["counted_fraction"])),
+             estimators=table, agreement=agree)
+  if old_rule:
+    out["old_rule_estimators"] = {k: _stats(grads[f"old_{k}"]) for k in MC}
+    out["old_rule_agreement"] = {f"{a} vs {b}": _agreement(grads[f"old_{a}"], grads[f"old_{b}"])
+                                 for a, b in PAIRS}
+  return out
 
 
 def curves(seeds=8):
@@ -161,7 +218,7 @@ def plot(curve_data, table, path):
 
 def main():
   parser = argparse.ArgumentParser()
-  parser.add_argument("--batches", type=int, default=200)
+  parser.add_argument("--batches", type=int, default=2000)
   parser.add_argument("--curves", action="store_true")
   args = parser.parse_args()
   table = variance_table(args.batches)

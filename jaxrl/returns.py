@@ -1,5 +1,8 @@
 """Discounted returns, reward-to-go, n-step and lambda-returns, GAE: arrays in, arrays out.
 
+Also which steps of a stream a Monte Carlo estimate may count without selection bias
+(:func:`started_episode_mask`, :func:`first_episode_mask`; not :func:`finished_episode_mask`).
+
 Every function takes ONE stream of experience with a leading time axis ``[T]``, as one
 environment produced it (auto-resetting, so several episodes may lie end to end in the stream);
 batch environments with ``jax.vmap``. The time naming follows rlax: step ``t`` is the transition
@@ -36,6 +39,7 @@ import numbers
 import chex
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 Array = chex.Array
 
@@ -43,9 +47,11 @@ __all__ = (
     "discounted_returns",
     "episode_total_returns",
     "finished_episode_mask",
+    "first_episode_mask",
     "gae",
     "lambda_returns",
     "n_step_returns",
+    "started_episode_mask",
 )
 
 
@@ -149,8 +155,11 @@ def finished_episode_mask(end_t: Array) -> Array:
 
       m_t = OR_{k >= t} end_k
 
-  The steps after the last ``end`` belong to an episode still running when the window closed;
-  REINFORCE without a critic has no return for them and masks them out.
+  Not a rule for choosing which episodes a policy-gradient estimate counts: whether an episode
+  that started mid-stream ends before the stream does depends on that episode's own length, so
+  this mask keeps short episodes and drops long ones (selection bias; the mean of the estimate
+  is not the gradient). Use :func:`started_episode_mask` for that. This mask says which steps
+  already have a Monte Carlo return (e.g. to train a critic or report finished episodes).
 
   Args:
     end_t: bool ``[T]``.
@@ -161,6 +170,79 @@ def finished_episode_mask(end_t: Array) -> Array:
   chex.assert_rank(end_t, 1)
   end = jnp.asarray(end_t, bool)
   return jax.lax.cummax(end[::-1].astype(jnp.int32), axis=0)[::-1].astype(bool)
+
+
+def started_episode_mask(end_t: Array, last_start: int | Array) -> Array:
+  """True at the steps of every episode that STARTED at or before step ``last_start``.
+
+      m_t = [s(t) <= last_start],   s(t) = max{k <= t : k = 0 or end_{k-1}},
+
+  ``s(t)`` being the first step of the episode that holds step ``t`` (the stream's first step
+  starts an episode, as it does when the environments are reset at the start of the window).
+
+  Why this set gives an unbiased policy gradient. Let every episode last at most ``L`` steps
+  (a time limit) and the stream hold ``T >= L`` steps; take ``last_start = T - L``. Then
+
+  * every counted episode ends inside the stream (it starts at ``s <= T - L`` and lasts at most
+    ``L`` steps), so its return ``R`` and reward-to-go are complete;
+  * whether episode ``k`` of the stream is counted, ``s_k <= T - L``, is decided by the lengths
+    of episodes ``1 .. k-1`` only, never by episode ``k`` itself (a stopping rule). Episodes are
+    i.i.d. (each starts from a reset, with fresh randomness), so by Wald's identity the sum over
+    counted episodes of any per-episode quantity ``X_k`` (e.g. ``sum_t grad log pi(a_t|s_t) G_t``)
+    has mean ``E[N] E[X]``, ``N`` the number counted: ``E[X]`` with no selection bias.
+
+  ``last_start = 0`` (with ``T = L``) counts exactly the first episode (:func:`first_episode_mask`,
+  ``N = 1``). By contrast :func:`finished_episode_mask` counts an episode when it ENDS in the
+  stream, which depends on its own length and biases towards short episodes.
+
+  Args:
+    end_t: bool ``[T]`` terminated or truncated at ``t``.
+    last_start: int ``[]`` (static or traced), ``>= 0``: the last step at which a counted episode
+      may start, ``T - L`` for episodes of at most ``L`` steps.
+
+  Returns:
+    bool ``[T]``.
+
+  Raises:
+    ValueError: a concrete ``last_start`` that is negative or not an integer.
+
+  Example:
+    >>> end = jnp.array([False, True, False, True, True, False])   # episodes 0-1, 2-3, 4, 5
+    >>> started_episode_mask(end, 2).tolist()
+    [True, True, True, True, False, False]
+  """
+  if not isinstance(last_start, jax.core.Tracer):
+    value = np.asarray(last_start)
+    if value.ndim != 0 or not np.issubdtype(value.dtype, np.integer):
+      raise ValueError(f"last_start must be an integer scalar, got {last_start!r}.")
+    if int(value) < 0:
+      raise ValueError(
+          f"last_start must be >= 0, got {int(value)}: with episodes of up to L steps in a "
+          "stream of T < L steps no episode is sure to end inside it.")
+  chex.assert_rank(end_t, 1)
+  end = jnp.asarray(end_t, bool)
+  steps = jnp.arange(end.shape[0], dtype=jnp.int32)
+  is_start = jnp.concatenate([jnp.ones((1,), bool), end[:-1]])
+  start_of = jax.lax.cummax(jnp.where(is_start, steps, 0), axis=0)     # s(t)
+  return start_of <= last_start
+
+
+def first_episode_mask(end_t: Array) -> Array:
+  """True at the steps of the stream's first episode: :func:`started_episode_mask` with
+  ``last_start = 0``.
+
+      m_t = [no end_k for k < t]
+
+  With a window at least as long as the time limit, the first episode always ends inside it,
+  and counting only it is an unbiased choice (see :func:`started_episode_mask`).
+
+  Args:
+    end_t: bool ``[T]``.
+
+  Returns:
+    bool ``[T]``.
+  """
+  return started_episode_mask(end_t, 0)
 
 
 def n_step_returns(r_t: Array, discount_t: Array, end_t: Array, v_tp1: Array,

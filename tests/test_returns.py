@@ -103,3 +103,31 @@ def test_bad_arguments_are_refused():
     returns.gae(R, D, END, V, V_TP1, 1.5)
   with pytest.raises(AssertionError):
     returns.discounted_returns(R, D[:3], END, None)
+
+
+# Episodes of END start at steps 0, 2 and 4 (the last one still running at the window's end).
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("last_start, expected", [
+    (0, [1, 1, 0, 0, 0, 0]), (1, [1, 1, 0, 0, 0, 0]), (2, [1, 1, 1, 1, 0, 0]),
+    (3, [1, 1, 1, 1, 0, 0]), (4, [1, 1, 1, 1, 1, 1]), (9, [1, 1, 1, 1, 1, 1])])
+def test_started_episode_mask(variant, last_start, expected):
+  np.testing.assert_array_equal(variant(returns.started_episode_mask)(END, last_start), expected)
+
+
+def test_first_episode_mask_and_the_contrast_with_finished_episodes():
+  np.testing.assert_array_equal(returns.first_episode_mask(END), [1, 1, 0, 0, 0, 0])
+  np.testing.assert_array_equal(returns.first_episode_mask(jnp.zeros(3, bool)), [1, 1, 1])
+  # Episodes of at most 3 steps in a window of 8: those starting at a step <= 5 are sure to end.
+  # A (0-1) terminates, B (2-4) is truncated, C (5) and D (6) terminate, E (7) runs off the end.
+  end = jnp.array([0, 1, 0, 0, 1, 1, 1, 0], bool)
+  np.testing.assert_array_equal(returns.started_episode_mask(end, 8 - 3), [1, 1, 1, 1, 1, 1, 0, 0])
+  # finishing in time is what the finished mask asks, so it also keeps D, a short episode that
+  # started late (a longer one started there would have been dropped): selection bias
+  np.testing.assert_array_equal(returns.finished_episode_mask(end), [1, 1, 1, 1, 1, 1, 1, 0])
+
+
+def test_started_episode_mask_refuses_a_bad_last_start():
+  with pytest.raises(ValueError, match="last_start must be >= 0"):
+    returns.started_episode_mask(END, -1)
+  with pytest.raises(ValueError, match="integer scalar"):
+    returns.started_episode_mask(END, 1.5)

@@ -1,32 +1,69 @@
 """REINFORCE (Williams, 1992) as one compiled function: ``make_train -> train(key)``.
 
-Each iteration resets ``num_envs`` environments, rolls every one out for ``rollout_length``
-steps with the current policy ``a ~ softmax(logits(s))`` (auto-resetting, so a stream may hold
-several episodes), and takes one gradient step on
+Each iteration resets ``E = num_envs`` environments, rolls every one out for
+``T = rollout_length`` steps with the current policy ``a ~ softmax(logits(s))`` (auto-resetting,
+so a window may hold several episodes), and takes one gradient step on
 
-    L = -(1 / |M|) sum_{t in M} log pi(a_t | s_t) * (G_t - b_t)   [+ value and entropy terms]
+    L = -(1 / (E T)) sum_e sum_{t in M_e} log pi(a_t | s_t) (G_t - b_t)   [+ value, entropy terms]
 
-over the set ``M`` of steps that belong to an episode that ENDED inside the window; the tail of
-the episode still running when the window closes has no return yet and is masked out (so
-``rollout_length`` should be at least the episode limit, which it is by default, or no episode
-of a good policy would ever count). The weight ``G_t`` is (``returns``):
+Which steps are counted. Every episode lasts at most ``L_max = episode_limit`` steps (by default
+the environment's time limit ``max_steps_in_episode``; ``resolve`` requires ``T >= L_max``). The
+set ``M_e`` holds the steps of every episode of environment ``e``'s window that STARTED at a step
+``s <= T - L_max`` (:func:`jaxrl.returns.started_episode_mask`). With the default ``T = L_max``
+that is exactly the FIRST episode of each window, one per environment. Then
 
-* ``"total"``: the discounted return of the whole episode, from its first step — the notes'
-  estimator ``grad J ~ sum_t grad log pi(a_t | s_t) R(tau)``;
-* ``"reward_to_go"``: ``G_t = sum_{k >= t} gamma^(k - t) r_k`` within the episode (causality:
-  an action does not change the rewards before it).
+* every counted episode ended inside the window (terminated, or truncated by the time limit), so
+  its return and reward-to-go are complete;
+* whether an episode is counted depends only on the lengths of the episodes before it in the
+  window, never on its own (a stopping rule), and episodes are i.i.d. draws of the policy; by
+  Wald's identity the sum over counted episodes has mean ``E[N] * (per-episode mean)``:
 
-and the baseline ``b_t``, which does not depend on the action (``baseline``): ``"none"``;
-``"mean"``, a running mean of the weights (an exponential average of each batch's mean with step
-``baseline_step``); ``"value"``, a learned ``V(s_t)`` regressed on ``G_t`` with ``value_coef``.
+      E[grad L] = -(E[N] / T) * grad J,    N = counted episodes per window (N = 1 when T = L_max),
+
+  an unbiased estimate of the policy gradient, scaled by a positive constant (``1 / T`` by
+  default). The sum is divided by the fixed batch size ``E T``, not by the random number of
+  counted steps: that ratio would bring a bias back.
+
+The rest of the window (later episodes, finished or not) does not enter the loss; it is the price
+of unbiasedness (a ``rollout_length`` of ``k`` times the limit counts more episodes per window).
+The metrics ``counted_fraction`` and ``counted_episodes`` say how much was used. An earlier
+version counted every episode that FINISHED inside the window; one that starts mid-window finishes
+in time only if it is short, so short episodes were over-represented (selection bias). That rule
+is gone.
+
+The weight ``G_t`` (``returns``), with ``gamma = discount``:
+
+* ``"total"``: the discounted return of the whole episode from its first step, ``R(tau)`` for every
+  step — the notes' estimator ``grad J ~ sum_t grad log pi(a_t | s_t) R(tau)``;
+* ``"reward_to_go"``: ``G_t = sum_{k >= t} gamma^(k - t) r_k`` within the episode (causality: an
+  action does not change the rewards before it).
+
+With ``gamma = 1`` (the notes' setting) both are unbiased for ``grad J``, ``J = E[sum_t r_t]``.
+With ``gamma < 1``, ``"total"`` is unbiased for the gradient of ``E[sum_t gamma^t r_t]``, while
+``"reward_to_go"`` is the estimator practice uses, which drops the factor ``gamma^t`` in front of
+each term and so is not exactly that gradient (Thomas, 2014; Nota & Thomas, 2020).
+
+The baseline ``b_t`` (``baseline``) does not depend on the action, so it leaves the mean alone:
+``"none"``; ``"mean"``, a running mean of the weights (an exponential average of earlier batches'
+means with step ``baseline_step``, fixed before the batch is drawn); ``"value"``, a learned
+``V(s_t)`` (the current parameters, trained on earlier batches; regressed on the counted steps'
+``G_t`` with ``value_coef``). ``normalize_advantages`` standardises the weights with the batch's
+own mean and standard deviation, which is NOT unbiased (off by default).
 
 Time limits. A trajectory cut by a time limit is not a finished one (``truncated`` is not
-``terminated``). ``truncation="bootstrap"`` (needs ``baseline="value"``) treats it as such:
-the return is cut at the limit and continued by ``gamma * V(info["final_observation"])``.
-``truncation="horizon"`` (the default, and the only choice without a critic) instead takes the
-time limit as the horizon ``H`` of the objective the notes write down, ``J = E[sum_{t<H} r_t]``:
-the truncated episode is a complete sample of that objective, and its return stops at the limit.
-Terminations zero the bootstrap in both.
+``terminated``). ``truncation="horizon"`` (the default, and the only choice without a critic)
+takes the limit as the horizon ``H`` of the objective the notes write down,
+``J = E[sum_{t<H} gamma^t r_t]``: a truncated episode is a complete sample of it, its return stops
+at the limit, and the estimate is unbiased as above. ``truncation="bootstrap"`` (needs
+``baseline="value"``) targets the untruncated discounted return instead: the return of a truncated
+episode is continued by ``gamma * V(info["final_observation"])``, so the estimate is biased by the
+critic's error (as A2C's is), and exact only when ``V = V^pi``. Terminations zero the bootstrap in
+both.
+
+References:
+  Williams (1992), Simple statistical gradient-following algorithms for connectionist RL.
+  Thomas (2014), Bias in natural actor-critic algorithms, ICML.
+  Nota & Thomas (2020), Is the policy gradient a gradient?, AAMAS.
 """
 
 from __future__ import annotations
@@ -62,10 +99,13 @@ class ReinforceConfig:
   :class:`ReinforceHyperparams`.
 
   Attributes:
-    total_steps: environment steps in all (every step of every window counts, masked or not).
+    total_steps: environment steps in all (every step of every window counts, used or not).
     num_envs: parallel environments; each contributes one window per iteration.
-    rollout_length: steps per environment per iteration (None: the environment's
-      ``max_steps_in_episode``, so every environment finishes at least one episode).
+    rollout_length: steps per environment per iteration, at least ``episode_limit`` (None:
+      ``episode_limit``, so the first episode of every window, and only it, is counted).
+    episode_limit: a bound on an episode's length, steps (None: the environment's
+      ``max_steps_in_episode``; it may not be smaller). Episodes starting at a window step
+      ``<= rollout_length - episode_limit`` are counted (see the module docstring).
     network: ``"mlp"`` or ``"cnn"`` (the actor-critic; the value head is trained only with
       ``baseline="value"``).
     hidden_sizes: MLP torso widths.
@@ -84,6 +124,7 @@ class ReinforceConfig:
   total_steps: int = 1_000_000
   num_envs: int = 8
   rollout_length: int | None = None
+  episode_limit: int | None = None
   network: str = "mlp"
   hidden_sizes: tuple[int, ...] = (64, 64)
   returns: str = "reward_to_go"
@@ -147,14 +188,28 @@ def resolve(config: ReinforceConfig, env_params) -> ReinforceConfig:
   def bad(msg):
     raise ValueError(f"ReinforceConfig: {msg}")
 
-  length = config.rollout_length
-  if length is None:
-    length = getattr(env_params, "max_steps_in_episode", None)
-    if length is None:
-      bad("rollout_length is None and the environment's params have no max_steps_in_episode.")
-    length = int(length)
+  env_limit = getattr(env_params, "max_steps_in_episode", None)
+  env_limit = None if env_limit is None else int(env_limit)
+  limit = config.episode_limit
+  if limit is None:
+    if env_limit is None:
+      bad("episode_limit is None and the environment's params have no max_steps_in_episode: "
+          "REINFORCE needs a bound on the length of an episode to know which episodes end "
+          "inside the window.")
+    limit = env_limit
+  limit = int(limit)
+  if limit < 1:
+    bad(f"episode_limit must be at least 1, got {limit}.")
+  if env_limit is not None and limit < env_limit:
+    bad(f"episode_limit ({limit}) is less than the environment's time limit "
+        f"max_steps_in_episode ({env_limit}): an episode may outlast it, so a counted episode "
+        "might not end inside the window.")
+  length = limit if config.rollout_length is None else int(config.rollout_length)
   if length < 1:
     bad(f"rollout_length must be at least 1, got {length}.")
+  if length < limit:
+    bad(f"rollout_length ({length}) is less than the episode limit ({limit}): no episode is "
+        "sure to end inside the window, and counting only those that do favours short ones.")
   for name in ("total_steps", "num_envs", "eval_episodes"):
     if getattr(config, name) < 1:
       bad(f"{name} must be at least 1, got {getattr(config, name)}.")
@@ -184,18 +239,48 @@ def resolve(config: ReinforceConfig, env_params) -> ReinforceConfig:
   if config.network not in networks_lib.ACTOR_CRITIC_KINDS:
     bad(f"network must be one of {networks_lib.ACTOR_CRITIC_KINDS}, got {config.network!r}.")
   validate_hyperparams(config.hyperparams())
-  return dataclasses.replace(config, rollout_length=length, log_every=log_every,
-                             eval_every=eval_every, total_steps=total)
+  return dataclasses.replace(config, rollout_length=length, episode_limit=limit,
+                             log_every=log_every, eval_every=eval_every, total_steps=total)
 
 
 def make_weights(config: ReinforceConfig, traj: dict, v: Array, v_final: Array, baseline: Array,
                  hp) -> tuple[Array, Array, Array]:
   """``[T, E]`` trajectories -> ``(weights, mask, returns)``, each ``[T, E]`` (no gradients).
 
-  ``traj``: ``reward``, ``discount`` (``gamma (1 - terminated)``), ``end``, ``truncated``.
-  ``v``: ``V(s_t)``; ``v_final``: ``V(final_observation_t)`` (used on truncation with
-  ``truncation="bootstrap"``); ``baseline``: the running mean (``baseline="mean"``).
+      mask_t = [the episode holding step t started at a step <= T - episode_limit]
+      weights_t = G_t - b_t   (standardised over the counted steps if normalize_advantages)
+
+  ``T`` is the trajectories' length; with ``T = episode_limit`` the mask is each column's first
+  episode. ``G`` is the total return or reward-to-go (``config.returns``), bootstrapped from
+  ``v_final`` at truncations with ``truncation="bootstrap"``; ``b`` is 0, the running mean, or
+  ``v`` (``config.baseline``). ``weights`` and ``returns`` are computed at every step; only the
+  masked ones are meaningful (an unfinished episode's ``G`` stops at the window's end).
+
+  Args:
+    config: a resolved config (``episode_limit`` set: see :func:`resolve`).
+    traj: float ``reward``, ``discount`` (``gamma (1 - terminated)``), bool ``end`` (terminated
+      or truncated), ``truncated``, each ``[T, E]``.
+    v: float ``[T, E]`` ``V(s_t)``.
+    v_final: float ``[T, E]`` ``V(final_observation_t)`` (read on truncation with
+      ``truncation="bootstrap"``).
+    baseline: float ``[]`` the running mean (``baseline="mean"``).
+    hp: the hyperparameters (unused; kept for a uniform signature).
+
+  Returns:
+    ``(weights, mask, returns)``: float, bool, float ``[T, E]``.
+
+  Raises:
+    ValueError: an unresolved config, or trajectories shorter than ``episode_limit``.
   """
+  del hp
+  if config.episode_limit is None:
+    raise ValueError("make_weights needs a resolved config (episode_limit is None); pass it "
+                     "through reinforce.resolve(config, env_params).")
+  length = traj["reward"].shape[0]
+  last_start = length - config.episode_limit
+  if last_start < 0:
+    raise ValueError(f"make_weights: trajectories of {length} steps are shorter than "
+                     f"episode_limit ({config.episode_limit}); no episode is sure to end in them.")
   if config.truncation == "bootstrap":
     v_tp1 = jnp.where(traj["truncated"], v_final, 0.0)
   else:
@@ -203,7 +288,8 @@ def make_weights(config: ReinforceConfig, traj: dict, v: Array, v_final: Array, 
   fn = (returns_lib.episode_total_returns if config.returns == "total"
         else returns_lib.discounted_returns)
   g = jax.vmap(fn, in_axes=1, out_axes=1)(traj["reward"], traj["discount"], traj["end"], v_tp1)
-  mask = jax.vmap(returns_lib.finished_episode_mask, in_axes=1, out_axes=1)(traj["end"])
+  mask = jax.vmap(lambda e: returns_lib.started_episode_mask(e, last_start), in_axes=1,
+                  out_axes=1)(traj["end"])
   if config.baseline == "none":
     w = g
   elif config.baseline == "mean":
@@ -219,6 +305,32 @@ def make_weights(config: ReinforceConfig, traj: dict, v: Array, v_final: Array, 
   return jax.lax.stop_gradient(w), mask, jax.lax.stop_gradient(g)
 
 
+def policy_loss(logits: Array, actions: Array, weights: Array, mask: Array) -> Array:
+  """REINFORCE's surrogate over a ``[T, E]`` batch; its gradient is the policy-gradient estimate.
+
+      L = -(1 / (T E)) sum_{t, e} mask_te * log pi(a_te | s_te) * stop_gradient(w_te)
+
+  The sum over the counted steps is divided by the FIXED batch size ``T E``, not by the number of
+  counted steps (a random ratio would be biased). With the mask of :func:`make_weights`,
+  ``E[-grad L] = (E[N] / T) grad J`` (``N = 1`` when ``T`` is the episode limit).
+
+  Args:
+    logits: float ``[T, E, A]``.
+    actions: int ``[T, E]``.
+    weights: float ``[T, E]``.
+    mask: bool or float ``[T, E]``.
+
+  Returns:
+    float ``[]``.
+  """
+  chex.assert_rank([logits, actions, weights, mask], [3, 2, 2, 2])
+  chex.assert_equal_shape([actions, weights, mask])
+  chex.assert_equal_shape_prefix([logits, actions], 2)
+  flat = lambda x: x.reshape((-1,) + x.shape[2:])  # noqa: E731
+  return losses_lib.policy_gradient_loss(flat(logits), flat(actions),
+                                         flat(weights * mask.astype(weights.dtype)))
+
+
 def make_train(config: ReinforceConfig, env, env_params) -> Trainer:
   """Builds ``train(key, hyperparams=None) -> (final_state, metrics)``, pure and jit-able.
 
@@ -227,8 +339,11 @@ def make_train(config: ReinforceConfig, env, env_params) -> Trainer:
   ``episode_length``, ``episodes`` (episodes that finished in the interval; NaN when none),
   ``eval_return`` (greedy, NaN between evaluations), ``loss``, ``policy_loss``, ``value_loss``,
   ``entropy``, ``loss_finite``, ``baseline`` (the running mean), ``counted_fraction`` (the
-  fraction of steps that belonged to a finished episode), and ``policy_match`` on tabular
-  environments.
+  fraction of the windows' steps that the policy gradient counted), ``counted_episodes``
+  (episodes counted per environment and window; 1 when ``rollout_length = episode_limit``), and
+  ``policy_match`` on tabular environments. ``episode_return``/``episode_length`` average every
+  episode that finished, as DQN's and A2C's do; within a window those favour short episodes, so
+  they are a monitor, not an unbiased estimate of ``J``.
   """
   config = resolve(config, env_params)
   num_actions = int(env.num_actions)
@@ -262,18 +377,20 @@ def make_train(config: ReinforceConfig, env, env_params) -> Trainer:
     w, mask, g = make_weights(config, traj, jax.lax.stop_gradient(v),
                               jax.lax.stop_gradient(v_final), baseline, hp)
     m = mask.astype(jnp.float32)
-    scale = m.size / jnp.maximum(jnp.sum(m), 1.0)     # mean over the counted steps only
     flat = lambda x: x.reshape((-1,) + x.shape[2:])  # noqa: E731
-    pg = scale * losses_lib.policy_gradient_loss(flat(logits), flat(traj["action"]), flat(w * m))
+    pg = policy_loss(logits, traj["action"], w, mask)    # / (T E), a constant: unbiased
     loss = pg
     vl = jnp.float32(0)
     if config.baseline == "value":
+      scale = m.size / jnp.maximum(jnp.sum(m), 1.0)     # the critic's regression: mean over M
       vl = scale * losses_lib.value_loss(flat(jnp.where(mask, v, g)), flat(g))
       loss = loss + hp.value_coef * vl
     ent = -losses_lib.entropy_loss(flat(logits))
     loss = loss - hp.entropy_coef * ent
     g_mean = jnp.sum(g * m) / jnp.maximum(jnp.sum(m), 1.0)
-    return loss, (pg, vl, ent, g_mean, jnp.mean(m))
+    is_start = jnp.concatenate([jnp.ones_like(mask[:1]), traj["end"][:-1]], axis=0)
+    episodes = jnp.sum(is_start & mask) / config.num_envs
+    return loss, (pg, vl, ent, g_mean, jnp.mean(m), episodes)
 
   def env_step(carry, _, params):
     env_state, obs, key = carry
@@ -298,8 +415,8 @@ def make_train(config: ReinforceConfig, env, env_params) -> Trainer:
     _, traj = jax.lax.scan(lambda c, x: env_step(c, x, state.params), (env_state, obs, k_roll),
                            None, length=length)
     traj["discount"] = hp.discount * (1.0 - traj["terminated"].astype(jnp.float32))
-    (loss, (pg, vl, ent, g_mean, counted)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-        state.params, traj, state.baseline, hp)
+    (loss, (pg, vl, ent, g_mean, counted, counted_eps)), grads = jax.value_and_grad(
+        loss_fn, has_aux=True)(state.params, traj, state.baseline, hp)
     updates, opt_state = make_optimizer(hp).update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     baseline = jnp.where(state.updates == 0, g_mean,
@@ -309,7 +426,8 @@ def make_train(config: ReinforceConfig, env, env_params) -> Trainer:
     done = traj["done"]
     acc = dict(
         loss=acc["loss"] + loss, pg=acc["pg"] + pg, vl=acc["vl"] + vl, ent=acc["ent"] + ent,
-        counted=acc["counted"] + counted, finite=acc["finite"] & jnp.isfinite(loss),
+        counted=acc["counted"] + counted, counted_eps=acc["counted_eps"] + counted_eps,
+        finite=acc["finite"] & jnp.isfinite(loss),
         ret=acc["ret"] + jnp.sum(jnp.where(done, traj["ep_return"], 0.0)),
         length=acc["length"] + jnp.sum(jnp.where(done, traj["ep_length"], 0)),
         episodes=acc["episodes"] + jnp.sum(done))
@@ -318,8 +436,8 @@ def make_train(config: ReinforceConfig, env, env_params) -> Trainer:
   def log_interval(carry, log_index, hp):
     state, finite_so_far = carry
     zero = jnp.float32(0)
-    acc = dict(loss=zero, pg=zero, vl=zero, ent=zero, counted=zero, finite=jnp.bool_(True),
-               ret=zero, length=jnp.int32(0), episodes=jnp.int32(0))
+    acc = dict(loss=zero, pg=zero, vl=zero, ent=zero, counted=zero, counted_eps=zero,
+               finite=jnp.bool_(True), ret=zero, length=jnp.int32(0), episodes=jnp.int32(0))
     (state, acc), _ = jax.lax.scan(lambda c, x: iteration(c, x, hp), (state, acc), None,
                                    length=iterations_per_log)
     key, k_eval = jax.random.split(state.key)
@@ -337,7 +455,8 @@ def make_train(config: ReinforceConfig, env, env_params) -> Trainer:
         episode_length=jnp.where(episodes > 0, acc["length"] / jnp.maximum(episodes, 1), nan),
         episodes=episodes, eval_return=eval_return, loss=acc["loss"] / n,
         policy_loss=acc["pg"] / n, value_loss=acc["vl"] / n, entropy=acc["ent"] / n,
-        counted_fraction=acc["counted"] / n, baseline=state.baseline, loss_finite=finite)
+        counted_fraction=acc["counted"] / n, counted_episodes=acc["counted_eps"] / n,
+        baseline=state.baseline, loss_finite=finite)
     if compare is not None:
       metrics["policy_match"] = compare(logits_fn, state.params)["policy_match"]
     return (state, finite), metrics
