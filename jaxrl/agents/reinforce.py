@@ -117,8 +117,15 @@ class ReinforceConfig:
     log_every: environment steps between logged metrics (a multiple of
       ``num_envs * rollout_length``).
     eval_every: environment steps between greedy evaluations (a multiple of ``log_every``).
-    eval_episodes, eval_max_steps: as :class:`jaxrl.agents.dqn.DQNConfig`.
-    learning_rate, discount, baseline_step, value_coef, entropy_coef: *hyperparameters*.
+    eval_episodes: episodes (on separate environments) per greedy evaluation.
+    eval_max_steps: step cap of an evaluation episode (None: the environment's own limit).
+    learning_rate: Adam step size (*hyperparameter*).
+    discount: the discount factor gamma in [0, 1] of the returns (*hyperparameter*).
+    baseline_step: step size of the running-mean baseline, ``baseline="mean"``
+      (*hyperparameter*).
+    value_coef: weight of the learned value's squared error, ``baseline="value"``
+      (*hyperparameter*).
+    entropy_coef: weight of the entropy bonus (*hyperparameter*).
   """
 
   total_steps: int = 1_000_000
