@@ -25,13 +25,33 @@ from typing import Callable, Sequence
 
 import chex
 import flax.linen as nn
-import jax  # noqa: F401  (used by the docstring examples)
+import jax
 import jax.numpy as jnp
 import numpy as np
+
+
+def orthogonal(scale: float = 1.0) -> Callable:
+  """``nn.initializers.orthogonal(scale)`` that is safe to ``vmap`` on CPU with jaxlib 0.10.
+
+  Under ``vmap`` (one init per seed) the orthogonal initializer's QR becomes a batched LAPACK
+  call, which jaxlib 0.10.x runs on XLA:CPU's intra-op thread pool while blocking a pool thread:
+  with two such calls in flight on a 2-thread pool every thread waits on work nobody runs, and
+  the program hangs with the CPU idle (found in A2C's repeated ``jit(vmap(train))`` calls).
+  ``jax.custom_batching.sequential_vmap`` makes the batched init a loop of unbatched ones, whose
+  QRs run inline; the parameters are bitwise those of the plain initializer.
+  """
+  base = nn.initializers.orthogonal(scale)
+
+  def init(key, shape, dtype=jnp.float32):
+    return jax.custom_batching.sequential_vmap(lambda k: base(k, shape, dtype))(key)
+
+  return init
+
 
 Array = chex.Array
 
 __all__ = (
+    "ACTOR_CRITIC_CRITICS",
     "ACTOR_CRITIC_KINDS",
     "ActorCritic",
     "CNNActorCritic",
@@ -39,6 +59,7 @@ __all__ = (
     "LinearQNetwork",
     "MLPQNetwork",
     "NatureCNNQNetwork",
+    "orthogonal",
     "Q_NETWORK_KINDS",
     "make_actor_critic",
     "make_q_network",
@@ -132,6 +153,38 @@ class MLPQNetwork(nn.Module):
     return nn.Dense(self.num_actions)(x)
 
 
+#: The critics an actor-critic network can carry: ``"v"`` a state value ``V(s)`` ``[...]``,
+#: ``"q"`` action values ``Q(s, .)`` ``[..., A]``.
+ACTOR_CRITIC_CRITICS = ("v", "q")
+
+
+def _check_critic(owner: str, critic, dueling) -> None:
+  if critic not in ACTOR_CRITIC_CRITICS:
+    raise ValueError(f"{owner}.critic must be one of {ACTOR_CRITIC_CRITICS}, got {critic!r}.")
+  if not isinstance(dueling, (bool, np.bool_)):
+    raise ValueError(f"{owner}.dueling must be a bool, got {dueling!r}.")
+  if dueling and critic != "q":
+    raise ValueError(f"{owner}.dueling=True needs critic='q', got critic={critic!r}.")
+
+
+def _critic_head(x: Array, critic: str, num_actions: int, dueling: bool) -> Array:
+  """The critic's output layer (orthogonal kernels with scale 1, zero biases).
+
+      "v":             V(s) = w^T h + b                                  [...]   "value_head"
+      "q":             Q(s, .) = W h + b                                 [..., A] "q_head"
+      "q", dueling:    Q(s, a) = V(s) + D(s, a) - mean_a' D(s, a')       [..., A] "value_head",
+                                                                                 "advantage_head"
+  """
+  kwargs = dict(kernel_init=orthogonal(1.0), bias_init=nn.initializers.zeros)
+  if critic == "q" and not dueling:
+    return nn.Dense(num_actions, name="q_head", **kwargs)(x)
+  value = nn.Dense(1, name="value_head", **kwargs)(x)
+  if critic == "v":
+    return value[..., 0]
+  adv = nn.Dense(num_actions, name="advantage_head", **kwargs)(x)
+  return value + adv - jnp.mean(adv, axis=-1, keepdims=True)
+
+
 def _check_image(owner: str, obs: Array, min_size: int) -> None:
   shape = jnp.shape(obs)
   if len(shape) < 3:
@@ -211,12 +264,17 @@ class NatureCNNQNetwork(nn.Module):
 
 
 class ActorCritic(nn.Module):
-  """Policy logits and a state value from MLP torsos: ``obs -> (logits [..., A], value [...])``.
+  """Policy logits and a critic from MLP torsos: ``obs -> (logits [..., A], critic)``.
 
-  With ``shared=False`` the actor and the critic have separate torsos (no interference between
-  the policy and value gradients); with ``shared=True`` one torso feeds both heads. Layers use
-  orthogonal initialization (scale ``sqrt(2)`` in the torsos, ``0.01`` on the policy head so the
-  initial policy is near uniform, ``1`` on the value head) and zero biases, as in PPO/A2C code.
+  The critic is a state value ``V(s)`` ``[...]`` (``critic="v"``, head ``"value_head"``) or the
+  action values ``Q(s, .)`` ``[..., A]`` (``critic="q"``, head ``"q_head"``, one output per
+  action; with ``dueling=True`` the dueling form ``V(s) + D(s, a) - mean_a' D(s, a')`` of Wang
+  et al. 2016, heads ``"value_head"`` and ``"advantage_head"``, so that an action the policy
+  rarely takes still shares the state's value level). With ``shared=False`` the actor and the
+  critic have separate torsos (no interference between the policy and value gradients); with
+  ``shared=True`` one torso feeds both heads. Layers use orthogonal initialization (scale
+  ``sqrt(2)`` in the torsos, ``0.01`` on the policy head so the initial policy is near uniform,
+  ``1`` on the critic heads) and zero biases, as in PPO/A2C code.
 
   Attributes:
     num_actions: ``A >= 1``.
@@ -224,6 +282,8 @@ class ActorCritic(nn.Module):
     shared: one torso for both heads.
     activation: elementwise nonlinearity.
     observation_ndim: rank of one observation.
+    critic: ``"v"`` (``V(s)``, shape ``[...]``) or ``"q"`` (``Q(s, .)``, shape ``[..., A]``).
+    dueling: with ``critic="q"``, the dueling parametrisation of ``Q``.
   """
 
   num_actions: int
@@ -231,31 +291,32 @@ class ActorCritic(nn.Module):
   shared: bool = False
   activation: Callable[[Array], Array] = nn.tanh
   observation_ndim: int = 1
+  critic: str = "v"
+  dueling: bool = False
 
   def __post_init__(self):
     _check_int(type(self).__name__, "num_actions", self.num_actions, 1)
     _check_int(type(self).__name__, "observation_ndim", self.observation_ndim, 1)
     _check_hidden_sizes(type(self).__name__, self.hidden_sizes)
+    _check_critic(type(self).__name__, self.critic, self.dueling)
     super().__post_init__()
 
   def _torso(self, x: Array, name: str) -> Array:
     for i, size in enumerate(self.hidden_sizes):
-      dense = nn.Dense(size, kernel_init=nn.initializers.orthogonal(np.sqrt(2.0)),
+      dense = nn.Dense(size, kernel_init=orthogonal(np.sqrt(2.0)),
                        bias_init=nn.initializers.zeros, name=f"{name}_{i}")
       x = self.activation(dense(x))
     return x
 
   @nn.compact
   def __call__(self, obs: Array) -> tuple[Array, Array]:
-    """``[..., *O] -> (logits [..., A], value [...])``."""
+    """``[..., *O] -> (logits [..., A], value [...])``, or ``(logits, q [..., A])`` for ``"q"``."""
     x = _flatten_observation(obs, self.observation_ndim)
     actor = self._torso(x, "torso" if self.shared else "actor")
     critic = actor if self.shared else self._torso(x, "critic")
-    logits = nn.Dense(self.num_actions, kernel_init=nn.initializers.orthogonal(0.01),
+    logits = nn.Dense(self.num_actions, kernel_init=orthogonal(0.01),
                       bias_init=nn.initializers.zeros, name="policy_head")(actor)
-    value = nn.Dense(1, kernel_init=nn.initializers.orthogonal(1.0),
-                     bias_init=nn.initializers.zeros, name="value_head")(critic)
-    return logits, value[..., 0]
+    return logits, _critic_head(critic, self.critic, self.num_actions, self.dueling)
 
 
 #: The kinds :func:`make_q_network` builds.
@@ -320,22 +381,27 @@ def make_q_network(kind: str, num_actions: int, observation_shape: Sequence[int]
 
 
 class CNNActorCritic(nn.Module):
-  """Policy logits and a state value for small images ``[..., H, W, C]`` (MinAtar-sized).
+  """Policy logits and a critic for small images ``[..., H, W, C]`` (MinAtar-sized).
 
-      conv 16 3x3 stride 1 (VALID) -> relu -> flatten -> dense hidden -> relu -> (logits, value)
+      conv 16 3x3 stride 1 (VALID) -> relu -> flatten -> dense hidden -> relu -> (logits, critic)
 
   The convolution and the dense layer are shared by both heads; heads are initialised as in
-  :class:`ActorCritic` (``0.01`` policy, ``1`` value, orthogonal).
+  :class:`ActorCritic` (``0.01`` policy, ``1`` critic, orthogonal). The critic is ``V(s)``
+  ``[...]`` (``critic="v"``) or ``Q(s, .)`` ``[..., A]`` (``critic="q"``).
 
   Attributes:
     num_actions: ``A >= 1``.
     features: filters of the convolution.
     hidden_size: width of the dense layer.
+    critic: ``"v"`` or ``"q"``.
+    dueling: with ``critic="q"``, the dueling parametrisation (see :class:`ActorCritic`).
   """
 
   num_actions: int
   features: int = 16
   hidden_size: int = 128
+  critic: str = "v"
+  dueling: bool = False
 
   min_image_size = 3
 
@@ -343,21 +409,21 @@ class CNNActorCritic(nn.Module):
     _check_int(type(self).__name__, "num_actions", self.num_actions, 1)
     _check_int(type(self).__name__, "features", self.features, 1)
     _check_int(type(self).__name__, "hidden_size", self.hidden_size, 1)
+    _check_critic(type(self).__name__, self.critic, self.dueling)
     super().__post_init__()
 
   @nn.compact
   def __call__(self, obs: Array) -> tuple[Array, Array]:
-    """``[..., H, W, C] -> (logits [..., A], value [...])``."""
+    """``[..., H, W, C] -> (logits [..., A], value [...])``, or ``(logits, q [..., A])``."""
     _check_image(type(self).__name__, obs, self.min_image_size)
     x = jnp.asarray(obs).astype(jnp.float32)
     x = nn.relu(nn.Conv(self.features, (3, 3), strides=(1, 1), padding="VALID",
-                        kernel_init=nn.initializers.orthogonal(np.sqrt(2.0)))(x))
+                        kernel_init=orthogonal(np.sqrt(2.0)))(x))
     x = x.reshape(x.shape[:-3] + (-1,))
-    x = nn.relu(nn.Dense(self.hidden_size, kernel_init=nn.initializers.orthogonal(np.sqrt(2.0)))(x))
-    logits = nn.Dense(self.num_actions, kernel_init=nn.initializers.orthogonal(0.01),
+    x = nn.relu(nn.Dense(self.hidden_size, kernel_init=orthogonal(np.sqrt(2.0)))(x))
+    logits = nn.Dense(self.num_actions, kernel_init=orthogonal(0.01),
                       name="policy_head")(x)
-    value = nn.Dense(1, kernel_init=nn.initializers.orthogonal(1.0), name="value_head")(x)
-    return logits, value[..., 0]
+    return logits, _critic_head(x, self.critic, self.num_actions, self.dueling)
 
 
 #: The kinds :func:`make_actor_critic` builds.
@@ -366,15 +432,35 @@ ACTOR_CRITIC_KINDS = ("mlp", "cnn")
 
 def make_actor_critic(kind: str, num_actions: int, observation_shape: Sequence[int], *,
                       hidden_sizes: Sequence[int] = (64, 64), shared: bool = False,
-                      **kwargs) -> nn.Module:
-  """Builds an actor-critic ``obs -> (logits [..., A], value [...])``, validated eagerly.
+                      critic: str = "v", dueling: bool = False, **kwargs) -> nn.Module:
+  """Builds an actor-critic ``obs -> (logits [..., A], critic)``, validated eagerly.
 
   Kinds: ``"mlp"`` (:class:`ActorCritic`, any observation, flattened) and ``"cnn"``
-  (:class:`CNNActorCritic`, images ``[H, W, C]``).
+  (:class:`CNNActorCritic`, images ``[H, W, C]``). The critic is ``V(s)`` ``[...]``
+  (``critic="v"``, parameters under ``"value_head"``) or ``Q(s, .)`` ``[..., A]``
+  (``critic="q"``, under ``"q_head"``).
+
+  Args:
+    kind: one of :data:`ACTOR_CRITIC_KINDS`.
+    num_actions: ``A >= 1``.
+    observation_shape: the shape ``O`` of one observation (no batch axis).
+    hidden_sizes: the MLP torsos' widths (``"mlp"`` only).
+    shared: one torso for both heads (``"mlp"`` only; the CNN always shares).
+    critic: one of :data:`ACTOR_CRITIC_CRITICS`.
+    dueling: with ``critic="q"``, ``Q(s, a) = V(s) + D(s, a) - mean_a' D(s, a')``.
+    **kwargs: further fields of the module.
 
   Raises:
-    ValueError: unknown kind, ``num_actions < 1``, a bad shape, or a CNN given a non-image.
+    ValueError: unknown kind or critic, ``dueling`` without ``critic="q"``, ``num_actions < 1``,
+      a bad shape, or a CNN given a non-image.
+
+  Example:
+    >>> net = make_actor_critic("mlp", 3, (4,), critic="q")
+    >>> params = net.init(jax.random.key(0), jnp.zeros((4,)))
+    >>> [x.shape for x in net.apply(params, jnp.zeros((8, 4)))]
+    [(8, 3), (8, 3)]
   """
+  _check_critic("make_actor_critic", critic, dueling)
   if kind not in ACTOR_CRITIC_KINDS:
     raise ValueError(f"unknown actor-critic kind {kind!r}; choose one of "
                      f"{', '.join(ACTOR_CRITIC_KINDS)}.")
@@ -387,9 +473,9 @@ def make_actor_critic(kind: str, num_actions: int, observation_shape: Sequence[i
     raise ValueError(f"observation_shape must be a non-empty tuple of positive ints, got {shape}.")
   if kind == "mlp":
     return ActorCritic(num_actions=num_actions, hidden_sizes=tuple(hidden_sizes), shared=shared,
-                       observation_ndim=len(shape), **kwargs)
+                       observation_ndim=len(shape), critic=critic, dueling=dueling, **kwargs)
   if len(shape) != 3 or min(shape[:2]) < CNNActorCritic.min_image_size:
     raise ValueError(f"a 'cnn' actor-critic needs image observations [H, W, C] of at least "
                      f"{CNNActorCritic.min_image_size}x{CNNActorCritic.min_image_size}, got "
                      f"observation_shape {shape}.")
-  return CNNActorCritic(num_actions=num_actions, **kwargs)
+  return CNNActorCritic(num_actions=num_actions, critic=critic, dueling=dueling, **kwargs)

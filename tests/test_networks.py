@@ -21,7 +21,9 @@ KEY = jax.random.key(0)
 def test_public_names():
   assert set(networks.__all__) == {"ActorCritic", "CNNQNetwork", "LinearQNetwork", "MLPQNetwork",
                                    "NatureCNNQNetwork", "Q_NETWORK_KINDS", "make_q_network",
-                                   "ACTOR_CRITIC_KINDS", "CNNActorCritic", "make_actor_critic"}
+                                   "ACTOR_CRITIC_KINDS", "CNNActorCritic", "make_actor_critic",
+                                   "ACTOR_CRITIC_CRITICS", "orthogonal"}
+  assert networks.ACTOR_CRITIC_CRITICS == ("v", "q")
   assert Q_NETWORK_KINDS == ("linear", "mlp", "cnn", "nature_cnn")
 
 
@@ -185,6 +187,47 @@ def test_actor_critic_outputs():
   np.testing.assert_allclose(jax.nn.softmax(logits), 1 / 3, atol=0.02)
 
 
+@pytest.mark.parametrize("shared,names", [
+    (False, {"actor_0", "critic_0", "policy_head", "q_head"}),
+    (True, {"torso_0", "policy_head", "q_head"}),
+])
+def test_actor_critic_with_a_q_critic(shared, names):
+  # critic="q": one output per action under "q_head", Q(s, .) [..., A]
+  net = networks.make_actor_critic("mlp", 3, (5,), hidden_sizes=(16,), shared=shared, critic="q")
+  params = jax.eval_shape(net.init, KEY, jnp.zeros(5))
+  assert set(params["params"]) == names
+  assert params["params"]["q_head"]["kernel"].shape == (16, 3)
+  logits, q = jax.eval_shape(net.apply, params, jnp.zeros((4, 2, 5)))
+  assert logits.shape == (4, 2, 3) and q.shape == (4, 2, 3)
+  # one action: Q keeps its action axis (unlike V)
+  net = networks.make_actor_critic("mlp", 1, (5,), critic="q")
+  _, q = jax.eval_shape(lambda: net.init_with_output(KEY, jnp.zeros((7, 5)))[0])
+  assert q.shape == (7, 1)
+
+
+@pytest.mark.parametrize("kind, shape", [("mlp", (5,)), ("cnn", (10, 10, 4))])
+def test_dueling_q_critic(kind, shape):
+  # Q(s, a) = V(s) + D(s, a) - mean_a D(s, .): the mean of Q over actions is V(s)
+  net = networks.make_actor_critic(kind, 3, shape, critic="q", dueling=True)
+  obs = jax.random.normal(KEY, (4,) + shape)
+  params = jax.jit(net.init)(KEY, obs[0])
+  assert {"value_head", "advantage_head"} <= set(params["params"])
+  assert "q_head" not in params["params"]
+  _, q = jax.jit(net.apply)(params, obs)
+  assert q.shape == (4, 3)
+  features = jax.jit(lambda p, o: net.apply(p, o, capture_intermediates=True)[1])(params, obs)
+  v = features["intermediates"]["value_head"]["__call__"][0][..., 0]
+  np.testing.assert_allclose(np.asarray(jnp.mean(q, -1)), np.asarray(v), rtol=1e-5, atol=1e-6)
+
+
+def test_cnn_actor_critic_with_a_q_critic():
+  net = networks.make_actor_critic("cnn", 3, (10, 10, 4), critic="q")
+  (logits, q), params = jax.eval_shape(lambda: net.init_with_output(KEY, jnp.zeros((2, 10, 10, 4))))
+  assert logits.shape == (2, 3) and q.shape == (2, 3)
+  assert params["params"]["q_head"]["kernel"].shape == (128, 3)
+  assert "value_head" not in params["params"]
+
+
 def test_actor_critic_image_observations():
   image_net = ActorCritic(num_actions=2, observation_ndim=3)
   logits, value = jax.eval_shape(
@@ -226,6 +269,15 @@ def test_make_q_network_validates(args, match):
     (lambda: NatureCNNQNetwork(num_actions=0), "NatureCNNQNetwork.num_actions"),
     (lambda: ActorCritic(num_actions=0), "ActorCritic.num_actions"),
     (lambda: ActorCritic(num_actions=2, hidden_sizes=(-4,)), "ActorCritic.hidden_sizes"),
+    (lambda: ActorCritic(num_actions=2, critic="a"),
+     r"ActorCritic.critic must be one of \('v', 'q'\), got 'a'"),
+    (lambda: networks.CNNActorCritic(num_actions=2, critic="Q"), "CNNActorCritic.critic must be"),
+    (lambda: networks.make_actor_critic("mlp", 2, (4,), critic="value"),
+     "make_actor_critic.critic must be one of"),
+    (lambda: networks.make_actor_critic("mlp", 2, (4,), dueling=True),
+     "make_actor_critic.dueling=True needs critic='q', got critic='v'"),
+    (lambda: ActorCritic(num_actions=2, critic="q", dueling="yes"),
+     "ActorCritic.dueling must be a bool"),
 ])
 def test_modules_validate_on_construction(make, match):
   with pytest.raises(ValueError, match=match):
@@ -239,3 +291,34 @@ def test_modules_validate_observations_on_call():
     jax.eval_shape(NatureCNNQNetwork(2).init, KEY, jnp.zeros((1, 20, 20, 4)))
   with pytest.raises(ValueError, match="expected an observation with 3 axes"):
     jax.eval_shape(LinearQNetwork(2, observation_ndim=3).init, KEY, jnp.zeros((4, 4)))
+
+
+def test_orthogonal_init_matches_flax_and_vmaps_without_batched_qr():
+  import flax.linen as nn
+  key = jax.random.PRNGKey(3)
+  ours = networks.orthogonal(0.5)(key, (6, 4))
+  np.testing.assert_array_equal(ours, nn.initializers.orthogonal(0.5)(key, (6, 4)))
+  keys = jax.random.split(key, 8)
+  batched = jax.vmap(lambda k: networks.orthogonal(0.5)(k, (6, 4)))(keys)
+  for k, b in zip(keys, batched):
+    np.testing.assert_array_equal(b, nn.initializers.orthogonal(0.5)(k, (6, 4)))
+
+
+def test_vmapped_actor_critic_init_does_not_deadlock():
+  # jaxlib 0.10's batched LAPACK QR could deadlock XLA:CPU's pool (see networks.orthogonal);
+  # before the fix this loop hung within a few calls. Run in a subprocess with a time limit.
+  import subprocess
+  import sys
+  import textwrap
+  script = textwrap.dedent("""
+      import jax, jax.numpy as jnp
+      from jaxrl import networks
+      net = networks.make_actor_critic("mlp", 2, (4,), hidden_sizes=(256, 256))
+      init = jax.jit(jax.vmap(net.init, in_axes=(0, None)))
+      for i in range(12):
+          jax.block_until_ready(init(jax.random.split(jax.random.PRNGKey(i), 8), jnp.zeros(4)))
+      print("ok")
+  """)
+  proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                        timeout=240, check=False)
+  assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr[-2000:]
