@@ -15,8 +15,10 @@ from jaxrl.agents import a2c
 SETTINGS = {
     "CartPole-v1": a2c.A2CConfig(total_steps=500_000, anneal_lr=True),
     "Acrobot-v1": a2c.A2CConfig(total_steps=500_000),
-    "Catch-bsuite": a2c.A2CConfig(total_steps=200_000, log_every=4_000, eval_every=4_000,
-                                  eval_episodes=16),
+    # rollouts at least one 9-step episode long, raw advantages: see experiments/pg_catch.py
+    "Catch-bsuite": a2c.A2CConfig(total_steps=200_000, num_steps=10, normalize_advantages=False,
+                                  log_every=4_000, eval_every=4_000, eval_episodes=16,
+                                  eval_max_steps=10),
 }
 
 

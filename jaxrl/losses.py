@@ -18,6 +18,9 @@ References:
   Mnih et al. (2015), Human-level control through deep reinforcement learning, Nature 518.
   van Hasselt, Guez & Silver (2016), Deep reinforcement learning with double Q-learning, AAAI.
   Williams (1992), Simple statistical gradient-following algorithms for connectionist RL.
+  Rummery & Niranjan (1994), On-line Q-learning using connectionist systems (SARSA).
+  van Seijen et al. (2009), A theoretical and empirical analysis of Expected Sarsa, ADPRL.
+  Sutton & Barto (2018), Reinforcement Learning: An Introduction, 2nd ed., ch. 6, 7, 13.
   rlax, DeepMind (2020), https://github.com/google-deepmind/rlax.
 """
 
@@ -36,12 +39,17 @@ from jaxrl.policies import categorical_log_prob
 Array = chex.Array
 
 __all__ = (
+    "action_value_loss",
     "double_q_learning_loss",
     "double_q_learning_target",
     "entropy_loss",
+    "expected_sarsa_target",
     "policy_gradient_loss",
+    "q_actor_critic_weights",
     "q_learning_loss",
     "q_learning_target",
+    "sarsa_target",
+    "state_value_from_q",
     "td_error",
     "value_loss",
 )
@@ -106,6 +114,57 @@ def double_q_learning_target(r_t: Array, discount_t: Array, q_t_target: Array,
   chex.assert_equal_shape([q_t_target, q_t_selector])
   best = jnp.argmax(q_t_selector)
   return r_t + discount_t * q_t_target[best]
+
+
+def sarsa_target(r_t: Array, discount_t: Array, q_t: Array, a_t: Array) -> Array:
+  """The SARSA (on-policy TD(0)) target ``y = r_t + discount_t * q_t[a_t]``.
+
+  ``a_t`` is the action the policy takes at ``s_t`` (the next action actually taken, or one
+  sampled from ``pi(. | s_t)`` where none was, e.g. at a truncated episode's final observation).
+
+  Args:
+    r_t: float ``[]`` reward.
+    discount_t: float ``[]`` ``gamma * (1 - terminated)``.
+    q_t: float ``[A]`` values at ``s_t``.
+    a_t: int ``[]`` the policy's action at ``s_t``.
+
+  Returns:
+    float ``[]``. Gradients are not stopped here; the losses stop them.
+
+  Example:
+    >>> float(sarsa_target(jnp.float32(1.0), jnp.float32(0.5), jnp.array([2.0, 4.0]), jnp.int32(0)))
+    2.0
+  """
+  chex.assert_rank([r_t, discount_t, q_t, a_t], [0, 0, 1, 0])
+  chex.assert_type([r_t, discount_t, q_t, a_t], [float, float, float, int])
+  return r_t + discount_t * q_t[a_t]
+
+
+def expected_sarsa_target(r_t: Array, discount_t: Array, q_t: Array, probs_t: Array) -> Array:
+  """The expected SARSA target ``y = r_t + discount_t * sum_a pi(a | s_t) q_t[a]``.
+
+  The expectation over the next action replaces SARSA's sample of it (lower variance, same
+  fixed point ``Q^pi``). With the greedy ``pi`` it is the Q-learning target.
+
+  Args:
+    r_t: float ``[]`` reward.
+    discount_t: float ``[]`` ``gamma * (1 - terminated)``.
+    q_t: float ``[A]`` values at ``s_t``.
+    probs_t: float ``[A]`` ``pi(. | s_t)`` (e.g. ``jax.nn.softmax(logits_t)``).
+
+  Returns:
+    float ``[]``.
+
+  Example:
+    >>> y = expected_sarsa_target(jnp.float32(1.0), jnp.float32(0.5), jnp.array([2.0, 4.0]),
+    ...                           jnp.array([0.25, 0.75]))
+    >>> float(y)        # 1 + 0.5 * (0.25 * 2 + 0.75 * 4)
+    2.75
+  """
+  chex.assert_rank([r_t, discount_t, q_t, probs_t], [0, 0, 1, 1])
+  chex.assert_type([r_t, discount_t, q_t, probs_t], float)
+  chex.assert_equal_shape([q_t, probs_t])
+  return r_t + discount_t * jnp.sum(probs_t * q_t)
 
 
 def td_error(q_tm1: Array, a_tm1: Array, target: Array, *,
@@ -248,3 +307,79 @@ def value_loss(v_t: Array, target_t: Array) -> Array:
   chex.assert_type([v_t, target_t], float)
   chex.assert_equal_shape([v_t, target_t])
   return 0.5 * jnp.mean(jnp.square(v_t - jax.lax.stop_gradient(target_t)))
+
+
+def state_value_from_q(logits: Array, q: Array) -> Array:
+  """The policy's state value from its action values, ``V(s) = sum_a pi(a | s) Q(s, a)``.
+
+  ``pi = softmax(logits)``. Gradients flow through both arguments (stop them as needed).
+
+  Args:
+    logits: float ``[..., A]`` policy logits.
+    q: float ``[..., A]`` action values.
+
+  Returns:
+    float ``[...]``.
+  """
+  chex.assert_type([logits, q], float)
+  chex.assert_equal_shape([logits, q])
+  return jnp.sum(jax.nn.softmax(logits, axis=-1) * q, axis=-1)
+
+
+def q_actor_critic_weights(logits_t: Array, q_t: Array, a_t: Array, *,
+                           baseline: bool = True) -> Array:
+  """The policy-gradient weights of an actor-critic with an action-value critic.
+
+      w_t = Q(s_t, a_t) - V(s_t),   V(s_t) = sum_a pi(a | s_t) Q(s_t, a)    (baseline=True)
+      w_t = Q(s_t, a_t)                                                     (baseline=False)
+
+  Both are unbiased for the policy gradient when ``Q = Q^pi`` (the baseline does not depend on
+  the action); the advantage form has lower variance. Feed ``w_t`` to
+  :func:`policy_gradient_loss`. Gradients are stopped.
+
+  Args:
+    logits_t: float ``[T, A]`` policy logits at ``s_t``.
+    q_t: float ``[T, A]`` the critic's ``Q(s_t, .)``.
+    a_t: int ``[T]`` actions taken.
+    baseline: subtract ``V(s_t)`` (static).
+
+  Returns:
+    float ``[T]``.
+
+  Example:
+    >>> logits = jnp.log(jnp.array([[0.5, 0.5], [0.1, 0.9]]))
+    >>> q = jnp.array([[1.0, 3.0], [2.0, 0.0]])
+    >>> w = q_actor_critic_weights(logits, q, jnp.array([1, 0]))      # [3 - 2, 2 - 0.2]
+    >>> [round(float(x), 3) for x in w]
+    [1.0, 1.8]
+  """
+  chex.assert_rank([logits_t, q_t, a_t], [2, 2, 1])
+  chex.assert_type([logits_t, q_t, a_t], [float, float, int])
+  chex.assert_equal_shape([logits_t, q_t])
+  chex.assert_equal_shape_prefix([logits_t, a_t], 1)
+  q_a = jnp.take_along_axis(q_t, a_t[:, None], axis=-1)[:, 0]
+  if baseline:
+    q_a = q_a - state_value_from_q(logits_t, q_t)
+  return jax.lax.stop_gradient(q_a)
+
+
+def action_value_loss(q_t: Array, a_t: Array, target_t: Array) -> Array:
+  """Action-value critic regression on the actions taken.
+
+      L = (1 / T) sum_t 0.5 * (Q(s_t, a_t) - stop_gradient(y_t))^2
+
+  with ``y_t`` e.g. an n-step SARSA or expected SARSA target.
+
+  Args:
+    q_t: float ``[T, A]`` predicted ``Q(s_t, .)``.
+    a_t: int ``[T]`` actions taken.
+    target_t: float ``[T]`` targets (gradients stopped).
+
+  Returns:
+    float ``[]``.
+  """
+  chex.assert_rank([q_t, a_t, target_t], [2, 1, 1])
+  chex.assert_type([q_t, a_t, target_t], [float, int, float])
+  chex.assert_equal_shape_prefix([q_t, a_t, target_t], 1)
+  q_a = jnp.take_along_axis(q_t, a_t[:, None], axis=-1)[:, 0]
+  return value_loss(q_a, target_t)

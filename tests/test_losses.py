@@ -9,12 +9,17 @@ import pytest
 from absl.testing import parameterized
 
 from jaxrl import losses
+from jaxrl.losses import action_value_loss
 from jaxrl.losses import double_q_learning_loss
 from jaxrl.losses import double_q_learning_target
 from jaxrl.losses import entropy_loss
+from jaxrl.losses import expected_sarsa_target
 from jaxrl.losses import policy_gradient_loss
+from jaxrl.losses import q_actor_critic_weights
 from jaxrl.losses import q_learning_loss
 from jaxrl.losses import q_learning_target
+from jaxrl.losses import sarsa_target
+from jaxrl.losses import state_value_from_q
 from jaxrl.losses import td_error
 from jaxrl.losses import value_loss
 
@@ -41,7 +46,9 @@ DOUBLE_TD = DOUBLE_TARGETS - np.array([3.0, 0.5, 0.0])                    # [-2.
 def test_public_names():
   assert set(losses.__all__) == {
       "double_q_learning_loss", "double_q_learning_target", "entropy_loss",
-      "policy_gradient_loss", "q_learning_loss", "q_learning_target", "td_error", "value_loss"}
+      "policy_gradient_loss", "q_learning_loss", "q_learning_target", "td_error", "value_loss",
+      "sarsa_target", "expected_sarsa_target", "state_value_from_q", "q_actor_critic_weights",
+      "action_value_loss"}
   for name in losses.__all__:
     assert getattr(losses, name).__doc__
 
@@ -198,6 +205,83 @@ class PolicyGradientTest(chex.TestCase):
       value_loss(jnp.ones(3), jnp.ones(2))
     with self.assertRaises(AssertionError):
       entropy_loss(jnp.zeros(3))
+
+
+# Action-value critic: the transitions above, with the next actions A_T and the policy PI_T at s_t.
+A_T = jnp.array([0, 2, 2], jnp.int32)
+PI_T = jnp.array([[0.5, 0.5, 0.0], [0.2, 0.3, 0.5], [0.1, 0.1, 0.8]])
+SARSA_TARGETS = np.array([1.0 + 0.9 * 0.0, 2.0, -1.0 + 0.9 * 10.0])               # [1, 2, 8]
+EXPECTED_SARSA_TARGETS = np.array([1.0 + 0.9 * 2.5, 2.0, -1.0 + 0.9 * 8.5])       # [3.25, 2, 6.65]
+
+
+class ActionValueCriticTest(chex.TestCase):
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_sarsa_target_uses_the_next_action(self):
+    target = self.variant(jax.vmap(sarsa_target))(R_T, DISCOUNT_T, Q_T, A_T)
+    np.testing.assert_allclose(target, SARSA_TARGETS, rtol=1e-6)
+    self.assertAlmostEqual(float(target[1]), 2.0)          # termination: no bootstrap
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_expected_sarsa_target_averages_over_the_policy(self):
+    target = self.variant(jax.vmap(expected_sarsa_target))(R_T, DISCOUNT_T, Q_T, PI_T)
+    np.testing.assert_allclose(target, EXPECTED_SARSA_TARGETS, rtol=1e-6)
+    # a greedy policy gives the Q-learning target; a one-hot on the next action gives SARSA
+    greedy = jax.nn.one_hot(jnp.argmax(Q_T, -1), 3)
+    np.testing.assert_allclose(
+        self.variant(jax.vmap(expected_sarsa_target))(R_T, DISCOUNT_T, Q_T, greedy), Q_TARGETS,
+        rtol=1e-6)
+    np.testing.assert_allclose(
+        self.variant(jax.vmap(expected_sarsa_target))(R_T, DISCOUNT_T, Q_T,
+                                                      jax.nn.one_hot(A_T, 3)),
+        SARSA_TARGETS, rtol=1e-6)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_state_value_from_q(self):
+    v = self.variant(state_value_from_q)(jnp.log(PI_T + 1e-30), Q_T)
+    np.testing.assert_allclose(v, [2.5, 100.0, 8.5], rtol=1e-5)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_q_actor_critic_weights(self):
+    # pi = [1/4, 3/4], [1/2, 1/2]; Q(s0) = [1, 3], Q(s1) = [2, 0]; V = [2.5, 1]
+    q = jnp.array([[1.0, 3.0], [2.0, 0.0]])
+    w = self.variant(q_actor_critic_weights)(LOGITS, q, ACTIONS)
+    np.testing.assert_allclose(w, [3.0 - 2.5, 2.0 - 1.0], rtol=1e-6)
+    plain = self.variant(lambda *a: q_actor_critic_weights(*a, baseline=False))(LOGITS, q, ACTIONS)
+    np.testing.assert_allclose(plain, [3.0, 2.0], rtol=1e-6)
+    # the baseline has zero mean under the policy: sum_a pi(a) (Q(s, a) - V(s)) = 0
+    pi = np.array([[0.25, 0.75], [0.5, 0.5]])
+    all_w = np.stack([np.asarray(q_actor_critic_weights(LOGITS, q, jnp.full(2, a, jnp.int32)))
+                      for a in range(2)], -1)
+    np.testing.assert_allclose(np.sum(pi * all_w, -1), 0.0, atol=1e-6)
+    total = lambda l, q: jnp.sum(q_actor_critic_weights(l, q, ACTIONS))  # noqa: E731
+    g_logits, g_q = self.variant(jax.grad(total, argnums=(0, 1)))(LOGITS, q)
+    np.testing.assert_array_equal(g_logits, 0.0)               # weights are stopped
+    np.testing.assert_array_equal(g_q, 0.0)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_action_value_loss_regresses_the_taken_action_only(self):
+    target = jnp.asarray(SARSA_TARGETS, jnp.float32)
+    loss = self.variant(action_value_loss)(Q_TM1, A_TM1, target)
+    td = SARSA_TARGETS - np.array([3.0, 0.5, 0.0])                                 # [-2, 1.5, 8]
+    np.testing.assert_allclose(loss, np.mean(0.5 * td**2), rtol=1e-6)
+    g_q, g_target = self.variant(jax.grad(action_value_loss, argnums=(0, 2)))(Q_TM1, A_TM1, target)
+    expected = np.zeros((3, 3), np.float32)
+    expected[np.arange(3), np.asarray(A_TM1)] = -td / 3
+    np.testing.assert_allclose(g_q, expected, rtol=1e-6)
+    np.testing.assert_array_equal(g_target, 0.0)
+
+  def test_shape_checks(self):
+    with self.assertRaises(AssertionError):          # a batch passed without vmap
+      sarsa_target(R_T, DISCOUNT_T, Q_T, A_T)
+    with self.assertRaises(AssertionError):          # a float action
+      sarsa_target(R_T[0], DISCOUNT_T[0], Q_T[0], jnp.float32(1.0))
+    with self.assertRaises(AssertionError):          # probabilities over the wrong action set
+      expected_sarsa_target(R_T[0], DISCOUNT_T[0], Q_T[0], jnp.ones(2) / 2)
+    with self.assertRaises(AssertionError):
+      q_actor_critic_weights(LOGITS, Q_T, ACTIONS)
+    with self.assertRaises(AssertionError):
+      action_value_loss(Q_TM1, A_TM1, jnp.ones(2))
 
 
 def test_batched_loss_in_a_dqn_update_is_finite_and_decreases():

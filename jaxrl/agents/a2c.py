@@ -16,6 +16,31 @@ Termination is not truncation: the bootstrap ``V(s_{t+1})`` is zeroed only on te
 (``discount_t = gamma * (1 - terminated_t)``); on truncation the returns are cut there and
 bootstrap from ``V(info["final_observation"])``, and at the window's end from ``V(s_{t+n})``.
 
+**Action-value critic** (``critic="q"``; the notes' "actor-critic", whose critic learned from
+data takes the place of the return). The critic head outputs ``Q(s, .)`` ``[A]`` and the policy's
+state value is ``V(s) = sum_a pi(a | s) Q(s, a)``. One gradient step minimises
+
+    L = -mean_t[log pi(a_t | s_t) * w_t] + value_coef * mean_t[0.5 (Q(s_t, a_t) - y_t)^2]
+        - entropy_coef * mean_t[H(pi(. | s_t))],
+    w_t = Q(s_t, a_t) - V(s_t)   (q_baseline=True; Q(s_t, a_t) alone with q_baseline=False),
+
+with ``w_t`` and ``y_t`` gradient-stopped and ``w_t`` taken from the critic alone (no rewards).
+The target bootstraps from ``b(s') = Q(s', a')`` (``q_target="sarsa"``: ``a'`` the next action
+taken, or one sampled from ``pi(. | s')`` where the window or the episode is cut) or from
+``b(s') = sum_a pi(a | s') Q(s', a)`` (``q_target="expected_sarsa"``):
+
+    advantage="n_step":  y_t = r_t + g r_{t+1} + ... + g^{k-1} r_{t+k-1} + g^k b(s_{t+k}),
+                         k = min(n_step, steps to the episode's or window's end)
+                         (n_step=1: TD(0) SARSA / expected SARSA);
+    advantage="gae":     y_t = r_t + discount_t * (b(s_{t+1})
+                                                   + lambda (y_{t+1} - Q(s_{t+1}, a_{t+1})))
+                         (SARSA(lambda) for "sarsa"; expected SARSA(lambda) with the action-
+                         dependent control variate, Sutton & Barto 2018, sec. 12.9, for
+                         "expected_sarsa"), cut like GAE,
+
+with the same termination and truncation conventions as the ``V`` critic (``b`` is zeroed only
+on termination and taken at ``info["final_observation"]`` on truncation).
+
 Static structure lives in :class:`A2CConfig`; the numbers a sweep varies live in
 :class:`A2CHyperparams` (``jax.vmap(train, in_axes=(0, 0))(keys, hyperparams)``).
 """
@@ -23,6 +48,7 @@ Static structure lives in :class:`A2CConfig`; the numbers a sweep varies live in
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, NamedTuple
 
 import chex
@@ -43,6 +69,8 @@ from jaxrl.envs import wrappers as wrappers_lib
 Array = chex.Array
 
 ADVANTAGES = ("gae", "n_step")
+CRITICS = ("v", "q")
+Q_TARGETS = ("sarsa", "expected_sarsa")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,9 +86,19 @@ class A2CConfig:
     hidden_sizes: MLP torso widths.
     shared_torso: one torso for the actor and the critic (MLP only).
     advantage: ``"gae"`` (GAE(lambda)) or ``"n_step"`` (n-step return minus ``V(s_t)``, with
-      ``n = n_step``, cut at episode ends and at the window's end).
+      ``n = n_step``, cut at episode ends and at the window's end). With ``critic="q"`` it picks
+      the critic's target instead: lambda-return or n-step return (see the module docstring).
     n_step: the ``n`` of ``advantage="n_step"`` (None: ``num_steps``).
-    normalize_advantages: standardise the batch's advantages before the policy loss.
+    critic: ``"v"`` (a state-value critic, advantages from returns) or ``"q"`` (an action-value
+      critic ``Q(s, .)``; the policy-gradient weight is ``Q(s, a) - V(s)``).
+    q_target: with ``critic="q"``: ``"expected_sarsa"`` or ``"sarsa"`` bootstrap.
+    q_baseline: with ``critic="q"``: subtract ``V(s) = sum_a pi(a | s) Q(s, a)`` from
+      ``Q(s, a)`` in the policy-gradient weight (False: the plain ``Q(s, a)``; note that
+      ``normalize_advantages`` still centres the weights on the batch mean).
+    q_dueling: with ``critic="q"``: the dueling head ``Q(s, a) = V(s) + D(s, a) - mean D(s, .)``
+      (:func:`jaxrl.networks.make_actor_critic`).
+    normalize_advantages: standardise the batch's advantages (policy-gradient weights) before
+      the policy loss.
     max_grad_norm: global-norm gradient clipping (``inf`` disables it).
     anneal_lr: decay the learning rate linearly to zero over the run.
     log_every: environment steps between logged metrics (a multiple of ``num_envs * num_steps``).
@@ -78,6 +116,10 @@ class A2CConfig:
   shared_torso: bool = False
   advantage: str = "gae"
   n_step: int | None = None
+  critic: str = "v"
+  q_target: str = "expected_sarsa"
+  q_baseline: bool = True
+  q_dueling: bool = False
   normalize_advantages: bool = True
   max_grad_norm: float = 0.5
   anneal_lr: bool = False
@@ -149,6 +191,18 @@ def _check_config(config: A2CConfig, obs_shape: tuple[int, ...]) -> int:
     bad(f"total_steps ({config.total_steps}) must be a multiple of log_every ({config.log_every}).")
   if config.advantage not in ADVANTAGES:
     bad(f"advantage must be one of {ADVANTAGES}, got {config.advantage!r}.")
+  if config.critic not in CRITICS:
+    bad(f"critic must be one of {CRITICS}, got {config.critic!r}.")
+  if config.q_target not in Q_TARGETS:
+    bad(f"q_target must be one of {Q_TARGETS}, got {config.q_target!r}.")
+  if not isinstance(config.q_baseline, (bool, np.bool_)):
+    bad(f"q_baseline must be a bool, got {config.q_baseline!r}.")
+  if config.critic == "v" and not config.q_baseline:
+    bad("q_baseline=False needs critic='q' (a V critic has no Q(s, a) to weight by).")
+  if not isinstance(config.q_dueling, (bool, np.bool_)):
+    bad(f"q_dueling must be a bool, got {config.q_dueling!r}.")
+  if config.critic == "v" and config.q_dueling:
+    bad("q_dueling=True needs critic='q'.")
   if config.n_step is not None and config.n_step < 1:
     bad(f"n_step must be at least 1 (or None), got {config.n_step}.")
   if not config.max_grad_norm > 0:
@@ -159,6 +213,62 @@ def _check_config(config: A2CConfig, obs_shape: tuple[int, ...]) -> int:
     bad(f"network must be one of {networks_lib.ACTOR_CRITIC_KINDS}, got {config.network!r}.")
   validate_hyperparams(config.hyperparams())
   return batch
+
+
+def sarsa_next_actions(a_t: Array, end_t: Array, sampled_tp1: Array) -> Array:
+  """The action SARSA bootstraps with after each step of one stream.
+
+      a'_t = a_{t+1}            if t + 1 < T and the episode goes on after step t,
+      a'_t = sampled_tp1[t]     otherwise (the window's last step, or an episode's end, where
+                                 the next action was never taken: sample it from pi(. | s'))
+
+  Args:
+    a_t: int ``[T]`` actions taken.
+    end_t: bool ``[T]`` the episode ended (terminated or truncated) at step ``t``.
+    sampled_tp1: int ``[T]`` actions drawn from ``pi(. | s'_t)`` at each next observation.
+
+  Returns:
+    int ``[T]``.
+  """
+  chex.assert_rank([a_t, end_t, sampled_tp1], 1)
+  chex.assert_equal_shape([a_t, end_t, sampled_tp1])
+  taken = jnp.concatenate([a_t[1:], sampled_tp1[-1:]], axis=0)
+  return jnp.where(end_t, sampled_tp1, taken)
+
+
+def q_critic_targets(r_t: Array, discount_t: Array, end_t: Array, q_sa_t: Array, b_tp1: Array,
+                     *, lambda_: Array | float | None = None, n: int | None = None) -> Array:
+  """Targets ``y_t`` of the action-value critic for one stream (gradients not stopped).
+
+  With ``b_tp1`` the bootstrap after each step (``Q(s', a')`` for SARSA, ``sum_a pi(a | s')
+  Q(s', a)`` for expected SARSA; at the final observation on truncation):
+
+      n-step  (``n``):        y_t = sum_{i<m} g_{t:t+i} r_{t+i} + g_{t:t+m} b_tp1_{t+m-1},
+                              m = min(n, steps to the first cut), g_{t:t+i} = prod of discounts
+      lambda  (``lambda_``):  y_t = r_t + discount_t * (b_tp1_t + lambda * (1 - c_t)
+                                                        * (y_{t+1} - q_sa_{t+1})),  c_t cuts
+
+  The lambda form is :func:`jaxrl.returns.gae` with ``v = q_sa``, ``v_tp1 = b_tp1``, plus
+  ``q_sa``: SARSA(lambda) when ``b_tp1_t = q_sa_{t+1}`` inside an episode, expected SARSA(lambda)
+  with a control variate otherwise (Sutton & Barto 2018, sec. 12.9).
+
+  Args:
+    r_t: float ``[T]`` rewards.
+    discount_t: float ``[T]`` ``gamma * (1 - terminated_t)``.
+    end_t: bool ``[T]`` terminated or truncated at step ``t``.
+    q_sa_t: float ``[T]`` ``Q(s_t, a_t)``.
+    b_tp1: float ``[T]`` bootstrap values after each step.
+    lambda_: the lambda of the lambda-return (give exactly one of ``lambda_`` and ``n``).
+    n: the static ``n`` of the n-step return (1: TD(0)).
+
+  Returns:
+    float ``[T]``.
+  """
+  if (lambda_ is None) == (n is None):
+    raise ValueError("q_critic_targets: give exactly one of lambda_ and n.")
+  if n is not None:
+    return returns_lib.n_step_returns(r_t, discount_t, end_t, b_tp1, n)
+  return returns_lib.gae(r_t, discount_t, end_t, q_sa_t, b_tp1, lambda_) + q_sa_t
 
 
 def _policy_match(env, env_params):
@@ -188,6 +298,8 @@ def make_train(config: A2CConfig, env, env_params) -> Trainer:
     ``loss``, ``policy_loss``, ``value_loss``, ``entropy``: means over the interval's updates;
     ``loss_finite``: False once any update produced a non-finite loss — the run diverged;
     ``value_mean``: mean ``V(s)`` over the interval's batches.
+    With ``critic="q"``, ``value_loss`` is the ``Q(s_t, a_t)`` regression loss and
+    ``value_mean`` the mean of ``V(s) = sum_a pi(a | s) Q(s, a)``.
     With a tabular environment, ``policy_match``: fraction of non-terminal states whose most
     probable action is optimal under the exact ``Q*``.
   """
@@ -196,7 +308,8 @@ def make_train(config: A2CConfig, env, env_params) -> Trainer:
   batch = _check_config(config, obs_shape)
   network = networks_lib.make_actor_critic(config.network, num_actions, obs_shape,
                                            hidden_sizes=config.hidden_sizes,
-                                           shared=config.shared_torso)
+                                           shared=config.shared_torso, critic=config.critic,
+                                           dueling=config.q_dueling)
   env = wrappers_lib.EpisodeStatistics(env)
   reference = _policy_match(env, env_params)
 
@@ -227,6 +340,36 @@ def make_train(config: A2CConfig, env, env_params) -> Trainer:
       return jax.vmap(fn, in_axes=1, out_axes=1)(r, d, end, v, v_tp1)
     fn = lambda r, d, e, vn: returns_lib.n_step_returns(r, d, e, vn, n_step)  # noqa: E731
     return jax.vmap(fn, in_axes=1, out_axes=1)(r, d, end, v_tp1) - v
+
+  def q_loss_fn(params, traj, hp, k_boot):
+    """The action-value critic's loss: ``traj`` arrays ``[T, E, ...]``."""
+    logits, q = network.apply(params, traj["obs"])                     # [T, E, A], [T, E, A]
+    logits_tp1, q_tp1 = jax.lax.stop_gradient(network.apply(params, traj["next_obs"]))
+    sg_logits, sg_q = jax.lax.stop_gradient(logits), jax.lax.stop_gradient(q)
+    action = traj["action"]                                             # [T, E]
+    take = lambda x, a: jnp.take_along_axis(x, a[..., None], axis=-1)[..., 0]  # noqa: E731
+    per_env = lambda fn: jax.vmap(fn, in_axes=1, out_axes=1)  # noqa: E731  [T, E] streams
+    if config.q_target == "expected_sarsa":
+      b_tp1 = losses_lib.state_value_from_q(logits_tp1, q_tp1)         # [T, E]
+    else:
+      sampled = policies_lib.categorical_sample(k_boot, logits_tp1)     # [T, E]
+      b_tp1 = take(q_tp1, per_env(sarsa_next_actions)(action, traj["end"], sampled))
+    q_sa = take(sg_q, action)
+    if config.advantage == "gae":
+      target_fn = functools.partial(q_critic_targets, lambda_=hp.gae_lambda)
+    else:
+      target_fn = functools.partial(q_critic_targets, n=n_step)
+    target = per_env(target_fn)(traj["reward"], traj["discount"], traj["end"], q_sa, b_tp1)
+    flat = lambda x: x.reshape((-1,) + x.shape[2:])  # noqa: E731
+    weight = losses_lib.q_actor_critic_weights(flat(sg_logits), flat(sg_q), flat(action),
+                                               baseline=config.q_baseline)
+    if config.normalize_advantages:
+      weight = (weight - jnp.mean(weight)) / (jnp.std(weight) + 1e-8)
+    pg = losses_lib.policy_gradient_loss(flat(logits), flat(action), weight)
+    vl = losses_lib.action_value_loss(flat(q), flat(action), flat(jax.lax.stop_gradient(target)))
+    ent = -losses_lib.entropy_loss(flat(logits))
+    loss = pg + hp.value_coef * vl - hp.entropy_coef * ent
+    return loss, (pg, vl, ent, jnp.mean(losses_lib.state_value_from_q(sg_logits, sg_q)))
 
   def loss_fn(params, traj, hp):
     logits, v = network.apply(params, traj["obs"])                     # [T, E, A], [T, E]
@@ -264,8 +407,15 @@ def make_train(config: A2CConfig, env, env_params) -> Trainer:
         lambda c, x: env_step(c, x, state.params), (state.env_state, state.obs, state.key), None,
         length=config.num_steps)
     traj["discount"] = hp.discount * (1.0 - traj["terminated"].astype(jnp.float32))
-    (loss, (pg, vl, ent, v_mean)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-        state.params, traj, hp)
+    if config.critic == "q":
+      k_boot = None
+      if config.q_target == "sarsa":
+        key, k_boot = jax.random.split(key)
+      (loss, (pg, vl, ent, v_mean)), grads = jax.value_and_grad(q_loss_fn, has_aux=True)(
+          state.params, traj, hp, k_boot)
+    else:
+      (loss, (pg, vl, ent, v_mean)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+          state.params, traj, hp)
     updates, opt_state = make_optimizer(hp).update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     state = A2CState(params=params, opt_state=opt_state, env_state=env_state, obs=obs, key=key,

@@ -160,3 +160,130 @@ def test_make_actor_critic():
   assert logits.shape == (7, 3) and v.shape == (7,)
   with pytest.raises(ValueError, match="unknown actor-critic kind"):
     networks.make_actor_critic("rnn", 3, (4,))
+
+
+# ---------------------------------------------------------------------------------------------
+# Action-value critic (critic="q")
+# ---------------------------------------------------------------------------------------------
+Q_PROBE = dataclasses.replace(PROBE, critic="q")
+
+
+def test_sarsa_next_actions_by_hand():
+  # steps 0..4; the episode ends after step 1 (a' sampled there), the window after step 4
+  a = jnp.array([0, 1, 2, 0, 1])
+  end = jnp.array([False, True, False, False, False])
+  sampled = jnp.array([7, 8, 9, 10, 11])
+  np.testing.assert_array_equal(np.asarray(a2c.sarsa_next_actions(a, end, sampled)),
+                                [1, 8, 0, 1, 11])
+
+
+def test_q_critic_targets_by_hand():
+  # r = 1 everywhere, g = 0.5; step 1 terminates (discount 0), step 3 is the window's last
+  r = jnp.ones(4)
+  d = jnp.array([0.5, 0.0, 0.5, 0.5])
+  end = jnp.array([False, True, False, False])
+  q_sa = jnp.array([10.0, 20.0, 30.0, 40.0])
+  b = jnp.array([2.0, 100.0, 4.0, 6.0])
+  # TD(0): r + d b
+  np.testing.assert_allclose(a2c.q_critic_targets(r, d, end, q_sa, b, n=1), [2.0, 1.0, 3.0, 4.0])
+  # 2-step, cut at the termination and at the window's end
+  np.testing.assert_allclose(a2c.q_critic_targets(r, d, end, q_sa, b, n=2),
+                             [1 + 0.5 * 1, 1.0, 1 + 0.5 * (1 + 0.5 * 6), 4.0])
+  # lambda: y_t = r_t + d_t (b_t + lam (y_{t+1} - q_sa_{t+1})), cut at ends; lam = 0 is TD(0)
+  lam = 0.5
+  y3 = 1 + 0.5 * 6
+  y2 = 1 + 0.5 * (4 + lam * (y3 - 40))
+  y1 = 1.0
+  y0 = 1 + 0.5 * (2 + lam * (y1 - 20))
+  np.testing.assert_allclose(a2c.q_critic_targets(r, d, end, q_sa, b, lambda_=lam),
+                             [y0, y1, y2, y3], rtol=1e-6)
+  np.testing.assert_allclose(a2c.q_critic_targets(r, d, end, q_sa, b, lambda_=0.0),
+                             [2.0, 1.0, 3.0, 4.0])
+  with pytest.raises(ValueError, match="exactly one of lambda_ and n"):
+    a2c.q_critic_targets(r, d, end, q_sa, b)
+
+
+def test_q_critic_network_has_one_value_per_action():
+  env, params = envs.probe(5, discount=0.9)
+  train = a2c.make_train(Q_PROBE, env, params)
+  shapes = jax.eval_shape(train.network.init, jax.random.PRNGKey(0), jnp.zeros(3))["params"]
+  assert shapes["q_head"]["kernel"].shape == (32, 2) and "value_head" not in shapes
+  train = a2c.make_train(dataclasses.replace(Q_PROBE, q_dueling=True), env, params)
+  shapes = jax.eval_shape(train.network.init, jax.random.PRNGKey(0), jnp.zeros(3))["params"]
+  assert shapes["value_head"]["kernel"].shape == (32, 1)
+  assert shapes["advantage_head"]["kernel"].shape == (32, 2) and "q_head" not in shapes
+
+
+@pytest.mark.parametrize("q_target, n, dueling", [
+    ("expected_sarsa", 4, False), ("expected_sarsa", 5, False), ("sarsa", 5, False),
+    ("sarsa", 6, False), ("expected_sarsa", 5, True)])
+def test_q_critic_probe_policies_are_learned(q_target, n, dueling):
+  # 4: the better action (Q = [-1, 1]); 5: the action that matches the observation; 6: the
+  # discount-dependent best first action (left, worth 2 g = 1.8, over right, worth 1)
+  config = dataclasses.replace(Q_PROBE, q_target=q_target, q_dueling=dueling)
+  _, metrics = _probe_run(n, config)
+  np.testing.assert_array_equal(np.asarray(metrics["policy_match"][:, -1]), 1.0)
+  assert np.all(np.asarray(metrics["loss_finite"]))
+  assert np.all(np.asarray(metrics["eval_return"][:, -1]) > 0.99 * (2.0 if n == 6 else 1.0))
+
+
+@pytest.mark.parametrize("advantage", ["gae", "n_step"])
+def test_q_critic_learns_the_action_values(advantage):
+  # probe 3 (one action): Q(s0) = g, Q(s1) = 1 (termination zeroes the bootstrap); probe 4:
+  # the action the policy takes, a = 1, is worth 1
+  config = dataclasses.replace(Q_PROBE, advantage=advantage, n_step=2, anneal_lr=True)
+  env, params = envs.probe(3, discount=config.discount)
+  train = a2c.make_train(config, env, params)
+  state, metrics = jax.jit(train)(jax.random.PRNGKey(0))
+  _, q = train.network.apply(state.params, jnp.eye(3)[:2])
+  np.testing.assert_allclose(np.asarray(q[:, 0]), [0.9, 1.0], atol=0.05)
+  np.testing.assert_allclose(float(metrics["value_mean"][-1]), 0.95, atol=0.05)
+  env, params = envs.probe(4, discount=config.discount)
+  train = a2c.make_train(config, env, params)
+  state, _ = jax.jit(train)(jax.random.PRNGKey(0))
+  logits, q = train.network.apply(state.params, jnp.eye(2)[0])
+  assert int(jnp.argmax(logits)) == 1
+  np.testing.assert_allclose(float(q[1]), 1.0, atol=0.05)
+
+
+@pytest.mark.parametrize("q_target", ["sarsa", "expected_sarsa"])
+def test_q_critic_truncation_bootstraps_from_the_final_observation(q_target):
+  # s1 terminates (Q(s1) = 1); s0 is truncated on reaching s1, so Q(s0) = g Q(s1), not 0. The
+  # learning rate decays to zero so that the final values are not the last step's noise.
+  env, params = _truncated_chain(PROBE.discount)
+  config = dataclasses.replace(Q_PROBE, q_target=q_target, anneal_lr=True)
+  train = a2c.make_train(config, env, params)
+  state, metrics = jax.jit(train)(jax.random.PRNGKey(0))
+  _, q = train.network.apply(state.params, jnp.eye(3)[:2])
+  np.testing.assert_allclose(float(q[1, 0]), 1.0, atol=0.1)
+  np.testing.assert_allclose(float(q[0, 0]), 0.9 * float(q[1, 0]), atol=0.05)   # not 0
+  assert float(metrics["episode_length"][-1]) == 1.0
+
+
+@pytest.mark.parametrize("q_target, q_baseline", [("sarsa", True), ("expected_sarsa", False)])
+def test_q_critic_vmapped_seeds_equal_the_same_run_alone(q_target, q_baseline):
+  env, params = envs.probe(5, discount=0.9)
+  config = dataclasses.replace(Q_PROBE, total_steps=800, log_every=400, eval_every=400,
+                               q_target=q_target, q_baseline=q_baseline)
+  train = a2c.make_train(config, env, params)
+  keys = jax.random.split(jax.random.PRNGKey(7), 3)
+  _, batched = jax.jit(jax.vmap(train))(keys)
+  _, alone = jax.jit(train)(keys[1])
+  for name, value in alone.items():
+    np.testing.assert_allclose(np.asarray(batched[name][1]), np.asarray(value), rtol=1e-5,
+                               atol=1e-6, err_msg=name)
+  assert not np.allclose(np.asarray(batched["loss"][0]), np.asarray(batched["loss"][2]))
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(critic="advantage"), r"critic must be one of \('v', 'q'\), got 'advantage'"),
+    (dict(critic="q", q_target="q_learning"), "q_target must be one of"),
+    (dict(critic="q", q_baseline="yes"), "q_baseline must be a bool"),
+    (dict(q_baseline=False), "q_baseline=False needs critic='q'"),
+    (dict(critic="q", q_dueling=1), "q_dueling must be a bool"),
+    (dict(q_dueling=True), "q_dueling=True needs critic='q'"),
+])
+def test_bad_critic_options_are_refused_before_compiling(changes, message):
+  env, params = envs.probe(4)
+  with pytest.raises(ValueError, match=message):
+    a2c.make_train(dataclasses.replace(PROBE, **changes), env, params)
