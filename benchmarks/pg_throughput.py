@@ -21,16 +21,27 @@ in all three. The libraries' runs are interleaved rep by rep and the median of `
 reported. Compile time = AOT ``lower().compile()`` of each measured point (trace/lower excluded).
 
     .venv/bin/python benchmarks/pg_throughput.py [--points 1:100000,8:50000,32:25000,128:10000]
+        [--call-timeout 600]
+
+Hang guard. jaxlib 0.10.2's batched CPU LAPACK kernels can deadlock XLA:CPU's thread pool; the
+vmapped orthogonal init of the actor-critic hit it until ``jaxrl.networks.orthogonal`` made it
+sequential (see its docstring). Every
+compile and measured call also runs under a watchdog (``--call-timeout`` s): past it the script
+reports the stuck step, dumps the Python stacks, writes the partial results to ``--out-json``,
+stops the rejax runner and exits with status 3, instead of waiting forever.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import faulthandler
 import json
 import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -51,6 +62,48 @@ PPO_UPDATES_PER_ROLLOUT = 5 * 5
 
 def log(*a):
   print(*a, file=sys.stderr, flush=True)
+
+
+class Watchdog:
+  """Aborts the whole benchmark when one guarded step (a compile or a timed call) hangs.
+
+  A hung XLA:CPU computation cannot be cancelled from Python, so on expiry the watchdog names the
+  step, dumps every thread's Python stack, runs ``on_abort`` (partial results, rejax runner) and
+  ends the process with status 3. ``faulthandler`` is armed 60 s later as a backstop in case the
+  timer thread cannot get the GIL.
+  """
+
+  EXIT_STATUS = 3
+
+  def __init__(self, limit_s: float, on_abort=None):
+    self.limit_s = limit_s
+    self.on_abort = on_abort
+
+  @contextlib.contextmanager
+  def guard(self, what: str, limit_s: float | None = None):
+    limit = self.limit_s if limit_s is None else limit_s
+    timer = threading.Timer(limit, self._fire, args=(what, limit))
+    timer.daemon = True
+    timer.start()
+    faulthandler.dump_traceback_later(limit + 60, exit=True)
+    try:
+      yield
+    finally:
+      timer.cancel()
+      faulthandler.cancel_dump_traceback_later()
+
+  def _fire(self, what: str, limit: float):
+    log(f"WATCHDOG: '{what}' still running after {limit:.0f} s; aborting the benchmark "
+        "(a hung XLA:CPU call cannot be cancelled). Python stacks:")
+    try:
+      faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+      if self.on_abort is not None:
+        self.on_abort(what)
+    except BaseException as e:  # noqa: BLE001 - we are exiting anyway
+      log(f"WATCHDOG: on_abort failed: {e!r}")
+    finally:
+      sys.stderr.flush()
+      os._exit(self.EXIT_STATUS)
 
 
 class RejaxPPO:
@@ -79,6 +132,10 @@ class RejaxPPO:
     self.proc.stdin.write(json.dumps(dict(cmd="quit")) + "\n")
     self.proc.stdin.flush()
     self.proc.wait(timeout=30)
+
+  def kill(self):
+    if self.proc.poll() is None:
+      self.proc.kill()
 
 
 def seed_keys(seeds, start):
@@ -129,47 +186,79 @@ def main():
   ap = argparse.ArgumentParser()
   ap.add_argument("--points", default="1:100000,8:50000,32:25000,128:10000")
   ap.add_argument("--repeats", type=int, default=3)
+  ap.add_argument("--call-timeout", type=float, default=600.0,
+                  help="seconds one compile or timed call may take before the watchdog aborts "
+                       "the benchmark (exit status 3)")
   ap.add_argument("--out-md")
   ap.add_argument("--out-json")
   args = ap.parse_args()
   t_start = time.perf_counter()
   points = [tuple(int(x) for x in p.split(":")) for p in args.points.split(",")]
+  workarounds = []
   machine = common.machine_info()
   load_before = machine["load average"]
   ensure_rejax_venv()
-  rejax = RejaxPPO()
+  state = dict(res=None, rejax=None)
+
+  def on_abort(what):
+    res = state["res"]
+    if res is not None:
+      res["aborted"] = f"watchdog: {what} exceeded {args.call_timeout:.0f} s"
+      res["wall_s"] = time.perf_counter() - t_start
+      done = [(q["seeds"], q["total_steps"], q.get("steps_per_s")) for q in res["points"]]
+      log(f"WATCHDOG: completed points (seeds, steps, steps/s): {done}")
+      if args.out_json:
+        json.dump(res, open(args.out_json, "w"), indent=1, default=str)
+        log(f"WATCHDOG: partial results written to {args.out_json}")
+    if state["rejax"] is not None:
+      state["rejax"].kill()
+
+  dog = Watchdog(args.call_timeout, on_abort)
+  with dog.guard("starting the rejax runner"):
+    rejax = state["rejax"] = RejaxPPO()
   sides = {"a2c": Jaxrl("a2c"), "reinforce": Jaxrl("reinforce")}
-  res = dict(command="python " + " ".join(sys.argv), machine=machine, repeats=args.repeats,
-             jaxrl_versions=jaxrl_versions(), rejax_versions=rejax.hello["versions"], points=[])
+  res = state["res"] = dict(
+      command="python " + " ".join(sys.argv), machine=machine, repeats=args.repeats,
+      jaxrl_versions=jaxrl_versions(), rejax_versions=rejax.hello["versions"],
+      call_timeout_s=args.call_timeout, workarounds=workarounds, points=[])
 
   bare_steps = 200_000 // NUM_ENVS
-  res["bare_env"] = dict(jaxrl=bare_env_rate(NUM_ENVS, bare_steps),
-                         rejax=rejax("bare_env", num_envs=NUM_ENVS, steps=bare_steps))
+  with dog.guard("bare env (jaxrl)"):
+    bare_jaxrl = bare_env_rate(NUM_ENVS, bare_steps)
+  with dog.guard("bare env (rejax)"):
+    bare_rejax = rejax("bare_env", num_envs=NUM_ENVS, steps=bare_steps)
+  res["bare_env"] = dict(jaxrl=bare_jaxrl, rejax=bare_rejax)
   log("bare env:", {k: round(v["steps_per_s"]) for k, v in res["bare_env"].items()})
 
   for seeds, total in points:
     p = dict(seeds=seeds, total_steps=total, compile={}, runs={"ppo": [], "a2c": [], "reinforce": []})
-    p["compile"]["ppo"] = rejax("prepare", seeds=seeds, total_timesteps=total)
+    where = f"seeds={seeds} T={total}"
+    with dog.guard(f"{where}: compile ppo"):
+      p["compile"]["ppo"] = rejax("prepare", seeds=seeds, total_timesteps=total)
     for name, side in sides.items():
-      p["compile"][name] = side.prepare(seeds, total)
+      with dog.guard(f"{where}: compile {name}"):
+        p["compile"][name] = side.prepare(seeds, total)
     order = ["ppo", "a2c", "reinforce"]
     for rep in range(args.repeats):
       for name in (order if rep % 2 == 0 else order[::-1]):
-        if name == "ppo":
-          r = rejax("run", seeds=seeds, total_timesteps=total, rep=rep)
-        else:
-          r = sides[name].run(seeds, total, rep)
+        with dog.guard(f"{where}: run {name} rep {rep}"):
+          if name == "ppo":
+            r = rejax("run", seeds=seeds, total_timesteps=total, rep=rep)
+          else:
+            r = sides[name].run(seeds, total, rep)
         p["runs"][name].append(r)
     p["steps_per_s"] = {}
     for name, runs in p["runs"].items():
       med = statistics.median(r["wall_s"] for r in runs)
       p["steps_per_s"][name] = seeds * runs[-1]["env_steps_per_seed"] / med
-    rejax("free", seeds=seeds, total_timesteps=total)
+    with dog.guard(f"{where}: free"):
+      rejax("free", seeds=seeds, total_timesteps=total)
     for side in sides.values():
       side.free(seeds, total)
-    log(f"seeds={seeds} T={total}: " + ", ".join(f"{k} {v:,.0f}" for k, v in p["steps_per_s"].items()))
+    log(f"{where}: " + ", ".join(f"{k} {v:,.0f}" for k, v in p["steps_per_s"].items()))
     res["points"].append(p)
-  rejax.close()
+  with dog.guard("closing the rejax runner", 60):
+    rejax.close()
   res["load_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
   res["load_before"] = load_before
   res["wall_s"] = time.perf_counter() - t_start
@@ -201,6 +290,8 @@ def build_report(res):
   L.append(f"Bare gymnax CartPole-v1, {NUM_ENVS} envs, random actions, `lax.scan`: "
            f"{k(b['jaxrl']['steps_per_s'])} steps/s (gymnax {jv['gymnax']}), "
            f"{k(b['rejax']['steps_per_s'])} steps/s (gymnax {rv['gymnax']}).\n")
+  if res.get("workarounds"):
+    L.append("Workarounds applied (jaxrl side only): " + "; ".join(res["workarounds"]) + ".\n")
   L.append(f"Steps/s = seeds x env steps per seed / wall time of one `jit(vmap(train))(keys)` call, "
            f"median of {res['repeats']} interleaved runs; same total steps per seed for all three. "
            f"Compile = AOT `lower().compile()` (s).\n")
