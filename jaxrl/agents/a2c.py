@@ -105,7 +105,12 @@ class A2CConfig:
     eval_every: environment steps between greedy evaluations (a multiple of ``log_every``).
     eval_episodes: episodes per evaluation (greedy: ``argmax`` of the logits).
     eval_max_steps: step cap of an evaluation episode (None: the environment's limit).
-    learning_rate, discount, gae_lambda, value_coef, entropy_coef: *hyperparameters*.
+    learning_rate: Adam step size (*hyperparameter*).
+    discount: the discount factor gamma in [0, 1] (*hyperparameter*).
+    gae_lambda: GAE's lambda (or the lambda of the Q critic's lambda-return)
+      (*hyperparameter*).
+    value_coef: weight of the critic's squared error in the loss (*hyperparameter*).
+    entropy_coef: weight of the entropy bonus (*hyperparameter*).
   """
 
   total_steps: int = 500_000
