@@ -216,8 +216,8 @@ class RunOptions:
   """shard the runs over this many local devices (None: all)"""
   progress_interval: float = 10.0
   """least seconds between progress lines (0: every logging interval)"""
-  no_checkpoints: bool = False
-  """write no checkpoints (the run cannot be resumed); needed on several hosts for now"""
+  checkpoints: bool = True
+  """write checkpoints (--no-checkpoints: the run cannot be resumed; needed on several hosts)"""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -397,7 +397,7 @@ def run_train(args: RunOptions) -> int:
   out = args.out or _default_out(algorithm, args.env)
   result = training.run(spec, out, resume=args.resume, overwrite=args.overwrite,
                         num_devices=args.num_devices, progress_interval_s=args.progress_interval,
-                        save_checkpoints=not args.no_checkpoints)
+                        save_checkpoints=args.checkpoints)
   print(f"run directory: {result.run_dir}")
   return 0
 
@@ -416,7 +416,7 @@ def run_sweep(args) -> int:
                           checkpoint_every=args.checkpoint_every, resume=args.resume,
                           overwrite=args.overwrite, num_devices=args.num_devices,
                           progress_interval_s=args.progress_interval,
-                          save_checkpoints=not args.no_checkpoints)
+                          save_checkpoints=args.checkpoints)
   from jaxrl.training import sweeps  # pylint: disable=import-outside-toplevel
   print(sweeps.ranking_table(result.summary))
   print(f"sweep directory: {out}")

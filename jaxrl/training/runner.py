@@ -333,7 +333,10 @@ def run(spec: RunSpec, run_dir: str | os.PathLike | None = None, *, resume: bool
   if run_dir is not None and main:
     rundir.write_json(run_dir / rundir.VERSIONS, versions)
   if resuming:
-    step = checkpoints.latest_step(ckpt_dir)
+    step = None if ckpt_dir is None else checkpoints.latest_step(ckpt_dir)
+    if step is None and (run_dir / rundir.SUMMARY).exists():
+      raise ValueError(f"{run_dir} finished without checkpoints, so there is nothing to resume "
+                       "from; run its config again with `jaxrl repeat` (or load_spec + run).")
     if step is None:
       say(f"{run_dir}: no checkpoint yet; starting from the beginning.")
     else:

@@ -238,3 +238,12 @@ def test_overwrite_keeps_the_old_run_until_the_new_one_finishes(straight, tmp_pa
   training.resume(run_dir, progress=False, log=None)
   training.run(SPEC, run_dir, overwrite=True, progress=False, log=None)
   assert [p.name for p in tmp_path.iterdir() if "replaced" in p.name] == [aside[0].name]
+
+
+def test_without_checkpoints_the_other_files_are_written(tmp_path):
+  run_dir = tmp_path / "nockpt"
+  training.run(SPEC, run_dir, save_checkpoints=False, progress=False, log=None, write_plot=False)
+  assert (run_dir / "metrics.csv").exists() and (run_dir / "summary.json").exists()
+  assert not (run_dir / "checkpoints").exists()
+  with pytest.raises(ValueError, match="finished without checkpoints"):
+    training.resume(run_dir, progress=False, log=None)
