@@ -197,6 +197,15 @@ def test_sweep_vmaps_hyperparameters_and_loops_over_shapes(tmp_path):
   assert (tmp_path / "sw" / "group-001" / "metrics.csv").exists()
   table = sweeps.ranking_table(result.summary)
   assert table.count("\n") == 4
+  # Resuming a finished sweep reuses every group from disk (nothing recompiles) ...
+  again = training.sweep("dqn", cfg, settings, env="Probe1-v0", num_seeds=2,
+                         out=tmp_path / "sw", resume=True, progress=False, log=None)
+  assert again.summary["ranking"] == result.summary["ranking"]
+  assert all(g.final_state is None for g in again.groups)
+  # ... and a different sweep in the same directory is refused.
+  with pytest.raises(ValueError, match="holds a different sweep"):
+    training.sweep("dqn", cfg, settings[:2], env="Probe1-v0", num_seeds=2,
+                   out=tmp_path / "sw", resume=True, progress=False, log=None)
 
 
 def test_random_search_is_reproducible_and_in_range():
