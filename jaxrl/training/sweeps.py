@@ -160,11 +160,13 @@ def sweep(algorithm: str, config: Any, settings: Sequence[dict], *, env: str = "
     out_dir.mkdir(parents=True, exist_ok=True)
     plan = dict(algorithm=algorithm, env=env, num_seeds=num_seeds, seed=seed,
                 settings=typed, groups=[list(m) for m in groups.values()])
+    plan["config"] = algorithms.config_to_dict(config)
     if resume and (out_dir / "sweep.json").exists():
       saved = rundir.read_json(out_dir / "sweep.json")
-      if {k: saved.get(k) for k in plan} != rundir_roundtrip(plan):
-        raise ValueError(f"cannot resume {out_dir}: it holds a different sweep.")
-    rundir.write_json(out_dir / "sweep.json", dict(plan, status="running"))
+      if saved.get("plan") != rundir_roundtrip(plan):
+        raise ValueError(f"cannot resume {out_dir}: it holds a different sweep (its sweep.json "
+                         "plan differs from this one's settings, seeds or config).")
+    rundir.write_json(out_dir / "sweep.json", dict(status="running", plan=plan))
 
   results = []
   for g, spec in enumerate(specs):
@@ -188,7 +190,7 @@ def sweep(algorithm: str, config: Any, settings: Sequence[dict], *, env: str = "
                  ranking=ranking, groups=[list(m) for m in groups.values()],
                  calls=len(specs), status="finished")
   if out_dir is not None:
-    rundir.write_json(out_dir / "sweep.json", dict(summary, settings_plan=typed))
+    rundir.write_json(out_dir / "sweep.json", dict(summary, plan=plan))
   return SweepResult(settings=typed, groups=results, summary=summary)
 
 
