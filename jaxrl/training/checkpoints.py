@@ -131,7 +131,7 @@ def save(
     records.append(record)
     arrays[_leaf_name(i)] = array
 
-  root = pathlib.Path(os.fspath(directory))
+  root = pathlib.Path(os.fspath(directory)).absolute()   # orbax needs absolute paths
   root.mkdir(parents=True, exist_ok=True)
   if step in _complete_steps(root):
     raise FileExistsError(
@@ -439,7 +439,7 @@ def _complete_steps(root: pathlib.Path) -> list[int]:
 
 def _open_checkpoint(directory: str | os.PathLike, step: int | None) -> tuple[pathlib.Path, dict]:
   """The path and parsed ``metadata.json`` of checkpoint ``step`` (None: latest)."""
-  root = pathlib.Path(os.fspath(directory))
+  root = pathlib.Path(os.fspath(directory)).absolute()
   steps = _complete_steps(root)
   if step is None:
     if not steps:

@@ -283,3 +283,13 @@ def test_orbax_info_logging_is_silenced(tmp_path, caplog):
     checkpoints.restore(tmp_path, like={"x": jnp.ones(2)})
   orbax_records = [r for r in caplog.records if f"{os.sep}orbax{os.sep}" in r.pathname]
   assert not orbax_records, [r.getMessage() for r in orbax_records]
+
+
+def test_relative_directory_works(tmp_path, monkeypatch):
+  # orbax refuses relative paths; the CLI's default run directories are relative (runs/...).
+  monkeypatch.chdir(tmp_path)
+  state = {"w": jnp.arange(3.0)}
+  checkpoints.save("rel/ckpt", 1, state, metadata={})
+  assert checkpoints.latest_step("rel/ckpt") == 1
+  back = checkpoints.restore("rel/ckpt", like=state)
+  np.testing.assert_array_equal(back["w"], state["w"])
