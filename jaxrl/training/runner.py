@@ -455,7 +455,7 @@ def _summary_line(summary: dict) -> str:
   which = "" if summary["num_settings"] == 1 else f" (best of {summary['num_settings']} settings: {best['overrides']})"
   return (f"{summary['algorithm']} {summary['env']}: final eval return {f['mean']:.4g} "
           f"+- {f['std']:.3g} (95% CI [{f['ci95_low']:.4g}, {f['ci95_high']:.4g}], "
-          f"n={f['n']}){which}; {summary['env_steps_per_s']:,.0f} env steps/s, "
+          f"median {f['median']:.4g}, n={f['n']}){which}; {summary['env_steps_per_s']:,.0f} env steps/s, "
           f"compile {summary['compile_time_s']:.1f} s, wall {summary['wall_time_s']:.1f} s")
 
 

@@ -43,7 +43,7 @@ def interval(values: np.ndarray, level: float = 0.95, axis: int = 0,
 
 
 def summarize(values: np.ndarray) -> dict:
-  """``[seeds]`` -> ``{"mean", "std", "ci95_low", "ci95_high", "n"}`` over the finite entries
+  """``[seeds]`` -> ``{"mean", "std", "median", "ci95_low", "ci95_high", "n"}`` over the finite entries
   (``std`` with ``ddof=1``; NaN where undefined)."""
   v = np.asarray(values, dtype=np.float64)
   v = v[np.isfinite(v)]
@@ -51,4 +51,5 @@ def summarize(values: np.ndarray) -> dict:
   return dict(
       mean=float(v.mean()) if v.size else float("nan"),
       std=float(v.std(ddof=1)) if v.size > 1 else float("nan"),
+      median=float(np.median(v)) if v.size else float("nan"),
       ci95_low=float(lo[0]), ci95_high=float(hi[0]), n=int(v.size))

@@ -42,7 +42,7 @@ def test_run_directory_has_every_file(straight):
   assert versions["devices_used"] == [str(jax.devices()[0])]
   summary = json.loads((d / "summary.json").read_text())
   final = summary["settings"][0]["final_eval_return"]
-  for key in ("mean", "std", "ci95_low", "ci95_high", "n"):
+  for key in ("mean", "std", "median", "ci95_low", "ci95_high", "n"):
     assert key in final
   assert final["n"] == 3
   assert final["ci95_low"] <= final["mean"] <= final["ci95_high"]
@@ -222,7 +222,7 @@ def test_bootstrap_interval_and_last_finite():
   assert stats.last_finite(np.array([[1.0, np.nan, 3.0, np.nan]]))[0] == 3.0
   assert np.isnan(stats.last_finite(np.array([[np.nan, np.nan]]))[0])
   s = stats.summarize(np.array([1.0, 2.0, 3.0, 4.0, np.nan]))
-  assert s["n"] == 4 and s["mean"] == 2.5
+  assert s["n"] == 4 and s["mean"] == 2.5 and s["median"] == 2.5
   assert 1.0 <= s["ci95_low"] < 2.5 < s["ci95_high"] <= 4.0
   one = stats.summarize(np.array([5.0]))
   assert one["mean"] == 5.0 and np.isnan(one["ci95_low"]) and np.isnan(one["std"])
