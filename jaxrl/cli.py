@@ -11,7 +11,7 @@ import dataclasses
 import pathlib
 import sys
 import time
-from typing import Annotated, Literal, Sequence, Union
+from typing import Annotated, Any, Literal, Sequence, Union
 
 import jax
 import numpy as np
@@ -453,9 +453,19 @@ def run_plot(args: PlotArgs) -> int:
 
 def main(argv: list[str] | None = None) -> int:
   """Entry point of the ``jaxrl`` command."""
-  config = tyro.extras.subcommand_cli_from_dict(
-      {"solve": Problem, "train": TrainCommand, "sweep": SweepCommand, "resume": ResumeArgs,
-       "repeat": RepeatArgs, "plot": PlotArgs},
+  commands = {
+      "solve": (Problem, "solve a tabular MDP exactly; print values and policy (gridworld, chain)"),
+      "train": (TrainCommand, "train an agent (dqn, a2c, reinforce) on seeds in one compiled call"),
+      "sweep": (SweepCommand, "search hyperparameters (grid or random); settings ranked with 95% "
+                              "intervals"),
+      "resume": (ResumeArgs, "continue a stopped run from its last checkpoint"),
+      "repeat": (RepeatArgs, "run a saved config again from scratch"),
+      "plot": (PlotArgs, "overlay the learning curves of run directories"),
+  }
+  config = tyro.cli(
+      Union[tuple(Annotated[Any, tyro.conf.subcommand(name=name, constructor=ctor,  # type: ignore
+                                                      description=text)]
+                  for name, (ctor, text) in commands.items())],
       prog="jaxrl", args=argv,
       description="jaxrl: exact tabular solvers and deep RL agents in JAX, compiled end to end.")
   try:

@@ -157,3 +157,13 @@ def test_unknown_algorithm_is_refused():
   with pytest.raises(SystemExit) as exit_info:
     cli.main(["train", "ppo"])
   assert exit_info.value.code != 0
+
+
+def test_top_level_help_lists_the_commands(capsys):
+  with pytest.raises(SystemExit) as exit_info:
+    cli.main(["--help"])
+  assert exit_info.value.code == 0
+  out = capsys.readouterr().out
+  for command in ("solve", "train", "sweep", "resume", "repeat", "plot"):
+    assert command in out
+  assert "Union" not in out
