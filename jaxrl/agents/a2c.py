@@ -111,6 +111,7 @@ class A2CConfig:
       (*hyperparameter*).
     value_coef: weight of the critic's squared error in the loss (*hyperparameter*).
     entropy_coef: weight of the entropy bonus (*hyperparameter*).
+    actor_lr_scale: the actor's step is ``learning_rate * actor_lr_scale`` (*hyperparameter*).
   """
 
   total_steps: int = 500_000
@@ -138,23 +139,34 @@ class A2CConfig:
   gae_lambda: float = 0.95
   value_coef: float = 0.5
   entropy_coef: float = 0.01
+  actor_lr_scale: float = 1.0
 
   def hyperparams(self) -> "A2CHyperparams":
     """The vmappable numbers of this config, as a pytree of scalars."""
     return A2CHyperparams(
         learning_rate=jnp.float32(self.learning_rate), discount=jnp.float32(self.discount),
         gae_lambda=jnp.float32(self.gae_lambda), value_coef=jnp.float32(self.value_coef),
-        entropy_coef=jnp.float32(self.entropy_coef))
+        entropy_coef=jnp.float32(self.entropy_coef),
+        actor_lr_scale=jnp.float32(self.actor_lr_scale))
 
 
 class A2CHyperparams(NamedTuple):
-  """Numbers a sweep may vary: every field a scalar (add a leading axis and ``vmap``)."""
+  """Numbers a sweep may vary: every field a scalar (add a leading axis and ``vmap``).
+
+  ``actor_lr_scale`` multiplies the actor's step only (Adam's update, after the global-norm clip
+  over all parameters, times ``learning_rate * actor_lr_scale``); the critic steps with
+  ``learning_rate``. The actor is the ``policy_head`` and, with separate torsos, the ``actor_*``
+  torso; everything else (critic heads and torso, and a shared torso, as with
+  ``shared_torso=True`` or the CNN) counts as critic (:func:`actor_param_labels`). A slower
+  actor (e.g. 0.1) lets the ``Q`` critic keep up with the policy (two-timescale actor-critic).
+  """
 
   learning_rate: Array
   discount: Array
   gae_lambda: Array
   value_coef: Array
   entropy_coef: Array
+  actor_lr_scale: Array
 
 
 def validate_hyperparams(hp: A2CHyperparams) -> None:
@@ -165,7 +177,24 @@ def validate_hyperparams(hp: A2CHyperparams) -> None:
       ("gae_lambda", _checks.UNIT_INTERVAL),
       ("value_coef", _checks.NON_NEGATIVE),
       ("entropy_coef", _checks.NON_NEGATIVE),
+      ("actor_lr_scale", _checks.POSITIVE),
   ])
+
+
+def actor_param_labels(params: Any) -> Any:
+  """The tree of ``params`` with each leaf labelled ``"actor"`` or ``"critic"``.
+
+  A leaf is the actor's when the top-level module holding it is ``policy_head`` or a separate
+  actor torso layer ``actor_<i>`` (:class:`jaxrl.networks.ActorCritic`); all else is the
+  critic's, a shared torso included (``shared_torso=True``'s ``torso_<i>``, the CNN's layers).
+  """
+  def label(path, _):
+    names = [p.key for p in path if isinstance(p, jax.tree_util.DictKey)]
+    top = names[1] if names and names[0] == "params" and len(names) > 1 else (names or [""])[0]
+    is_actor = top == "policy_head" or (top.startswith("actor_") and top[6:].isdigit())
+    return "actor" if is_actor else "critic"
+
+  return jax.tree_util.tree_map_with_path(label, params)
 
 
 class A2CState(NamedTuple):
@@ -336,7 +365,12 @@ def make_train(config: A2CConfig, env, env_params) -> Trainer:
       rate = lambda count: -hp.learning_rate * (1.0 - count / total_updates)  # noqa: E731
     else:
       rate = lambda count: -hp.learning_rate  # noqa: E731
-    return optax.chain(clip, optax.scale_by_adam(eps=1e-5), optax.scale_by_schedule(rate))
+    # the actor's step times actor_lr_scale, applied last (1.0: an exact no-op on the updates)
+    actor_scale = optax.multi_transform(
+        {"actor": optax.scale(hp.actor_lr_scale), "critic": optax.identity()},
+        actor_param_labels)
+    return optax.chain(clip, optax.scale_by_adam(eps=1e-5), optax.scale_by_schedule(rate),
+                       actor_scale)
 
   def advantages(r, d, end, v, v_tp1, hp):
     """``[T, E]`` arrays -> advantages ``[T, E]`` (one stream per environment)."""

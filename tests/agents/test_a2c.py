@@ -287,3 +287,32 @@ def test_bad_critic_options_are_refused_before_compiling(changes, message):
   env, params = envs.probe(4)
   with pytest.raises(ValueError, match=message):
     a2c.make_train(dataclasses.replace(PROBE, **changes), env, params)
+
+
+def test_actor_lr_scale_slows_only_the_actor():
+  # Q critic on probe 5, a short run: with actor_lr_scale tiny the policy's parameters barely
+  # move while the critic's move as far as with scale 1; a bad scale is refused eagerly.
+  env, params = envs.probe(5, discount=0.9)
+  config = dataclasses.replace(Q_PROBE, total_steps=800, log_every=400, eval_every=400)
+  trainer = a2c.make_train(config, env, params)
+  train = jax.jit(trainer)
+  key = jax.random.PRNGKey(3)
+  hp = config.hyperparams()
+  initial = trainer.init(key, hp)[0].params
+  moved = {}
+  for scale in (1.0, 1e-4):
+    state, _ = train(key, hp._replace(actor_lr_scale=jnp.float32(scale)))
+    labels = a2c.actor_param_labels(state.params)
+    dist = jax.tree.map(lambda a, b: float(jnp.sum((a - b) ** 2)), state.params, initial)
+    moved[scale] = {side: np.sqrt(sum(d for d, l in zip(jax.tree.leaves(dist),
+                                                       jax.tree.leaves(labels)) if l == side))
+                    for side in ("actor", "critic")}
+  assert moved[1.0]["actor"] > 0 and moved[1.0]["critic"] > 0
+  assert moved[1e-4]["actor"] < 1e-2 * moved[1.0]["actor"]
+  assert moved[1e-4]["critic"] > 0.1 * moved[1.0]["critic"]
+  assert set(jax.tree.leaves(a2c.actor_param_labels(state.params))) == {"actor", "critic"}
+  for bad in (0.0, -0.1, float("inf")):
+    with pytest.raises(ValueError, match="actor_lr_scale must be positive"):
+      a2c.make_train(dataclasses.replace(config, actor_lr_scale=bad), env, params)
+  with pytest.raises(ValueError, match="actor_lr_scale must be positive"):
+    trainer(key, hp._replace(actor_lr_scale=jnp.array([0.1, float("nan")])))
