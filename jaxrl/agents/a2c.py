@@ -58,6 +58,7 @@ import numpy as np
 import optax
 
 from jaxrl.agents import _checks
+from jaxrl.agents import trainer as trainer_lib
 from jaxrl.agents.trainer import Trainer
 from jaxrl import losses as losses_lib
 from jaxrl import networks as networks_lib
@@ -459,38 +460,27 @@ def make_train(config: A2CConfig, env, env_params) -> Trainer:
     params = optax.apply_updates(state.params, updates)
     state = A2CState(params=params, opt_state=opt_state, env_state=env_state, obs=obs, key=key,
                      env_steps=state.env_steps + batch, updates=state.updates + 1)
-    done = traj["done"]
-    acc = dict(
-        loss=acc["loss"] + loss, pg=acc["pg"] + pg, vl=acc["vl"] + vl, ent=acc["ent"] + ent,
-        v=acc["v"] + v_mean, finite=acc["finite"] & jnp.isfinite(loss),
-        ret=acc["ret"] + jnp.sum(jnp.where(done, traj["ep_return"], 0.0)),
-        length=acc["length"] + jnp.sum(jnp.where(done, traj["ep_length"], 0)),
-        episodes=acc["episodes"] + jnp.sum(done))
+    acc = trainer_lib.tally_episodes(dict(
+        acc, loss=acc["loss"] + loss, pg=acc["pg"] + pg, vl=acc["vl"] + vl, ent=acc["ent"] + ent,
+        v=acc["v"] + v_mean, finite=acc["finite"] & jnp.isfinite(loss)),
+        traj["done"], traj["ep_return"], traj["ep_length"])
     return (state, acc), None
 
   def log_interval(carry, log_index, hp):
     state, finite_so_far = carry
     zero = jnp.float32(0)
-    acc = dict(loss=zero, pg=zero, vl=zero, ent=zero, v=zero, finite=jnp.bool_(True), ret=zero,
-               length=jnp.int32(0), episodes=jnp.int32(0))
+    acc = dict(loss=zero, pg=zero, vl=zero, ent=zero, v=zero, finite=jnp.bool_(True),
+               **trainer_lib.episode_tally())
     (state, acc), _ = jax.lax.scan(lambda c, x: iteration(c, x, hp), (state, acc), None,
                                    length=iterations_per_log)
-    key, k_eval = jax.random.split(state.key)
-    state = state._replace(key=key)
-    do_eval = (log_index + 1) % logs_per_eval == 0
-    eval_return = jax.lax.cond(do_eval, lambda: evaluate(k_eval, state.params),
-                               lambda: jnp.float32(jnp.nan))
+    state, episode_metrics = trainer_lib.close_interval(state, acc, log_index, logs_per_eval,
+                                                        evaluate)
     finite = finite_so_far & acc["finite"]
-    nan = jnp.float32(jnp.nan)
     n = jnp.float32(iterations_per_log)
-    episodes = acc["episodes"]
     metrics = dict(
         env_steps=state.env_steps,
         updates=state.updates,
-        episode_return=jnp.where(episodes > 0, acc["ret"] / jnp.maximum(episodes, 1), nan),
-        episode_length=jnp.where(episodes > 0, acc["length"] / jnp.maximum(episodes, 1), nan),
-        episodes=episodes,
-        eval_return=eval_return,
+        **episode_metrics,
         loss=acc["loss"] / n,
         policy_loss=acc["pg"] / n,
         value_loss=acc["vl"] / n,

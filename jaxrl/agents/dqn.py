@@ -28,6 +28,7 @@ import numpy as np
 import optax
 
 from jaxrl.agents import _checks
+from jaxrl.agents import trainer as trainer_lib
 from jaxrl.agents.trainer import Trainer
 from jaxrl import buffers as buffers_lib
 from jaxrl import losses as losses_lib
@@ -317,38 +318,26 @@ def make_train(config: DQNConfig, env, env_params) -> Trainer:
       return s, jnp.float32(0), jnp.float32(0), jnp.float32(0), jnp.float32(0), jnp.bool_(True)
 
     state, loss_sum, q_sum, q_abs, n_updates, finite = jax.lax.cond(learn, do_updates, skip, state)
-    done = info["episode_done"]
-    acc = dict(
-        loss=acc["loss"] + loss_sum, q=acc["q"] + q_sum, n=acc["n"] + n_updates,
-        q_abs=jnp.maximum(acc["q_abs"], q_abs),
-        finite=acc["finite"] & finite,
-        ret=acc["ret"] + jnp.sum(jnp.where(done, info["episode_return"], 0.0)),
-        length=acc["length"] + jnp.sum(jnp.where(done, info["episode_length"], 0)),
-        episodes=acc["episodes"] + jnp.sum(done))
+    acc = trainer_lib.tally_episodes(dict(
+        acc, loss=acc["loss"] + loss_sum, q=acc["q"] + q_sum, n=acc["n"] + n_updates,
+        q_abs=jnp.maximum(acc["q_abs"], q_abs), finite=acc["finite"] & finite),
+        info["episode_done"], info["episode_return"], info["episode_length"])
     return (state, acc), None
 
   def log_interval(carry, log_index, hp):
     state, finite_so_far = carry
     acc = dict(loss=jnp.float32(0), q=jnp.float32(0), q_abs=jnp.float32(0), n=jnp.float32(0),
-               finite=jnp.bool_(True),
-               ret=jnp.float32(0), length=jnp.int32(0), episodes=jnp.int32(0))
+               finite=jnp.bool_(True), **trainer_lib.episode_tally())
     (state, acc), _ = jax.lax.scan(lambda c, x: iteration(c, x, hp), (state, acc), None,
                                    length=iterations_per_log)
-    key, k_eval = jax.random.split(state.key)
-    state = state._replace(key=key)
-    do_eval = (log_index + 1) % logs_per_eval == 0
-    eval_return = jax.lax.cond(do_eval, lambda: evaluate(k_eval, state.params),
-                               lambda: jnp.float32(jnp.nan))
+    state, episode_metrics = trainer_lib.close_interval(state, acc, log_index, logs_per_eval,
+                                                        evaluate)
     finite = finite_so_far & acc["finite"]
     nan = jnp.float32(jnp.nan)
     metrics = dict(
         env_steps=state.env_steps,
         updates=state.updates,
-        episode_return=jnp.where(acc["episodes"] > 0, acc["ret"] / jnp.maximum(acc["episodes"], 1), nan),
-        episode_length=jnp.where(acc["episodes"] > 0,
-                                 acc["length"] / jnp.maximum(acc["episodes"], 1), nan),
-        episodes=acc["episodes"],
-        eval_return=eval_return,
+        **episode_metrics,
         loss=jnp.where(acc["n"] > 0, acc["loss"] / jnp.maximum(acc["n"], 1), nan),
         q_mean=jnp.where(acc["n"] > 0, acc["q"] / jnp.maximum(acc["n"], 1), nan),
         q_abs_max=jnp.where(acc["n"] > 0, acc["q_abs"], nan),

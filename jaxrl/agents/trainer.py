@@ -91,3 +91,43 @@ class Trainer:
     carry = self.init(key, hp)
     carry, metrics = self.run(carry, 0, self.num_logs, hp)
     return self.state_of(carry), metrics
+
+
+# Pieces every agent's ``step`` shares: counting finished episodes and closing a logging interval.
+
+
+def episode_tally() -> dict:
+  """Zero counters of the episodes that finish in a logging interval."""
+  return dict(ret=jnp.float32(0), length=jnp.int32(0), episodes=jnp.int32(0))
+
+
+def tally_episodes(acc: dict, done, episode_return, episode_length) -> dict:
+  """``acc`` plus the episodes flagged by ``done`` (any shape; from
+  :class:`~jaxrl.envs.EpisodeStatistics`' ``info``): only finished episodes count."""
+  return dict(acc,
+              ret=acc["ret"] + jnp.sum(jnp.where(done, episode_return, 0.0)),
+              length=acc["length"] + jnp.sum(jnp.where(done, episode_length, 0)),
+              episodes=acc["episodes"] + jnp.sum(done))
+
+
+def close_interval(state: Any, acc: dict, log_index, logs_per_eval: int,
+                   evaluate: Callable[[Any, Any], Any]) -> tuple[Any, dict]:
+  """Ends a logging interval: a scheduled greedy evaluation and the episode metrics.
+
+  ``state`` needs ``key`` and ``params`` fields (a key is split off for the evaluation, which
+  runs on every ``logs_per_eval``-th interval; NaN otherwise). Returns the state with its new
+  key and ``{"episode_return", "episode_length", "episodes", "eval_return"}``: means over the
+  episodes that finished in the interval (NaN when none did).
+  """
+  key, k_eval = jax.random.split(state.key)
+  state = state._replace(key=key)
+  do_eval = (log_index + 1) % logs_per_eval == 0
+  eval_return = jax.lax.cond(do_eval, lambda: evaluate(k_eval, state.params),
+                             lambda: jnp.float32(jnp.nan))
+  nan = jnp.float32(jnp.nan)
+  episodes = acc["episodes"]
+  return state, dict(
+      episode_return=jnp.where(episodes > 0, acc["ret"] / jnp.maximum(episodes, 1), nan),
+      episode_length=jnp.where(episodes > 0, acc["length"] / jnp.maximum(episodes, 1), nan),
+      episodes=episodes,
+      eval_return=eval_return)
