@@ -3,7 +3,7 @@
 Part 1 (fixed policy). Train A2C briefly on CartPole-v1 to get a mid-level policy and its critic,
 then FREEZE them and draw many independent batches: 8 environments reset at the start, 500 steps
 each (= the time limit). For each batch compute the policy-gradient estimate exactly as REINFORCE
-does (jaxrl.agents.reinforce.make_weights and policy_loss):
+does (jaxrl.agents.reinforce.batch_weights and the masked policy-gradient loss):
 
     g = (1 / (E T)) sum_e sum_{t in M_e} grad log pi(a_t | s_t) * w_t
 
@@ -39,6 +39,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrl import envs
+from jaxrl import losses
+from jaxrl import rollouts
 from jaxrl import policies
 from jaxrl import returns as R
 from jaxrl.agents import a2c
@@ -92,11 +94,14 @@ def make_estimates(network, env, env_params, num_envs=8, length=500, gamma=0.99,
     end = traj["term"] | traj["trunc"]
     col = lambda f, *a: jax.vmap(f, in_axes=1, out_axes=1)(*a)  # noqa: E731
     # the notes' gamma = 1 for the Monte Carlo estimators
-    mc = dict(reward=traj["reward"], discount=live, end=end, truncated=traj["trunc"])
+    zeros = jnp.zeros_like(traj["reward"])
+    mc = rollouts.Trajectory(obs_t=traj["obs"], a_t=traj["action"], extras_t=(),
+                             r_t=traj["reward"], terminated_t=traj["term"],
+                             truncated_t=traj["trunc"], obs_tp1=traj["final"],
+                             episode_return_t=zeros, episode_length_t=zeros.astype(jnp.int32))
     weights, masks = {}, {}
     for k, config in configs.items():
-      w, mask, _ = reinforce.make_weights(config, mc, v, v_final, jnp.float32(0),
-                                          config.hyperparams())
+      w, mask, _ = reinforce.batch_weights(config, mc, v, v_final, jnp.float32(0), 1.0)
       weights[k], masks[k] = w, mask
     weights["a2c_gae"] = col(lambda *a: R.gae(*a, lam), traj["reward"], gamma * live, end, v,
                              v_final)
@@ -110,13 +115,14 @@ def make_estimates(network, env, env_params, num_envs=8, length=500, gamma=0.99,
     def logits_of(p):
       return network.apply(p, traj["obs"])[0]
 
-    out = {k: -flat_grad(lambda p, k=k: reinforce.policy_loss(logits_of(p), traj["action"],
-                                                             weights[k], masks[k]))
+    flat = lambda x: x.reshape((-1,) + x.shape[2:])  # noqa: E731
+    out = {k: -flat_grad(lambda p, k=k: losses.policy_gradient_loss(
+        flat(logits_of(p)), flat(traj["action"]), flat(weights[k] * masks[k])))
            for k in ESTIMATORS}
     out["counted_fraction"] = jnp.mean(masks["total"].astype(jnp.float32))
     if old_rule:   # the earlier rule: every finished episode, mean over the counted steps
       fin = col(R.finished_episode_mask, end).astype(jnp.float32)
-      for k in MC:        # make_weights' weights are defined at every step; only the mask differs
+      for k in MC:        # batch_weights' weights are defined at every step; only the mask differs
 
         def surrogate(p, w=weights[k]):
           logp = policies.categorical_log_prob(logits_of(p), traj["action"])

@@ -29,7 +29,6 @@ References:
 
 from __future__ import annotations
 
-import operator
 from typing import Any, Callable, NamedTuple
 
 import chex
@@ -37,6 +36,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
+
+from jaxrl import validation
 
 Array = chex.Array
 PRNGKey = chex.PRNGKey
@@ -114,22 +115,45 @@ class ReplayBuffer(NamedTuple):
   add_donated: Callable[[ReplayBufferState, Any], ReplayBufferState]
 
 
-def _check_size(name: str, value: Any, minimum: int) -> int:
-  """Returns ``value`` as an int, or raises ValueError naming ``name``."""
-  try:
-    as_int = operator.index(value)
-  except TypeError:
-    raise ValueError(f"{name} must be an int, got {value!r} ({type(value).__name__}).") from None
-  if isinstance(value, (bool, np.bool_)):
-    raise ValueError(f"{name} must be an int, got the bool {value!r}.")
-  if as_int < minimum:
-    raise ValueError(f"{name} must be >= {minimum}, got {as_int}.")
-  return as_int
-
-
 def _leaf_name(path) -> str:
   name = jax.tree_util.keystr(path)
   return f"item{name}" if name else "item"
+
+
+def _checked_items(storage: Any, items: Any, capacity: int) -> tuple[Any, int]:
+  """``items`` cast to the storage's dtypes, and their count ``N``; ValueError naming the leaf
+  whose structure, leading axis, item shape or dtype does not fit (static shapes: also while
+  tracing)."""
+  storage_def = jax.tree.structure(storage)
+  items_def = jax.tree.structure(items)
+  if storage_def != items_def:
+    raise ValueError(f"add got items with structure {items_def}, but the buffer holds "
+                     f"{storage_def}.")
+  num_items = None
+  checked = []
+  for (path, slot), x in zip(jax.tree_util.tree_flatten_with_path(storage)[0],
+                             jax.tree.leaves(items)):
+    name = _leaf_name(path)
+    x = jnp.asarray(x)
+    if x.ndim < 1:
+      raise ValueError(f"add needs a leading [N] axis on every leaf; {name} is a scalar. Add "
+                       "one item as jax.tree.map(lambda x: x[None], item).")
+    if num_items is None:
+      num_items = x.shape[0]
+    if x.shape[0] != num_items:
+      raise ValueError(f"add got {num_items} items on one leaf but {x.shape[0]} on {name}; "
+                       "every leaf needs the same leading [N].")
+    if x.shape[1:] != slot.shape[1:]:
+      raise ValueError(f"add: {name} has item shape {x.shape[1:]} (with N={num_items}), but "
+                       f"the buffer stores {slot.shape[1:]}.")
+    if not np.can_cast(x.dtype, slot.dtype, casting="same_kind"):
+      raise ValueError(f"add: {name} has dtype {x.dtype}, which does not convert safely to the "
+                       f"buffer's {slot.dtype}.")
+    checked.append(x.astype(slot.dtype))
+  if num_items > capacity:
+    raise ValueError(f"add got N={num_items} items, more than capacity ({capacity}); the "
+                     "first ones would be overwritten by the same add.")
+  return jax.tree.unflatten(items_def, checked), num_items
 
 
 def make_replay_buffer(capacity: int, batch_size: int, min_size: int | None = None) -> ReplayBuffer:
@@ -170,13 +194,13 @@ def make_replay_buffer(capacity: int, batch_size: int, min_size: int | None = No
     >>> batch.obs.shape
     (32, 4)
   """
-  capacity = _check_size("capacity", capacity, 1)
-  batch_size = _check_size("batch_size", batch_size, 1)
+  capacity = validation.check_int("capacity", capacity, minimum=1)
+  batch_size = validation.check_int("batch_size", batch_size, minimum=1)
   if batch_size > capacity:
     raise ValueError(f"batch_size ({batch_size}) must be <= capacity ({capacity}).")
   if min_size is None:
     min_size = batch_size
-  min_size = _check_size("min_size", min_size, 0)
+  min_size = validation.check_int("min_size", min_size, minimum=0)
   if min_size > capacity:
     raise ValueError(f"min_size ({min_size}) must be <= capacity ({capacity}); the buffer could "
                      "never be sampled.")
@@ -198,40 +222,10 @@ def make_replay_buffer(capacity: int, batch_size: int, min_size: int | None = No
         size=jnp.zeros((), jnp.int32))
 
   def add(state: ReplayBufferState, items: Any) -> ReplayBufferState:
-    storage_def = jax.tree.structure(state.storage)
-    items_def = jax.tree.structure(items)
-    if storage_def != items_def:
-      raise ValueError(f"add got items with structure {items_def}, but the buffer holds "
-                       f"{storage_def}.")
-    paths_and_slots = jax.tree_util.tree_flatten_with_path(state.storage)[0]
-    new_leaves = jax.tree.leaves(items)
-    num_items = None
-    checked = []
-    for (path, slot), x in zip(paths_and_slots, new_leaves):
-      name = _leaf_name(path)
-      x = jnp.asarray(x)
-      if x.ndim < 1:
-        raise ValueError(f"add needs a leading [N] axis on every leaf; {name} is a scalar. Add "
-                         "one item as jax.tree.map(lambda x: x[None], item).")
-      if num_items is None:
-        num_items = x.shape[0]
-      if x.shape[0] != num_items:
-        raise ValueError(f"add got {num_items} items on one leaf but {x.shape[0]} on {name}; "
-                         "every leaf needs the same leading [N].")
-      if x.shape[1:] != slot.shape[1:]:
-        raise ValueError(f"add: {name} has item shape {x.shape[1:]} (with N={num_items}), but "
-                         f"the buffer stores {slot.shape[1:]}.")
-      if not np.can_cast(x.dtype, slot.dtype, casting="same_kind"):
-        raise ValueError(f"add: {name} has dtype {x.dtype}, which does not convert safely to the "
-                         f"buffer's {slot.dtype}.")
-      checked.append(x.astype(slot.dtype))
-    if num_items > capacity:
-      raise ValueError(f"add got N={num_items} items, more than capacity ({capacity}); the "
-                       "first ones would be overwritten by the same add.")
+    new_items, num_items = _checked_items(state.storage, items, capacity)
     chex.assert_type([state.position, state.size], [jnp.int32, jnp.int32])
 
     indices = (state.position + jnp.arange(num_items, dtype=jnp.int32)) % capacity
-    new_items = jax.tree.unflatten(items_def, checked)
     storage = jax.tree.map(
         lambda s, x: s.at[indices].set(x, unique_indices=True), state.storage, new_items)
     return state.replace(

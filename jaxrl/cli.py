@@ -22,6 +22,32 @@ from jaxrl import mdp as mdp_lib
 from jaxrl import training
 from jaxrl.training import rundir
 
+__all__ = (
+    "main",
+    "solve",
+    "run_solve",
+    "run_train",
+    "run_sweep",
+    "run_resume",
+    "run_repeat",
+    "run_plot",
+    "SolverConfig",
+    "GridworldConfig",
+    "ChainConfig",
+    "RunOptions",
+    "TrainDQN",
+    "TrainA2C",
+    "TrainReinforce",
+    "SweepOptions",
+    "SweepDQN",
+    "SweepA2C",
+    "SweepReinforce",
+    "ResumeArgs",
+    "RepeatArgs",
+    "PlotArgs",
+)
+
+
 SolverName = Literal["value_iteration", "q_iteration", "policy_iteration"]
 _SOLVERS = {
     "value_iteration": mdp_lib.value_iteration,

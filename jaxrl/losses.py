@@ -26,20 +26,23 @@ References:
 
 from __future__ import annotations
 
-import numbers
+from typing import NamedTuple
 
 import chex
 import jax
 import jax.numpy as jnp
 import optax
 
+from jaxrl import validation
 from jaxrl.policies import categorical_entropy
 from jaxrl.policies import categorical_log_prob
 
 Array = chex.Array
 
 __all__ = (
+    "ActorCriticLoss",
     "action_value_loss",
+    "actor_critic_loss",
     "double_q_learning_loss",
     "double_q_learning_target",
     "entropy_loss",
@@ -47,6 +50,8 @@ __all__ = (
     "policy_gradient_loss",
     "q_actor_critic_weights",
     "q_learning_loss",
+    "masked_value_loss",
+    "normalize",
     "q_learning_target",
     "sarsa_target",
     "state_value_from_q",
@@ -56,13 +61,9 @@ __all__ = (
 
 
 def _check_huber_delta(huber_delta) -> None:
-  if huber_delta is None or isinstance(huber_delta, jax.core.Tracer):
-    return
-  if not isinstance(huber_delta, numbers.Real) and getattr(huber_delta, "ndim", 1) != 0:
-    raise ValueError(f"huber_delta must be a number or None, got {huber_delta!r}.")
-  if not float(huber_delta) > 0.0:
-    raise ValueError(f"huber_delta must be > 0 (or None for the squared loss), got "
-                     f"{float(huber_delta)}.")
+  if huber_delta is not None:
+    validation.check_number("huber_delta", huber_delta, low=0.0,
+                            low_open=True)
 
 
 def _regression_loss(td: Array, huber_delta) -> Array:
@@ -383,3 +384,102 @@ def action_value_loss(q_t: Array, a_t: Array, target_t: Array) -> Array:
   chex.assert_equal_shape_prefix([q_t, a_t, target_t], 1)
   q_a = jnp.take_along_axis(q_t, a_t[:, None], axis=-1)[:, 0]
   return value_loss(q_a, target_t)
+
+
+def masked_value_loss(v_t: Array, target_t: Array, mask_t: Array) -> Array:
+  """Critic regression over the counted steps only.
+
+      L = (1 / M) sum_{t: m_t} 0.5 * (v_t - stop_gradient(target_t))^2,   M = max(sum_t m_t, 1)
+
+  (computed as :func:`value_loss` over all ``B`` entries with the uncounted ones' error zeroed,
+  times ``B / M``).
+
+  Args:
+    v_t: float ``[...]`` predicted values (any shape, e.g. ``[T, E]``).
+    target_t: float, ``v_t``'s shape: targets (e.g. complete Monte Carlo returns).
+    mask_t: bool, ``v_t``'s shape: the steps to regress on.
+
+  Returns:
+    float ``[]``.
+  """
+  chex.assert_equal_shape([v_t, target_t, mask_t])
+  m = mask_t.astype(jnp.float32)
+  scale = m.size / jnp.maximum(jnp.sum(m), 1.0)
+  flat = lambda x: x.reshape(-1)  # noqa: E731
+  return scale * value_loss(flat(jnp.where(mask_t, v_t, target_t)), flat(target_t))
+
+
+def normalize(x: Array, mask: Array | None = None, eps: float = 1e-8) -> Array:
+  """Standardised ``(x - mean) / (std + eps)``, over all entries or over ``mask``'s entries.
+
+  With a mask, the mean and (population) standard deviation are those of the masked entries;
+  every entry is shifted and scaled by them (mask the result as needed). Used on a batch of
+  advantages; note that it is not unbiased for the policy gradient (the scale depends on the
+  batch).
+
+  Args:
+    x: float, any shape.
+    mask: bool of ``x``'s shape, or None (all entries).
+    eps: added to the standard deviation.
+
+  Returns:
+    float, ``x``'s shape.
+  """
+  if mask is None:
+    return (x - jnp.mean(x)) / (jnp.std(x) + eps)
+  chex.assert_equal_shape([x, mask])
+  m = mask.astype(jnp.float32)
+  n = jnp.maximum(jnp.sum(m), 1.0)
+  mean = jnp.sum(x * m) / n
+  std = jnp.sqrt(jnp.sum(jnp.square(x - mean) * m) / n)
+  return (x - mean) / (std + eps)
+
+
+class ActorCriticLoss(NamedTuple):
+  """The parts of an actor-critic loss (float32 scalars).
+
+  Attributes:
+    loss: ``policy_loss + value_coef * value_loss - entropy_coef * entropy``.
+    policy_loss: the policy-gradient surrogate.
+    value_loss: the critic's regression loss (0 without a critic).
+    entropy: the mean policy entropy.
+  """
+
+  loss: Array
+  policy_loss: Array
+  value_loss: Array
+  entropy: Array
+
+
+def actor_critic_loss(policy_loss: Array, value_loss: Array | None, entropy: Array, *,
+                      value_coef: Array | float = 0.0,
+                      entropy_coef: Array | float = 0.0) -> ActorCriticLoss:
+  """The actor-critic objective from its parts.
+
+      L = L_policy + value_coef * L_value - entropy_coef * H
+
+  with ``L_policy`` e.g. :func:`policy_gradient_loss`, ``L_value`` :func:`value_loss` (or
+  :func:`action_value_loss`, :func:`masked_value_loss`) and ``H`` the mean entropy
+  (``-entropy_loss(logits)``).
+
+  Args:
+    policy_loss: float ``[]``.
+    value_loss: float ``[]`` the critic's regression loss, or None (no critic term).
+    entropy: float ``[]`` the mean policy entropy.
+    value_coef, entropy_coef: the weights of the critic and entropy terms.
+
+  Returns:
+    :class:`ActorCriticLoss`.
+
+  Example:
+    >>> out = actor_critic_loss(jnp.float32(1.0), jnp.float32(2.0), jnp.float32(0.5),
+    ...                         value_coef=0.5, entropy_coef=0.1)
+    >>> round(float(out.loss), 4)        # 1 + 0.5 * 2 - 0.1 * 0.5
+    1.95
+  """
+  loss = policy_loss
+  if value_loss is None:
+    value_loss = jnp.zeros_like(policy_loss)
+  else:
+    loss = loss + value_coef * value_loss
+  return ActorCriticLoss(loss - entropy_coef * entropy, policy_loss, value_loss, entropy)

@@ -29,6 +29,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxrl import validation
+
 
 def orthogonal(scale: float = 1.0) -> Callable:
   """``nn.initializers.orthogonal(scale)`` that is safe to ``vmap`` on CPU with jaxlib 0.10.
@@ -60,20 +62,11 @@ __all__ = (
     "MLPQNetwork",
     "NatureCNNQNetwork",
     "orthogonal",
+    "param_labels",
     "Q_NETWORK_KINDS",
     "make_actor_critic",
     "make_q_network",
 )
-
-
-def _check_int(owner: str, name: str, value, minimum: int) -> int:
-  try:
-    as_int = operator.index(value)
-  except TypeError:
-    raise ValueError(f"{owner}.{name} must be an int, got {value!r}.") from None
-  if isinstance(value, (bool, np.bool_)) or as_int < minimum:
-    raise ValueError(f"{owner}.{name} must be an int >= {minimum}, got {value!r}.")
-  return as_int
 
 
 def _check_hidden_sizes(owner: str, hidden_sizes) -> None:
@@ -82,7 +75,7 @@ def _check_hidden_sizes(owner: str, hidden_sizes) -> None:
   except TypeError:
     raise ValueError(f"{owner}.hidden_sizes must be a sequence of ints, got {hidden_sizes!r}.") from None
   for size in sizes:
-    _check_int(owner, "hidden_sizes", size, 1)
+    validation.check_int(f"{owner}.hidden_sizes", size, minimum=1)
 
 
 def _flatten_observation(x: Array, observation_ndim: int) -> Array:
@@ -112,8 +105,9 @@ class LinearQNetwork(nn.Module):
   observation_ndim: int = 1
 
   def __post_init__(self):
-    _check_int(type(self).__name__, "num_actions", self.num_actions, 1)
-    _check_int(type(self).__name__, "observation_ndim", self.observation_ndim, 1)
+    validation.check_int(f"{type(self).__name__}.num_actions", self.num_actions, minimum=1)
+    validation.check_int(f"{type(self).__name__}.observation_ndim", self.observation_ndim,
+                         minimum=1)
     super().__post_init__()
 
   @nn.compact
@@ -139,8 +133,9 @@ class MLPQNetwork(nn.Module):
   observation_ndim: int = 1
 
   def __post_init__(self):
-    _check_int(type(self).__name__, "num_actions", self.num_actions, 1)
-    _check_int(type(self).__name__, "observation_ndim", self.observation_ndim, 1)
+    validation.check_int(f"{type(self).__name__}.num_actions", self.num_actions, minimum=1)
+    validation.check_int(f"{type(self).__name__}.observation_ndim", self.observation_ndim,
+                         minimum=1)
     _check_hidden_sizes(type(self).__name__, self.hidden_sizes)
     super().__post_init__()
 
@@ -161,10 +156,16 @@ ACTOR_CRITIC_CRITICS = ("v", "q")
 def _check_critic(owner: str, critic, dueling) -> None:
   if critic not in ACTOR_CRITIC_CRITICS:
     raise ValueError(f"{owner}.critic must be one of {ACTOR_CRITIC_CRITICS}, got {critic!r}.")
-  if not isinstance(dueling, (bool, np.bool_)):
-    raise ValueError(f"{owner}.dueling must be a bool, got {dueling!r}.")
+  validation.check_bool(f"{owner}.dueling", dueling)
   if dueling and critic != "q":
     raise ValueError(f"{owner}.dueling=True needs critic='q', got critic={critic!r}.")
+
+
+def _critic_head_names(critic: str, dueling: bool) -> tuple[str, ...]:
+  """The names of the critic's output layers (see :func:`_critic_head`)."""
+  if critic == "q" and not dueling:
+    return ("q_head",)
+  return ("value_head",) if critic == "v" else ("value_head", "advantage_head")
 
 
 def _critic_head(x: Array, critic: str, num_actions: int, dueling: bool) -> Array:
@@ -212,9 +213,9 @@ class CNNQNetwork(nn.Module):
   min_image_size = 3
 
   def __post_init__(self):
-    _check_int(type(self).__name__, "num_actions", self.num_actions, 1)
-    _check_int(type(self).__name__, "features", self.features, 1)
-    _check_int(type(self).__name__, "hidden_size", self.hidden_size, 1)
+    validation.check_int(f"{type(self).__name__}.num_actions", self.num_actions, minimum=1)
+    validation.check_int(f"{type(self).__name__}.features", self.features, minimum=1)
+    validation.check_int(f"{type(self).__name__}.hidden_size", self.hidden_size, minimum=1)
     super().__post_init__()
 
   @nn.compact
@@ -247,7 +248,7 @@ class NatureCNNQNetwork(nn.Module):
   min_image_size = 36
 
   def __post_init__(self):
-    _check_int(type(self).__name__, "num_actions", self.num_actions, 1)
+    validation.check_int(f"{type(self).__name__}.num_actions", self.num_actions, minimum=1)
     super().__post_init__()
 
   @nn.compact
@@ -295,18 +296,35 @@ class ActorCritic(nn.Module):
   dueling: bool = False
 
   def __post_init__(self):
-    _check_int(type(self).__name__, "num_actions", self.num_actions, 1)
-    _check_int(type(self).__name__, "observation_ndim", self.observation_ndim, 1)
+    validation.check_int(f"{type(self).__name__}.num_actions", self.num_actions, minimum=1)
+    validation.check_int(f"{type(self).__name__}.observation_ndim", self.observation_ndim,
+                         minimum=1)
     _check_hidden_sizes(type(self).__name__, self.hidden_sizes)
     _check_critic(type(self).__name__, self.critic, self.dueling)
     super().__post_init__()
 
-  def _torso(self, x: Array, name: str) -> Array:
-    for i, size in enumerate(self.hidden_sizes):
+  def _torso_names(self, torso: str) -> list[str]:
+    return [f"{torso}_{i}" for i in range(len(self.hidden_sizes))]
+
+  def _torso(self, x: Array, torso: str) -> Array:
+    for name, size in zip(self._torso_names(torso), self.hidden_sizes):
       dense = nn.Dense(size, kernel_init=orthogonal(np.sqrt(2.0)),
-                       bias_init=nn.initializers.zeros, name=f"{name}_{i}")
+                       bias_init=nn.initializers.zeros, name=name)
       x = self.activation(dense(x))
     return x
+
+  def layer_groups(self) -> dict[str, str]:
+    """Each top-level layer's parameter group (:func:`param_labels`): ``"actor"`` for the
+    policy's own layers (its torso, unless shared, and ``policy_head``), ``"critic"`` for the
+    critic's and for a shared torso."""
+    if self.shared:
+      groups = {n: "critic" for n in self._torso_names("torso")}
+    else:
+      groups = {**{n: "actor" for n in self._torso_names("actor")},
+                **{n: "critic" for n in self._torso_names("critic")}}
+    groups["policy_head"] = "actor"
+    groups.update({n: "critic" for n in _critic_head_names(self.critic, self.dueling)})
+    return groups
 
   @nn.compact
   def __call__(self, obs: Array) -> tuple[Array, Array]:
@@ -357,7 +375,7 @@ def make_q_network(kind: str, num_actions: int, observation_shape: Sequence[int]
   """
   if kind not in Q_NETWORK_KINDS:
     raise ValueError(f"unknown Q-network kind {kind!r}; choose one of {', '.join(Q_NETWORK_KINDS)}.")
-  num_actions = _check_int("make_q_network", "num_actions", num_actions, 1)
+  num_actions = validation.check_int("make_q_network.num_actions", num_actions, minimum=1)
   try:
     shape = tuple(operator.index(d) for d in observation_shape)
   except TypeError:
@@ -406,9 +424,9 @@ class CNNActorCritic(nn.Module):
   min_image_size = 3
 
   def __post_init__(self):
-    _check_int(type(self).__name__, "num_actions", self.num_actions, 1)
-    _check_int(type(self).__name__, "features", self.features, 1)
-    _check_int(type(self).__name__, "hidden_size", self.hidden_size, 1)
+    validation.check_int(f"{type(self).__name__}.num_actions", self.num_actions, minimum=1)
+    validation.check_int(f"{type(self).__name__}.features", self.features, minimum=1)
+    validation.check_int(f"{type(self).__name__}.hidden_size", self.hidden_size, minimum=1)
     _check_critic(type(self).__name__, self.critic, self.dueling)
     super().__post_init__()
 
@@ -418,12 +436,47 @@ class CNNActorCritic(nn.Module):
     _check_image(type(self).__name__, obs, self.min_image_size)
     x = jnp.asarray(obs).astype(jnp.float32)
     x = nn.relu(nn.Conv(self.features, (3, 3), strides=(1, 1), padding="VALID",
-                        kernel_init=orthogonal(np.sqrt(2.0)))(x))
+                        kernel_init=orthogonal(np.sqrt(2.0)), name="Conv_0")(x))
     x = x.reshape(x.shape[:-3] + (-1,))
-    x = nn.relu(nn.Dense(self.hidden_size, kernel_init=orthogonal(np.sqrt(2.0)))(x))
+    x = nn.relu(nn.Dense(self.hidden_size, kernel_init=orthogonal(np.sqrt(2.0)),
+                         name="Dense_0")(x))
     logits = nn.Dense(self.num_actions, kernel_init=orthogonal(0.01),
                       name="policy_head")(x)
     return logits, _critic_head(x, self.critic, self.num_actions, self.dueling)
+
+  def layer_groups(self) -> dict[str, str]:
+    """Each top-level layer's parameter group (:func:`param_labels`): the shared convolution
+    and dense layer count as ``"critic"``, ``policy_head`` is the ``"actor"``'s."""
+    groups = {"Conv_0": "critic", "Dense_0": "critic", "policy_head": "actor"}
+    groups.update({n: "critic" for n in _critic_head_names(self.critic, self.dueling)})
+    return groups
+
+
+def param_labels(network: nn.Module, params) -> dict:
+  """The tree of ``params`` with every leaf labelled by its layer's group.
+
+  The groups come from the network's own ``layer_groups()`` (``{top-level layer name: group}``,
+  declared next to the layers it names), e.g. ``"actor"`` / ``"critic"`` for the actor-critics,
+  so per-group optimizers (``optax.multi_transform``) never guess from names.
+
+  Args:
+    network: a module with a ``layer_groups()`` method (:class:`ActorCritic`,
+      :class:`CNNActorCritic`).
+    params: its parameters, ``{"params": {layer: ...}}``.
+
+  Raises:
+    ValueError: the network declares no groups, or ``params`` holds a layer it does not name.
+  """
+  if not hasattr(network, "layer_groups"):
+    raise ValueError(f"{type(network).__name__} declares no parameter groups (no layer_groups()).")
+  groups = network.layer_groups()
+  layers = params["params"] if "params" in params else params
+  unknown = sorted(set(layers) - set(groups))
+  if unknown:
+    raise ValueError(f"{type(network).__name__}.layer_groups() does not name the layer(s) "
+                     f"{unknown}; it names {sorted(groups)}.")
+  labelled = {name: jax.tree.map(lambda _, g=groups[name]: g, sub) for name, sub in layers.items()}
+  return {"params": labelled} if "params" in params else labelled
 
 
 #: The kinds :func:`make_actor_critic` builds.
@@ -464,7 +517,7 @@ def make_actor_critic(kind: str, num_actions: int, observation_shape: Sequence[i
   if kind not in ACTOR_CRITIC_KINDS:
     raise ValueError(f"unknown actor-critic kind {kind!r}; choose one of "
                      f"{', '.join(ACTOR_CRITIC_KINDS)}.")
-  num_actions = _check_int("make_actor_critic", "num_actions", num_actions, 1)
+  num_actions = validation.check_int("make_actor_critic.num_actions", num_actions, minimum=1)
   try:
     shape = tuple(operator.index(d) for d in observation_shape)
   except TypeError:

@@ -6,6 +6,11 @@ import numpy as np
 
 from jaxrl.mdp.builders import GridWorld
 
+__all__ = (
+    "plot_gridworld",
+)
+
+
 # Arrow directions (dx, dy) in plot coordinates for actions 0 up, 1 right, 2 down, 3 left.
 _ARROW_XY = {0: (0.0, 0.3), 1: (0.3, 0.0), 2: (0.0, -0.3), 3: (-0.3, 0.0)}
 

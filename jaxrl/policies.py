@@ -18,8 +18,6 @@ References:
 
 from __future__ import annotations
 
-import numbers
-import operator
 from typing import Any
 
 import chex
@@ -27,6 +25,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+
+from jaxrl import validation
 
 Array = chex.Array
 PRNGKey = chex.PRNGKey
@@ -36,38 +36,22 @@ __all__ = (
     "categorical_entropy",
     "categorical_log_prob",
     "categorical_sample",
+    "EPSILON_SCHEDULES",
     "constant_epsilon",
     "epsilon_greedy",
+    "epsilon_schedule",
     "exponential_epsilon",
     "greedy",
     "linear_epsilon",
 )
 
 
-def _is_concrete_number(x: Any) -> bool:
-  if isinstance(x, jax.core.Tracer):
-    return False
-  return isinstance(x, numbers.Real) or (isinstance(x, (np.ndarray, jax.Array)) and x.ndim == 0)
-
-
 def _check_probability(name: str, value: Any) -> None:
   """Raises ValueError when a concrete ``value`` (number or array) leaves ``[0, 1]``; tracers pass."""
-  if isinstance(value, jax.core.Tracer):
-    return
-  v = np.asarray(value, dtype=np.float64)
-  if not np.all((v >= 0.0) & (v <= 1.0)):
-    bad = v if v.ndim == 0 else v[~((v >= 0.0) & (v <= 1.0))][0]
-    raise ValueError(f"{name} must be in [0, 1], got {float(bad)}.")
+  validation.check_rule(name, value, _PROBABILITY)
 
 
-def _check_steps(name: str, value: Any, minimum: int = 1) -> int:
-  try:
-    steps = operator.index(value)
-  except TypeError:
-    raise ValueError(f"{name} must be an int, got {value!r}.") from None
-  if steps < minimum:
-    raise ValueError(f"{name} must be >= {minimum}, got {steps}.")
-  return steps
+_PROBABILITY = validation.Rule(low=0.0, high=1.0, words="must be in [0, 1]")
 
 
 def _check_logits(name: str, x: Array) -> None:
@@ -123,40 +107,57 @@ def epsilon_greedy(key: PRNGKey, q_values: Array, epsilon: float | Array) -> Arr
 
 
 # ---------------------------------------------------------------------------------------------
-# Epsilon schedules (optax schedules: step -> epsilon)
+# Epsilon schedules (optax-style schedules: step -> epsilon; every number may be traced)
 # ---------------------------------------------------------------------------------------------
-def constant_epsilon(value: float) -> Schedule:
+#: The schedules :func:`epsilon_schedule` builds by name.
+EPSILON_SCHEDULES = ("constant", "linear", "exponential")
+
+
+def _elapsed(count, begin) -> Array:
+  t = jnp.asarray(count, jnp.float32)
+  if isinstance(begin, int) and begin == 0:
+    return t
+  return jnp.maximum(t - begin, 0.0)
+
+
+def _check_begin(begin) -> None:
+  validation.check_number("begin", begin, low=0.0)
+
+
+def constant_epsilon(value: float | Array) -> Schedule:
   """``epsilon(step) = value``.
 
   Args:
-    value: in ``[0, 1]``.
+    value: in ``[0, 1]`` (checked when concrete).
 
   Returns:
-    An optax schedule.
+    A schedule ``step -> epsilon``.
 
   Raises:
     ValueError: ``value`` outside ``[0, 1]``.
   """
   _check_probability("value", value)
-  return optax.constant_schedule(value)
+  return lambda count: jnp.asarray(value)
 
 
-def linear_epsilon(start: float, end: float, steps: int, begin: int = 0) -> Schedule:
+def linear_epsilon(start: float | Array, end: float | Array, steps: float | Array,
+                   begin: int | float = 0) -> Schedule:
   """Linear decay, then constant (DQN's exploration schedule).
 
       epsilon(t) = start + (end - start) * clip((t - begin) / steps, 0, 1).
 
   Args:
-    start: epsilon before ``begin``, in ``[0, 1]``.
+    start: epsilon at ``begin`` and before, in ``[0, 1]``.
     end: epsilon from ``begin + steps`` on, in ``[0, 1]``.
-    steps: length of the decay, ``>= 1`` (static).
+    steps: length of the decay, ``> 0`` (may be traced: a swept hyperparameter).
     begin: step at which the decay starts, ``>= 0``.
 
   Returns:
-    An optax schedule.
+    A schedule ``step -> epsilon``.
 
   Raises:
-    ValueError: naming ``start``/``end`` outside ``[0, 1]``, ``steps < 1`` or ``begin < 0``.
+    ValueError: naming ``start``/``end`` outside ``[0, 1]``, ``steps <= 0`` or ``begin < 0``
+      (concrete values only).
 
   Example:
     >>> schedule = linear_epsilon(1.0, 0.05, steps=10_000)
@@ -165,51 +166,89 @@ def linear_epsilon(start: float, end: float, steps: int, begin: int = 0) -> Sche
   """
   _check_probability("start", start)
   _check_probability("end", end)
-  steps = _check_steps("steps", steps)
-  begin = _check_steps("begin", begin, minimum=0)
-  return optax.linear_schedule(start, end, transition_steps=steps, transition_begin=begin)
+  validation.check_number("steps", steps, low=0.0, low_open=True)
+  _check_begin(begin)
+
+  def schedule(count):
+    frac = jnp.clip(_elapsed(count, begin) / steps, 0.0, 1.0)
+    return start + frac * (end - start)
+
+  return schedule
 
 
-def exponential_epsilon(start: float, end: float, *, decay_rate: float | None = None,
-                        half_life: float | None = None, begin: int = 0) -> Schedule:
-  """Exponential decay towards a floor: give exactly one of ``decay_rate`` or ``half_life``.
+def exponential_epsilon(start: float | Array, end: float | Array, *,
+                        time_constant: float | Array | None = None,
+                        half_life: float | Array | None = None,
+                        decay_rate: float | Array | None = None,
+                        begin: int | float = 0) -> Schedule:
+  """Exponential decay towards a floor; give exactly one of the three rates.
 
-      epsilon(t) = max(end, start * decay_rate^(t - begin))          (decay_rate, per step)
-      epsilon(t) = max(end, start * 0.5^((t - begin) / half_life))   (half_life, in steps)
+      epsilon(t) = end + (start - end) * exp(-(t - begin) / tau)      for t >= begin,
 
-  and ``epsilon(t) = start`` for ``t < begin``.
+  and ``start`` before ``begin``. ``tau = time_constant``; ``tau = half_life / ln 2`` (the
+  decaying part halves every ``half_life`` steps); ``tau = -1 / ln(decay_rate)`` (the decaying
+  part shrinks by ``decay_rate`` per step).
 
   Args:
     start: initial epsilon, in ``[0, 1]``.
-    end: the floor, in ``[0, start]``.
-    decay_rate: multiplicative decay per step, in ``(0, 1)``.
+    end: the floor, in ``[0, 1]``.
+    time_constant: ``tau > 0`` (may be traced; DQN's ``epsilon_decay_steps``).
     half_life: steps for the decaying part to halve, ``> 0``.
+    decay_rate: per-step factor of the decaying part, in ``(0, 1)``.
     begin: step at which the decay starts, ``>= 0``.
 
   Returns:
-    An optax schedule (``optax.exponential_decay`` with ``end_value=end``).
+    A schedule ``step -> epsilon``.
 
   Raises:
-    ValueError: naming the bad argument; both or neither of ``decay_rate``/``half_life``.
+    ValueError: naming the bad argument; not exactly one rate given.
+
+  Example:
+    >>> schedule = exponential_epsilon(1.0, 0.1, half_life=10)
+    >>> round(float(schedule(10)), 4)      # 0.1 + 0.9 / 2
+    0.55
   """
   _check_probability("start", start)
   _check_probability("end", end)
-  if _is_concrete_number(start) and _is_concrete_number(end) and float(end) > float(start):
-    raise ValueError(f"end ({float(end)}) must be <= start ({float(start)}) for a decay.")
-  begin = _check_steps("begin", begin, minimum=0)
-  if (decay_rate is None) == (half_life is None):
-    raise ValueError("exponential_epsilon needs exactly one of decay_rate or half_life, got "
-                     f"decay_rate={decay_rate!r}, half_life={half_life!r}.")
-  if decay_rate is not None:
-    if _is_concrete_number(decay_rate) and not 0.0 < float(decay_rate) < 1.0:
-      raise ValueError(f"decay_rate must be in (0, 1), got {float(decay_rate)}.")
-    return optax.exponential_decay(start, transition_steps=1, decay_rate=decay_rate,
-                                   transition_begin=begin, end_value=end)
-  if not _is_concrete_number(half_life) or not float(half_life) > 0.0:
-    raise ValueError(f"half_life must be a number > 0, got {half_life!r}.")
-  # optax computes rate ** (count / transition_steps); transition_steps may be any positive number.
-  return optax.exponential_decay(start, transition_steps=half_life, decay_rate=0.5,
-                                 transition_begin=begin, end_value=end)
+  _check_begin(begin)
+  given = {k: v for k, v in dict(time_constant=time_constant, half_life=half_life,
+                                 decay_rate=decay_rate).items() if v is not None}
+  if len(given) != 1:
+    raise ValueError("exponential_epsilon needs exactly one of time_constant, half_life or "
+                     f"decay_rate, got {sorted(given) or 'none'}.")
+  if time_constant is not None:
+    validation.check_number("time_constant", time_constant, low=0.0, low_open=True)
+    tau = time_constant
+  elif half_life is not None:
+    validation.check_number("half_life", half_life, low=0.0, low_open=True)
+    tau = half_life / np.log(2.0)
+  else:
+    validation.check_number("decay_rate", decay_rate, low=0.0, high=1.0, low_open=True,
+                            high_open=True)
+    tau = -1.0 / jnp.log(decay_rate)
+
+  def schedule(count):
+    return end + (start - end) * jnp.exp(-_elapsed(count, begin) / tau)
+
+  return schedule
+
+
+def epsilon_schedule(kind: str, start: float | Array, end: float | Array,
+                     steps: float | Array) -> Schedule:
+  """The schedule called ``kind`` (:data:`EPSILON_SCHEDULES`), as DQN's config names it.
+
+  ``"constant"``: ``start``; ``"linear"``: :func:`linear_epsilon` over ``steps``;
+  ``"exponential"``: :func:`exponential_epsilon` with time constant ``steps``.
+
+  Raises:
+    ValueError: an unknown ``kind``, or a bad concrete number.
+  """
+  validation.check_choice("epsilon schedule", kind, EPSILON_SCHEDULES)
+  if kind == "constant":
+    return constant_epsilon(start)
+  if kind == "linear":
+    return linear_epsilon(start, end, steps)
+  return exponential_epsilon(start, end, time_constant=steps)
 
 
 # ---------------------------------------------------------------------------------------------

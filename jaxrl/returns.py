@@ -34,12 +34,12 @@ References:
 
 from __future__ import annotations
 
-import numbers
-
 import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from jaxrl import validation
 
 Array = chex.Array
 
@@ -51,6 +51,9 @@ __all__ = (
     "gae",
     "lambda_returns",
     "n_step_returns",
+    "action_value_targets",
+    "reinforce_weights",
+    "sarsa_next_actions",
     "started_episode_mask",
 )
 
@@ -74,11 +77,8 @@ def _cuts(end_t: Array) -> Array:
 
 
 def _check_fraction(name: str, value) -> None:
-  if isinstance(value, jax.core.Tracer):
-    return
-  if isinstance(value, numbers.Real) or getattr(value, "ndim", 1) == 0:
-    if not 0.0 <= float(value) <= 1.0:
-      raise ValueError(f"{name} must lie in [0, 1], got {float(value)}.")
+  if np.ndim(value) == 0:
+    validation.check_number(name, value, low=0.0, high=1.0)
 
 
 def discounted_returns(r_t: Array, discount_t: Array, end_t: Array,
@@ -211,7 +211,7 @@ def started_episode_mask(end_t: Array, last_start: int | Array) -> Array:
     >>> started_episode_mask(end, 2).tolist()
     [True, True, True, True, False, False]
   """
-  if not isinstance(last_start, jax.core.Tracer):
+  if not validation.is_traced(last_start):
     value = np.asarray(last_start)
     if value.ndim != 0 or not np.issubdtype(value.dtype, np.integer):
       raise ValueError(f"last_start must be an integer scalar, got {last_start!r}.")
@@ -267,8 +267,7 @@ def n_step_returns(r_t: Array, discount_t: Array, end_t: Array, v_tp1: Array,
   Raises:
     ValueError: ``n < 1``.
   """
-  if not isinstance(n, numbers.Integral) or n < 1:
-    raise ValueError(f"n must be an int >= 1, got {n!r}.")
+  n = validation.check_int("n", n, minimum=1)
   v_tp1 = _check_stream(r_t, discount_t, end_t, v_tp1)
   cut = _cuts(end_t)
   g = r_t + discount_t * v_tp1
@@ -350,3 +349,111 @@ def gae(r_t: Array, discount_t: Array, end_t: Array, v_t: Array, v_tp1: Array,
 
   _, adv = jax.lax.scan(body, jnp.zeros((), r_t.dtype), (delta, discount_t, cut), reverse=True)
   return adv
+
+
+# ---------------------------------------------------------------------------------------------
+# Targets of the agents' critics and weights of their policy gradients
+# ---------------------------------------------------------------------------------------------
+def sarsa_next_actions(a_t: Array, end_t: Array, sampled_tp1: Array) -> Array:
+  """The action SARSA bootstraps with after each step of one stream.
+
+      a'_t = a_{t+1}            if t + 1 < T and the episode goes on after step t,
+      a'_t = sampled_tp1[t]     otherwise (the window's last step, or an episode's end, where
+                                 the next action was never taken: sample it from pi(. | s'))
+
+  Args:
+    a_t: int ``[T]`` actions taken.
+    end_t: bool ``[T]`` the episode ended (terminated or truncated) at step ``t``.
+    sampled_tp1: int ``[T]`` actions drawn from ``pi(. | s'_t)`` at each next observation.
+
+  Returns:
+    int ``[T]``.
+
+  Example:
+    >>> a, end = jnp.array([0, 1, 2]), jnp.array([True, False, False])
+    >>> sarsa_next_actions(a, end, jnp.array([7, 8, 9])).tolist()
+    [7, 2, 9]
+  """
+  chex.assert_rank([a_t, end_t, sampled_tp1], 1)
+  chex.assert_equal_shape([a_t, end_t, sampled_tp1])
+  taken = jnp.concatenate([a_t[1:], sampled_tp1[-1:]], axis=0)
+  return jnp.where(end_t, sampled_tp1, taken)
+
+
+def action_value_targets(r_t: Array, discount_t: Array, end_t: Array, q_sa_t: Array,
+                         b_tp1: Array, *, lambda_: Array | float | None = None,
+                         n: int | None = None) -> Array:
+  """Targets ``y_t`` of an action-value critic ``Q(s_t, a_t)`` for one stream (no gradient stop).
+
+  With ``b_tp1`` the bootstrap after each step (``Q(s', a')`` for SARSA, ``sum_a pi(a | s')
+  Q(s', a)`` for expected SARSA; at the final observation on truncation):
+
+      n-step  (``n``):        y_t = sum_{i<m} g_{t:t+i} r_{t+i} + g_{t:t+m} b_tp1_{t+m-1},
+                              m = min(n, steps to the first cut), g_{t:t+i} = prod of discounts
+      lambda  (``lambda_``):  y_t = r_t + discount_t * (b_tp1_t + lambda * (1 - c_t)
+                                                        * (y_{t+1} - q_sa_{t+1})),  c_t cuts
+
+  The lambda form is :func:`gae` with ``v = q_sa``, ``v_tp1 = b_tp1``, plus ``q_sa``:
+  SARSA(lambda) when ``b_tp1_t = q_sa_{t+1}`` inside an episode, expected SARSA(lambda) with a
+  control variate otherwise (Sutton & Barto 2018, sec. 12.9).
+
+  Args:
+    r_t: float ``[T]`` rewards.
+    discount_t: float ``[T]`` ``gamma * (1 - terminated_t)``.
+    end_t: bool ``[T]`` terminated or truncated at step ``t``.
+    q_sa_t: float ``[T]`` ``Q(s_t, a_t)``.
+    b_tp1: float ``[T]`` bootstrap values after each step.
+    lambda_: the lambda of the lambda-return (give exactly one of ``lambda_`` and ``n``).
+    n: the static ``n`` of the n-step return (1: TD(0)).
+
+  Returns:
+    float ``[T]``.
+
+  Raises:
+    ValueError: not exactly one of ``lambda_`` and ``n``.
+  """
+  if (lambda_ is None) == (n is None):
+    raise ValueError("action_value_targets: give exactly one of lambda_ and n.")
+  if n is not None:
+    return n_step_returns(r_t, discount_t, end_t, b_tp1, n)
+  return gae(r_t, discount_t, end_t, q_sa_t, b_tp1, lambda_) + q_sa_t
+
+
+def reinforce_weights(r_t: Array, discount_t: Array, end_t: Array, b_t: Array,
+                      v_tp1: Array | None = None, *, last_start: int | Array,
+                      total: bool = False) -> tuple[Array, Array, Array]:
+  """REINFORCE's policy-gradient weights for one stream, and which steps they count.
+
+      G_t  = R(tau)_t (total=True, :func:`episode_total_returns`)
+             or the reward-to-go (:func:`discounted_returns`), bootstrapped from v_tp1 at cuts
+      w_t  = G_t - b_t
+      m_t  = [the episode holding step t started at a step <= last_start]
+             (:func:`started_episode_mask`: counting these is unbiased)
+
+  ``w_t`` is defined at every step; only the counted ones (``m_t``) are meaningful (an
+  unfinished episode's ``G`` stops at the window's end). Divide the policy-gradient sum over
+  counted steps by the FIXED batch size (``jaxrl.losses.policy_gradient_loss`` of ``w * m``).
+
+  Args:
+    r_t, discount_t, end_t: as :func:`discounted_returns`.
+    b_t: float ``[T]`` the baseline (zeros, a running mean, or ``V(s_t)``).
+    v_tp1: float ``[T]`` or None: the value continuing a cut (e.g. ``V`` of the final
+      observation on truncation and 0 elsewhere); None returns stop at cuts.
+    last_start: the last step at which a counted episode may start (``T - L`` for episodes of
+      at most ``L`` steps).
+    total: the whole episode's return for every step, instead of the reward-to-go (static).
+
+  Returns:
+    ``(w_t, m_t, G_t)``: float, bool, float ``[T]``.
+
+  Example:
+    >>> r, d = jnp.array([1., 1., 1.]), jnp.array([1., 0., 1.])      # terminated at step 1
+    >>> end = jnp.array([False, True, False])
+    >>> w, m, g = reinforce_weights(r, d, end, jnp.zeros(3), last_start=0)
+    >>> w.tolist(), m.tolist()
+    ([2.0, 1.0, 1.0], [True, True, False])
+  """
+  fn = episode_total_returns if total else discounted_returns
+  g = fn(r_t, discount_t, end_t, v_tp1)
+  mask = started_episode_mask(end_t, last_start)
+  return g - b_t, mask, g

@@ -1,15 +1,160 @@
-"""Rollouts shared by the agents: greedy evaluation, and exact references on tabular problems."""
+"""Experience from environments: one environment-step helper, one scan rollout, greedy evaluation.
+
+Every agent steps its ``E`` parallel environments through :func:`make_env_step`; the on-policy
+agents collect ``T`` steps of them with :func:`make_rollout`, which returns a time-major
+:class:`Trajectory` ``[T, E, ...]``. The naming follows :mod:`jaxrl.returns` (and rlax): step ``t``
+is the transition ``(obs_t, a_t) -> (r_t, obs_tp1)``; ``terminated_t`` and ``truncated_t`` keep
+termination and truncation apart, and ``obs_tp1`` is the observation step ``t`` reached before
+any auto-reset (``info["final_observation"]``), so a time limit bootstraps from the right state.
+
+Keys: :func:`make_rollout`'s scan splits its key once per step into ``(carry, act, step)``; the
+acting key goes to the policy, the step key is split once per environment. Nothing here makes a
+key of its own.
+
+Also here: :func:`make_greedy_evaluation` (the greedy policy's mean return on fresh episodes) and
+:func:`tabular_reference` (distance to the exact ``Q*`` when the environment is a tabular MDP).
+"""
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable, NamedTuple
 
 import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxrl import validation
+
 Array = chex.Array
+
+__all__ = (
+    "EnvStep",
+    "Trajectory",
+    "make_env_step",
+    "make_greedy_evaluation",
+    "make_rollout",
+    "reset",
+    "tabular_reference",
+)
+
+
+class EnvStep(NamedTuple):
+  """What one step of ``E`` environments returned (leading ``[E]`` on every field).
+
+  Attributes:
+    r_t: float32 ``[E]`` rewards.
+    terminated_t: bool ``[E]`` the episode reached an absorbing state: no bootstrap.
+    truncated_t: bool ``[E]`` a time limit cut the episode and it did not terminate: bootstrap
+      from ``obs_tp1``.
+    obs_tp1: ``[E, *O]`` the observation the step reached, before any auto-reset.
+    episode_return_t: float32 ``[E]`` the undiscounted return of the episode that ended at this
+      step (0 where none ended; :class:`~jaxrl.envs.EpisodeStatistics`).
+    episode_length_t: int32 ``[E]`` its length (0 where none ended).
+  """
+
+  r_t: Array
+  terminated_t: Array
+  truncated_t: Array
+  obs_tp1: Array
+  episode_return_t: Array
+  episode_length_t: Array
+
+  @property
+  def end_t(self) -> Array:
+    """bool: the episode ended at this step (terminated or truncated)."""
+    return self.terminated_t | self.truncated_t
+
+
+class Trajectory(NamedTuple):
+  """``T`` steps of ``E`` environments, time-major (made by :func:`make_rollout`).
+
+  Attributes:
+    obs_t: ``[T, E, *O]`` observation at which ``a_t`` was taken.
+    a_t: ``[T, E, ...]`` action taken (int32 for a discrete space).
+    extras_t: pytree ``[T, E, ...]``: what the policy returned beside the action (e.g. its
+      log-probability, or the critic's value); ``()`` when nothing.
+    r_t: float32 ``[T, E]`` reward.
+    terminated_t: bool ``[T, E]`` the episode terminated at step ``t``.
+    truncated_t: bool ``[T, E]`` a time limit cut it at step ``t`` (and it did not terminate).
+    obs_tp1: ``[T, E, *O]`` the observation step ``t`` reached, before any auto-reset.
+    episode_return_t: float32 ``[T, E]`` return of the episode that ended at ``t`` (0 elsewhere).
+    episode_length_t: int32 ``[T, E]`` its length (0 elsewhere).
+  """
+
+  obs_t: Array
+  a_t: Array
+  extras_t: Any
+  r_t: Array
+  terminated_t: Array
+  truncated_t: Array
+  obs_tp1: Array
+  episode_return_t: Array
+  episode_length_t: Array
+
+  @property
+  def end_t(self) -> Array:
+    """bool ``[T, E]``: the episode ended at step ``t`` (terminated or truncated)."""
+    return self.terminated_t | self.truncated_t
+
+  def discount_t(self, discount: Array | float) -> Array:
+    """float32 ``[T, E]`` ``discount * (1 - terminated_t)``: zero only at a true termination."""
+    return discount * (1.0 - self.terminated_t.astype(jnp.float32))
+
+
+def make_env_step(env, env_params, num_envs: int) -> Callable:
+  """``env_step(key, env_state, action) -> (obs, env_state, EnvStep)`` for ``E = num_envs``.
+
+  ``key`` is consumed (split once per environment); ``env_state``, ``action`` and the returned
+  ``obs`` (the next observation to act on: the new episode's first one after an auto-reset)
+  carry a leading ``[E]``. ``env`` must report episode statistics in ``info``
+  (:class:`~jaxrl.envs.EpisodeStatistics`).
+  """
+  num_envs = validation.check_int("num_envs", num_envs, minimum=1)
+
+  def env_step(key, env_state, action):
+    obs, env_state, reward, terminated, truncated, info = jax.vmap(
+        env.step, in_axes=(0, 0, 0, None))(jax.random.split(key, num_envs), env_state, action,
+                                           env_params)
+    return obs, env_state, EnvStep(
+        r_t=reward.astype(jnp.float32), terminated_t=terminated,
+        truncated_t=truncated & ~terminated, obs_tp1=info["final_observation"],
+        episode_return_t=info["episode_return"], episode_length_t=info["episode_length"])
+
+  return env_step
+
+
+def reset(env, env_params, key, num_envs: int):
+  """``(obs [E, *O], env_state [E])`` of ``num_envs`` fresh episodes (``key`` consumed)."""
+  return jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(key, num_envs), env_params)
+
+
+def make_rollout(env_step: Callable, policy: Callable, length: int) -> Callable:
+  """``rollout(key, params, env_state, obs) -> ((env_state, obs, key), Trajectory [T, ...])``.
+
+  Each of the ``T = length`` steps splits the carried key into ``(key, k_act, k_step)``, acts with
+  ``policy(k_act, params, obs) -> (action, extras)`` and steps the environments with
+  ``env_step(k_step, env_state, action)`` (:func:`make_env_step`). The returned key is the
+  carried one after the last split (use it for what comes next).
+  """
+  length = validation.check_int("rollout length", length, minimum=1)
+
+  def one(carry, _, params):
+    env_state, obs, key = carry
+    key, k_act, k_step = jax.random.split(key, 3)
+    action, extras = policy(k_act, params, obs)
+    next_obs, env_state, out = env_step(k_step, env_state, action)
+    step = Trajectory(obs_t=obs, a_t=action, extras_t=extras, r_t=out.r_t,
+                      terminated_t=out.terminated_t, truncated_t=out.truncated_t,
+                      obs_tp1=out.obs_tp1, episode_return_t=out.episode_return_t,
+                      episode_length_t=out.episode_length_t)
+    return (env_state, next_obs, key), step
+
+  def rollout(key, params, env_state, obs):
+    return jax.lax.scan(lambda c, x: one(c, x, params), (env_state, obs, key), None,
+                        length=length)
+
+  return rollout
 
 
 def make_greedy_evaluation(env, env_params, apply_fn: Callable, num_episodes: int,
@@ -35,14 +180,12 @@ def make_greedy_evaluation(env, env_params, apply_fn: Callable, num_episodes: in
     if max_steps is None:
       raise ValueError("greedy evaluation needs max_steps: the environment's params have no "
                        "max_steps_in_episode.")
-  max_steps = int(max_steps)
-  if num_episodes < 1 or max_steps < 1:
-    raise ValueError(f"num_episodes and max_steps must be >= 1, got {num_episodes}, {max_steps}.")
+  max_steps = validation.check_int("max_steps", max_steps, minimum=1)
+  num_episodes = validation.check_int("num_episodes", num_episodes, minimum=1)
 
   def evaluate(key, params):
     k_reset, k_steps = jax.random.split(key)
-    obs, state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(k_reset, num_episodes),
-                                                         env_params)
+    obs, state = reset(env, env_params, k_reset, num_episodes)
 
     def step(carry, k):
       obs, state, total, done = carry
@@ -60,26 +203,23 @@ def make_greedy_evaluation(env, env_params, apply_fn: Callable, num_episodes: in
   return evaluate
 
 
-def _unwrap(env):
-  while True:
-    inner = getattr(env, "_env", None) or getattr(env, "env", None)
-    if inner is None or inner is env:
-      return env
-    env = inner
+def tabular_reference(env_params) -> Callable | None:
+  """For a tabular environment's params (:class:`~jaxrl.envs.TabularEnvParams`),
+  ``compare(apply_fn, params) -> {"q_error", "policy_match"}`` against the exact ``Q*`` of its
+  MDP (``jaxrl.mdp.q_iteration``); None for other environments.
 
-
-def tabular_reference(env, env_params):
-  """For a tabular environment, ``compare(apply_fn, params) -> {"q_error", "policy_match"}``
-  against the exact ``Q*`` of its MDP (``jaxrl.mdp.q_iteration``); None for other environments.
-
+  The environment is recognised by its params, which every wrapper passes through unchanged.
   ``q_error``: max over non-terminal states and all actions of ``|Q_theta(s, a) - Q*(s, a)|``.
   ``policy_match``: fraction of non-terminal states whose greedy action is optimal (an action
   within 1e-6 of the best counts, so ties do not count as mistakes).
+
+  Raises:
+    ValueError: the MDP has no finite optimal ``Q`` (``q_iteration`` did not converge).
   """
   from jaxrl.envs import tabular  # pylint: disable=import-outside-toplevel
   from jaxrl.mdp import q_iteration, terminal_states  # pylint: disable=import-outside-toplevel
 
-  if not isinstance(_unwrap(env), tabular.TabularEnv):
+  if not isinstance(env_params, tabular.TabularEnvParams):
     return None
   mdp = env_params.mdp
   solution = q_iteration(mdp)
@@ -88,8 +228,7 @@ def tabular_reference(env, env_params):
                      "converge); cannot report the distance to Q*.")
   q_star = jnp.asarray(solution.q_values)
   live = ~np.asarray(terminal_states(mdp))
-  num_states = mdp.num_states
-  obs = jnp.eye(num_states, dtype=jnp.float32)[live]
+  obs = jnp.eye(mdp.num_states, dtype=jnp.float32)[live]
   q_star_live = q_star[live]
 
   def compare(apply_fn, params):

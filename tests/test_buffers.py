@@ -249,14 +249,14 @@ def test_add_casts_same_kind_dtypes():
 # Validation
 # ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("kwargs,match", [
-    (dict(capacity=0, batch_size=1), "capacity must be >= 1"),
-    (dict(capacity=-3, batch_size=1), "capacity must be >= 1"),
+    (dict(capacity=0, batch_size=1), "capacity must be an int >= 1"),
+    (dict(capacity=-3, batch_size=1), "capacity must be an int >= 1"),
     (dict(capacity=2.5, batch_size=1), "capacity must be an int"),
     (dict(capacity=True, batch_size=1), "capacity must be an int"),
-    (dict(capacity=10, batch_size=0), "batch_size must be >= 1"),
+    (dict(capacity=10, batch_size=0), "batch_size must be an int >= 1"),
     (dict(capacity=10, batch_size=11), r"batch_size \(11\) must be <= capacity \(10\)"),
     (dict(capacity=10, batch_size=2, min_size=11), r"min_size \(11\) must be <= capacity \(10\)"),
-    (dict(capacity=10, batch_size=2, min_size=-1), "min_size must be >= 0"),
+    (dict(capacity=10, batch_size=2, min_size=-1), "min_size must be an int >= 0"),
     (dict(capacity=10, batch_size="2"), "batch_size must be an int"),
 ])
 def test_factory_validates(kwargs, match):

@@ -138,7 +138,7 @@ def test_train_help_shows_every_option_with_default():
 @pytest.mark.parametrize("args, message", [
     (["train", "dqn", "--env", "NoSuch-v0"], "unknown environment 'NoSuch-v0'"),
     (["train", "dqn", "--env", "Probe1-v0", "--total-steps", "1000", "--log-every", "300"],
-     "must be a multiple of"),
+     "must be a positive multiple of"),
     (["train", "a2c", "--env", "Probe1-v0", "--learning-rate", "-1"], "learning_rate must be positive"),
     (["sweep", "dqn", "--env", "Probe1-v0"], "give either --grid"),
     (["sweep", "dqn", "--env", "Probe1-v0", "--grid", "learning_rate"], "--grid takes NAME=V1,V2"),

@@ -48,7 +48,8 @@ def test_public_names():
       "double_q_learning_loss", "double_q_learning_target", "entropy_loss",
       "policy_gradient_loss", "q_learning_loss", "q_learning_target", "td_error", "value_loss",
       "sarsa_target", "expected_sarsa_target", "state_value_from_q", "q_actor_critic_weights",
-      "action_value_loss"}
+      "action_value_loss", "ActorCriticLoss", "actor_critic_loss", "masked_value_loss",
+      "normalize"}
   for name in losses.__all__:
     assert getattr(losses, name).__doc__
 
@@ -148,9 +149,9 @@ class QLearningTest(chex.TestCase):
 
   @parameterized.parameters(0.0, -1.0)
   def test_huber_delta_validated(self, delta):
-    with self.assertRaisesRegex(ValueError, "huber_delta must be > 0"):
+    with self.assertRaisesRegex(ValueError, r"huber_delta must lie in \(0"):
       q_learning_loss(Q_TM1[0], A_TM1[0], R_T[0], DISCOUNT_T[0], Q_T[0], huber_delta=delta)
-    with self.assertRaisesRegex(ValueError, "huber_delta must be > 0"):
+    with self.assertRaisesRegex(ValueError, r"huber_delta must lie in \(0"):
       double_q_learning_loss(Q_TM1[0], A_TM1[0], R_T[0], DISCOUNT_T[0], Q_T[0], Q_T[0],
                              huber_delta=delta)
 
@@ -296,3 +297,37 @@ def test_batched_loss_in_a_dqn_update_is_finite_and_decreases():
 
 if __name__ == "__main__":
   pytest.main([__file__])
+
+
+# ---------------------------------------------------------------------------------------------
+# The actor-critic objective's parts (what A2C and REINFORCE compose)
+# ---------------------------------------------------------------------------------------------
+def test_actor_critic_loss_by_hand():
+  out = losses.actor_critic_loss(jnp.float32(1.0), jnp.float32(2.0), jnp.float32(0.5),
+                                 value_coef=0.5, entropy_coef=0.1)
+  assert isinstance(out, losses.ActorCriticLoss)
+  np.testing.assert_allclose([out.loss, out.policy_loss, out.value_loss, out.entropy],
+                             [1.0 + 0.5 * 2.0 - 0.1 * 0.5, 1.0, 2.0, 0.5], rtol=1e-6)
+  no_critic = losses.actor_critic_loss(jnp.float32(1.0), None, jnp.float32(0.5), entropy_coef=1.0)
+  np.testing.assert_allclose([no_critic.loss, no_critic.value_loss], [0.5, 0.0])
+
+
+def test_masked_value_loss_is_the_mean_over_counted_steps():
+  v = jnp.array([[1.0, 5.0], [2.0, 7.0]])
+  target = jnp.array([[0.0, 0.0], [0.0, 9.0]])
+  mask = jnp.array([[True, False], [True, True]])
+  # counted errors 1, 2, -2: 0.5 * (1 + 4 + 4) / 3
+  np.testing.assert_allclose(losses.masked_value_loss(v, target, mask), 1.5, rtol=1e-6)
+  grad = jax.grad(lambda x: losses.masked_value_loss(x, target, mask))(v)
+  np.testing.assert_allclose(grad, [[1 / 3, 0.0], [2 / 3, -2 / 3]], rtol=1e-6)
+  np.testing.assert_allclose(losses.masked_value_loss(v, target, jnp.zeros((2, 2), bool)), 0.0)
+
+
+def test_normalize_over_all_entries_or_the_masked_ones():
+  x = jnp.array([1.0, 2.0, 3.0, 100.0])
+  z = losses.normalize(x)
+  np.testing.assert_allclose([jnp.mean(z), jnp.std(z)], [0.0, 1.0], atol=1e-5)
+  mask = jnp.array([True, True, True, False])
+  zm = losses.normalize(x, mask)     # mean 2, std sqrt(2/3) of the first three
+  np.testing.assert_allclose(zm[:3], (x[:3] - 2.0) / (np.sqrt(2 / 3) + 1e-8), rtol=1e-5)
+

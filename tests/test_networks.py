@@ -22,7 +22,7 @@ def test_public_names():
   assert set(networks.__all__) == {"ActorCritic", "CNNQNetwork", "LinearQNetwork", "MLPQNetwork",
                                    "NatureCNNQNetwork", "Q_NETWORK_KINDS", "make_q_network",
                                    "ACTOR_CRITIC_KINDS", "CNNActorCritic", "make_actor_critic",
-                                   "ACTOR_CRITIC_CRITICS", "orthogonal"}
+                                   "ACTOR_CRITIC_CRITICS", "orthogonal", "param_labels"}
   assert networks.ACTOR_CRITIC_CRITICS == ("v", "q")
   assert Q_NETWORK_KINDS == ("linear", "mlp", "cnn", "nature_cnn")
 
@@ -322,3 +322,35 @@ def test_vmapped_actor_critic_init_does_not_deadlock():
   proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                         timeout=240, check=False)
   assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr[-2000:]
+
+
+# ---------------------------------------------------------------------------------------------
+# Parameter groups (per-group learning rates): declared by the network, next to its layers
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind, shape, kwargs, actor, critic", [
+    ("mlp", (4,), {}, {"actor_0", "actor_1", "policy_head"}, {"critic_0", "critic_1",
+                                                               "value_head"}),
+    ("mlp", (4,), dict(shared=True), {"policy_head"}, {"torso_0", "torso_1", "value_head"}),
+    ("mlp", (4,), dict(critic="q", dueling=True), {"actor_0", "actor_1", "policy_head"},
+     {"critic_0", "critic_1", "value_head", "advantage_head"}),
+    ("cnn", (10, 10, 4), dict(critic="q"), {"policy_head"}, {"Conv_0", "Dense_0", "q_head"}),
+])
+def test_param_labels_come_from_the_network(kind, shape, kwargs, actor, critic):
+  net = networks.make_actor_critic(kind, 3, shape, **kwargs)
+  params = net.init(jax.random.PRNGKey(0), jnp.zeros(shape))
+  labels = networks.param_labels(net, params)["params"]
+  assert set(labels) == set(params["params"])        # every layer is labelled
+  by_group = {g: {layer for layer, sub in labels.items() if set(jax.tree.leaves(sub)) == {g}}
+              for g in ("actor", "critic")}
+  assert by_group == {"actor": actor, "critic": critic}
+
+
+def test_param_labels_refuse_unnamed_layers():
+  net = networks.make_actor_critic("mlp", 2, (4,))
+  params = net.init(jax.random.PRNGKey(0), jnp.zeros(4))
+  params = {"params": {**params["params"], "extra_head": {"bias": jnp.zeros(2)}}}
+  with pytest.raises(ValueError, match=r"does not name the layer\(s\) \['extra_head'\]"):
+    networks.param_labels(net, params)
+  q_net = networks.make_q_network("mlp", 2, (4,))
+  with pytest.raises(ValueError, match="declares no parameter groups"):
+    networks.param_labels(q_net, q_net.init(jax.random.PRNGKey(0), jnp.zeros(4)))

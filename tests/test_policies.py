@@ -28,7 +28,8 @@ def _draw(q_values, epsilon, num=NUM_DRAWS, seed=0):
 def test_public_names():
   assert set(policies.__all__) == {
       "categorical_entropy", "categorical_log_prob", "categorical_sample", "constant_epsilon",
-      "epsilon_greedy", "exponential_epsilon", "greedy", "linear_epsilon"}
+      "epsilon_greedy", "exponential_epsilon", "greedy", "linear_epsilon", "epsilon_schedule",
+      "EPSILON_SCHEDULES"}
   for name in policies.__all__:
     assert getattr(policies, name).__doc__
 
@@ -125,12 +126,31 @@ def test_linear_epsilon_sweeps_over_traced_endpoints():
 
 
 def test_exponential_epsilon_values():
+  # epsilon(t) = end + (start - end) exp(-(t - begin) / tau): the decaying part halves every
+  # half-life, shrinks by decay_rate per step, or by e every time constant
   by_half_life = exponential_epsilon(1.0, 0.1, half_life=10)
-  for step, expected in [(0, 1.0), (10, 0.5), (20, 0.25), (5, 0.5**0.5), (1000, 0.1)]:
+  for step, expected in [(0, 1.0), (10, 0.55), (20, 0.325), (5, 0.1 + 0.9 * 0.5**0.5),
+                         (1000, 0.1)]:
     np.testing.assert_allclose(by_half_life(step), expected, rtol=1e-5)
   by_rate = exponential_epsilon(0.8, 0.05, decay_rate=0.9, begin=5)
-  for step, expected in [(0, 0.8), (5, 0.8), (6, 0.72), (7, 0.648), (10_000, 0.05)]:
+  for step, expected in [(0, 0.8), (5, 0.8), (6, 0.725), (7, 0.6575), (10_000, 0.05)]:
     np.testing.assert_allclose(by_rate(step), expected, rtol=1e-5)
+  by_tau = exponential_epsilon(1.0, 0.0, time_constant=10.0)
+  np.testing.assert_allclose(by_tau(10), np.exp(-1.0), rtol=1e-6)
+
+
+def test_epsilon_schedule_by_name_is_what_dqn_uses():
+  # the names of DQNConfig.epsilon_schedule; "exponential" takes the steps as time constant
+  np.testing.assert_allclose(policies.epsilon_schedule("linear", 1.0, 0.1, 100)(50), 0.55)
+  np.testing.assert_allclose(policies.epsilon_schedule("exponential", 1.0, 0.0, 10.0)(10),
+                             np.exp(-1.0), rtol=1e-6)
+  np.testing.assert_allclose(policies.epsilon_schedule("constant", 0.3, 0.0, 1.0)(99), 0.3)
+  # every number may be traced: a vmapped sweep over the decay length
+  steps = jnp.array([10.0, 20.0])
+  values = jax.vmap(lambda n: policies.epsilon_schedule("linear", 1.0, 0.0, n)(5))(steps)
+  np.testing.assert_allclose(values, [0.5, 0.75])
+  with pytest.raises(ValueError, match="epsilon schedule must be one of"):
+    policies.epsilon_schedule("cosine", 1.0, 0.0, 10)
 
 
 @pytest.mark.parametrize("make,match", [
@@ -138,18 +158,18 @@ def test_exponential_epsilon_values():
     (lambda: constant_epsilon(-0.5), "value must be in"),
     (lambda: linear_epsilon(1.5, 0.1, 10), "start must be in"),
     (lambda: linear_epsilon(1.0, -0.1, 10), "end must be in"),
-    (lambda: linear_epsilon(1.0, 0.1, 0), "steps must be >= 1"),
-    (lambda: linear_epsilon(1.0, 0.1, 2.5), "steps must be an int"),
-    (lambda: linear_epsilon(1.0, 0.1, 10, begin=-1), "begin must be >= 0"),
-    (lambda: exponential_epsilon(1.0, 0.1), "exactly one of decay_rate or half_life"),
+    (lambda: linear_epsilon(1.0, 0.1, 0), r"steps must lie in \(0, inf\)"),
+    (lambda: linear_epsilon(1.0, 0.1, "10"), "steps must be a number"),
+    (lambda: linear_epsilon(1.0, 0.1, 10, begin=-1), r"begin must lie in \[0, inf\)"),
+    (lambda: exponential_epsilon(1.0, 0.1), "exactly one of time_constant, half_life or decay"),
     (lambda: exponential_epsilon(1.0, 0.1, decay_rate=0.9, half_life=3), "exactly one"),
-    (lambda: exponential_epsilon(1.0, 0.1, decay_rate=1.0), "decay_rate must be in"),
-    (lambda: exponential_epsilon(1.0, 0.1, decay_rate=0.0), "decay_rate must be in"),
-    (lambda: exponential_epsilon(1.0, 0.1, half_life=0), "half_life must be a number > 0"),
-    (lambda: exponential_epsilon(1.0, 0.1, half_life=-2.0), "half_life must be a number > 0"),
-    (lambda: exponential_epsilon(0.1, 0.5, half_life=5), r"end \(0.5\) must be <= start"),
+    (lambda: exponential_epsilon(1.0, 0.1, decay_rate=1.0), r"decay_rate must lie in \(0, 1\)"),
+    (lambda: exponential_epsilon(1.0, 0.1, decay_rate=0.0), "decay_rate must lie in"),
+    (lambda: exponential_epsilon(1.0, 0.1, half_life=0), r"half_life must lie in \(0, inf\)"),
+    (lambda: exponential_epsilon(1.0, 0.1, half_life=-2.0), "half_life must lie in"),
+    (lambda: exponential_epsilon(1.0, 0.1, time_constant=np.float32(0)), "time_constant must"),
     (lambda: exponential_epsilon(2.0, 0.1, half_life=5), "start must be in"),
-    (lambda: exponential_epsilon(1.0, 0.1, half_life=5, begin=-3), "begin must be >= 0"),
+    (lambda: exponential_epsilon(1.0, 0.1, half_life=5, begin=-3), "begin must lie in"),
 ])
 def test_schedules_validate(make, match):
   with pytest.raises(ValueError, match=match):

@@ -2,6 +2,7 @@
 
 import importlib
 import inspect
+import pkgutil
 
 import pytest
 
@@ -9,9 +10,15 @@ import jaxrl
 import jaxrl.mdp
 
 
-@pytest.mark.parametrize("module_name", [
-    "jaxrl", "jaxrl.mdp", "jaxrl.envs", "jaxrl.agents", "jaxrl.buffers", "jaxrl.losses",
-    "jaxrl.policies", "jaxrl.networks", "jaxrl.returns", "jaxrl.training"])
+MODULES = sorted(["jaxrl"] + [m.name for m in pkgutil.walk_packages(jaxrl.__path__, "jaxrl.")])
+
+
+def test_every_module_is_listed():
+  assert {"jaxrl.validation", "jaxrl.rollouts", "jaxrl.agents.config", "jaxrl.agents.trainer",
+          "jaxrl.agents.optimizers", "jaxrl.training.runner"} <= set(MODULES)
+
+
+@pytest.mark.parametrize("module_name", MODULES)
 def test_every_name_in_all_exists(module_name):
   module = importlib.import_module(module_name)
   names = module.__all__

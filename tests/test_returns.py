@@ -131,3 +131,60 @@ def test_started_episode_mask_refuses_a_bad_last_start():
     returns.started_episode_mask(END, -1)
   with pytest.raises(ValueError, match="integer scalar"):
     returns.started_episode_mask(END, 1.5)
+
+
+# The action-value critic's targets (A2C with critic="q")
+def test_sarsa_next_actions_by_hand():
+  # steps 0..4; the episode ends after step 1 (a' sampled there), the window after step 4
+  a = jnp.array([0, 1, 2, 0, 1])
+  end = jnp.array([False, True, False, False, False])
+  sampled = jnp.array([7, 8, 9, 10, 11])
+  np.testing.assert_array_equal(np.asarray(returns.sarsa_next_actions(a, end, sampled)),
+                                [1, 8, 0, 1, 11])
+
+
+def test_action_value_targets_by_hand():
+  # r = 1 everywhere, g = 0.5; step 1 terminates (discount 0), step 3 is the window's last
+  r = jnp.ones(4)
+  d = jnp.array([0.5, 0.0, 0.5, 0.5])
+  end = jnp.array([False, True, False, False])
+  q_sa = jnp.array([10.0, 20.0, 30.0, 40.0])
+  b = jnp.array([2.0, 100.0, 4.0, 6.0])
+  # TD(0): r + d b
+  np.testing.assert_allclose(returns.action_value_targets(r, d, end, q_sa, b, n=1), [2.0, 1.0, 3.0, 4.0])
+  # 2-step, cut at the termination and at the window's end
+  np.testing.assert_allclose(returns.action_value_targets(r, d, end, q_sa, b, n=2),
+                             [1 + 0.5 * 1, 1.0, 1 + 0.5 * (1 + 0.5 * 6), 4.0])
+  # lambda: y_t = r_t + d_t (b_t + lam (y_{t+1} - q_sa_{t+1})), cut at ends; lam = 0 is TD(0)
+  lam = 0.5
+  y3 = 1 + 0.5 * 6
+  y2 = 1 + 0.5 * (4 + lam * (y3 - 40))
+  y1 = 1.0
+  y0 = 1 + 0.5 * (2 + lam * (y1 - 20))
+  np.testing.assert_allclose(returns.action_value_targets(r, d, end, q_sa, b, lambda_=lam),
+                             [y0, y1, y2, y3], rtol=1e-6)
+  np.testing.assert_allclose(returns.action_value_targets(r, d, end, q_sa, b, lambda_=0.0),
+                             [2.0, 1.0, 3.0, 4.0])
+  with pytest.raises(ValueError, match="exactly one of lambda_ and n"):
+    returns.action_value_targets(r, d, end, q_sa, b)
+
+
+def test_reinforce_weights_by_hand():
+  # T = 6, gamma = 0.5, episodes at steps 0-1 (terminated), 2-4 (truncated), 5 (running)
+  r = jnp.array([1., 2., 3., 4., 5., 6.])
+  d = jnp.array([.5, 0., .5, .5, .5, .5])
+  end = jnp.array([False, True, False, False, True, False])
+  b = jnp.full(6, 1.0)
+  w, m, g = returns.reinforce_weights(r, d, end, b, last_start=3)
+  np.testing.assert_allclose(g[:5], [2., 2., 3 + .5 * (4 + .5 * 5), 4 + .5 * 5, 5.])
+  np.testing.assert_allclose(w, g - 1.0)
+  np.testing.assert_array_equal(m, [True, True, True, True, True, False])   # starts at 0, 2
+  total, _, _ = returns.reinforce_weights(r, d, end, jnp.zeros(6), last_start=3, total=True)
+  np.testing.assert_allclose(total[:5], [2., 2., 6.25, 6.25, 6.25])
+  # a truncated episode's return continued by the value of its final observation
+  v_tp1 = jnp.where(jnp.arange(6) == 4, 40.0, 0.0)
+  boot, _, _ = returns.reinforce_weights(r, d, end, jnp.zeros(6), v_tp1, last_start=3)
+  np.testing.assert_allclose(boot[4], 5 + .5 * 40)
+  with pytest.raises(ValueError, match="last_start must be >= 0"):
+    returns.reinforce_weights(r, d, end, b, last_start=-1)
+

@@ -1,12 +1,31 @@
-"""Agents: each a config plus ``make_train(config, env, env_params) -> train(key)``."""
+"""Agents: each a config plus ``make_train(config, env, env_params) -> train(key)``.
+
+The agents (:mod:`~jaxrl.agents.dqn`, :mod:`~jaxrl.agents.a2c`, :mod:`~jaxrl.agents.reinforce`,
+:mod:`~jaxrl.agents.fqi`) never import one another; each is a short composition of the shared
+parts below them:
+
+* :mod:`~jaxrl.agents.config`: config fields declared once (:func:`~jaxrl.agents.config.option`,
+  :func:`~jaxrl.agents.config.hyperparameter`), from which the vmappable hyperparameters and the
+  eager checks are generated;
+* :mod:`~jaxrl.agents.trainer`: the training skeleton (:class:`Trainer`, a logging interval of
+  iterations, typed metric accumulation, scheduled evaluation);
+* :mod:`~jaxrl.agents.optimizers`: the optax chain (clipping, Adam, annealing, per-group scales);
+* and, below the agents, :mod:`jaxrl.rollouts` (environment steps, the scan rollout, greedy
+  evaluation), :mod:`jaxrl.losses`, :mod:`jaxrl.returns`, :mod:`jaxrl.policies`,
+  :mod:`jaxrl.networks`, :mod:`jaxrl.buffers`.
+"""
 
 from jaxrl.agents import a2c
+from jaxrl.agents import config
 from jaxrl.agents import dqn
 from jaxrl.agents import fqi
+from jaxrl.agents import optimizers
 from jaxrl.agents import reinforce
+from jaxrl.agents import trainer
 from jaxrl.agents.a2c import A2CConfig
 from jaxrl.agents.a2c import A2CHyperparams
 from jaxrl.agents.a2c import A2CState
+from jaxrl.agents.config import AgentConfig
 from jaxrl.agents.dqn import DQNConfig
 from jaxrl.agents.dqn import DQNHyperparams
 from jaxrl.agents.dqn import DQNState
@@ -22,18 +41,22 @@ __all__ = (
     "A2CConfig",
     "A2CHyperparams",
     "A2CState",
+    "AgentConfig",
     "DQNConfig",
     "DQNHyperparams",
     "DQNState",
     "FQIConfig",
-    "collect_random_transitions",
-    "dqn",
-    "fqi",
-    "make_fqi",
     "ReinforceConfig",
     "ReinforceHyperparams",
     "ReinforceState",
     "Trainer",
     "a2c",
+    "collect_random_transitions",
+    "config",
+    "dqn",
+    "fqi",
+    "make_fqi",
+    "optimizers",
     "reinforce",
+    "trainer",
 )

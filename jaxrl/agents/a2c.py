@@ -54,20 +54,22 @@ from typing import Any, NamedTuple
 import chex
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
-from jaxrl.agents import _checks
-from jaxrl.agents import trainer as trainer_lib
-from jaxrl.agents.trainer import Trainer
 from jaxrl import losses as losses_lib
 from jaxrl import networks as networks_lib
 from jaxrl import policies as policies_lib
 from jaxrl import returns as returns_lib
 from jaxrl import rollouts
+from jaxrl.agents import optimizers
+from jaxrl.agents import trainer as trainer_lib
+from jaxrl.agents.config import POSITIVE_OR_INF, AgentConfig, hyperparameter, option
 from jaxrl.envs import wrappers as wrappers_lib
+from jaxrl.validation import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, UNIT_INTERVAL
 
 Array = chex.Array
+
+__all__ = ("A2CConfig", "A2CHyperparams", "A2CState", "make_train")
 
 ADVANTAGES = ("gae", "n_step")
 CRITICS = ("v", "q")
@@ -75,8 +77,9 @@ Q_TARGETS = ("sarsa", "expected_sarsa")
 
 
 @dataclasses.dataclass(frozen=True)
-class A2CConfig:
-  """A2C's settings. Fields marked *hyperparameter* are defaults of :class:`A2CHyperparams`.
+class A2CConfig(AgentConfig):
+  """A2C's settings. Fields marked *hyperparameter* are the fields of :class:`A2CHyperparams`
+  (vmappable); each field declares its valid range once (:mod:`jaxrl.agents.config`).
 
   Attributes:
     total_steps: environment steps in all (summed over the parallel environments).
@@ -112,90 +115,44 @@ class A2CConfig:
       (*hyperparameter*).
     value_coef: weight of the critic's squared error in the loss (*hyperparameter*).
     entropy_coef: weight of the entropy bonus (*hyperparameter*).
-    actor_lr_scale: the actor's step is ``learning_rate * actor_lr_scale`` (*hyperparameter*).
+    actor_lr_scale: the actor's step is ``learning_rate * actor_lr_scale`` (*hyperparameter*):
+      Adam's update, after the global-norm clip over all parameters, times it; the critic steps
+      with ``learning_rate``. Which parameters are the actor's the network says
+      (:func:`jaxrl.networks.param_labels`: the policy head and a separate actor torso; a shared
+      torso counts as critic). A slower actor (e.g. 0.1) lets a ``Q`` critic keep up with the
+      policy (two-timescale actor-critic).
   """
 
-  total_steps: int = 500_000
-  num_envs: int = 16
-  num_steps: int = 5
-  network: str = "mlp"
+  total_steps: int = option(500_000, AT_LEAST_ONE)
+  num_envs: int = option(16, AT_LEAST_ONE)
+  num_steps: int = option(5, AT_LEAST_ONE)
+  network: str = option("mlp", choices=networks_lib.ACTOR_CRITIC_KINDS)
   hidden_sizes: tuple[int, ...] = (64, 64)
-  shared_torso: bool = False
-  advantage: str = "gae"
-  n_step: int | None = None
-  critic: str = "v"
-  q_target: str = "expected_sarsa"
-  q_baseline: bool = True
-  q_dueling: bool = False
-  normalize_advantages: bool = True
-  max_grad_norm: float = 0.5
-  anneal_lr: bool = False
-  log_every: int = 10_000
-  eval_every: int = 10_000
-  eval_episodes: int = 8
-  eval_max_steps: int | None = None
+  shared_torso: bool = option(False)
+  advantage: str = option("gae", choices=ADVANTAGES)
+  n_step: int | None = option(None, AT_LEAST_ONE, optional=True)
+  critic: str = option("v", choices=CRITICS)
+  q_target: str = option("expected_sarsa", choices=Q_TARGETS)
+  q_baseline: bool = option(True)
+  q_dueling: bool = option(False)
+  normalize_advantages: bool = option(True)
+  max_grad_norm: float = option(0.5, POSITIVE_OR_INF)
+  anneal_lr: bool = option(False)
+  log_every: int = option(10_000, AT_LEAST_ONE)
+  eval_every: int = option(10_000, AT_LEAST_ONE)
+  eval_episodes: int = option(8, AT_LEAST_ONE)
+  eval_max_steps: int | None = option(None, AT_LEAST_ONE, optional=True)
   # hyperparameters (vmappable)
-  learning_rate: float = 2.5e-3
-  discount: float = 0.99
-  gae_lambda: float = 0.95
-  value_coef: float = 0.5
-  entropy_coef: float = 0.01
-  actor_lr_scale: float = 1.0
-
-  def hyperparams(self) -> "A2CHyperparams":
-    """The vmappable numbers of this config, as a pytree of scalars."""
-    return A2CHyperparams(
-        learning_rate=jnp.float32(self.learning_rate), discount=jnp.float32(self.discount),
-        gae_lambda=jnp.float32(self.gae_lambda), value_coef=jnp.float32(self.value_coef),
-        entropy_coef=jnp.float32(self.entropy_coef),
-        actor_lr_scale=jnp.float32(self.actor_lr_scale))
+  learning_rate: float = hyperparameter(2.5e-3, POSITIVE)
+  discount: float = hyperparameter(0.99, UNIT_INTERVAL)
+  gae_lambda: float = hyperparameter(0.95, UNIT_INTERVAL)
+  value_coef: float = hyperparameter(0.5, NON_NEGATIVE)
+  entropy_coef: float = hyperparameter(0.01, NON_NEGATIVE)
+  actor_lr_scale: float = hyperparameter(1.0, POSITIVE)
 
 
-class A2CHyperparams(NamedTuple):
-  """Numbers a sweep may vary: every field a scalar (add a leading axis and ``vmap``).
-
-  ``actor_lr_scale`` multiplies the actor's step only (Adam's update, after the global-norm clip
-  over all parameters, times ``learning_rate * actor_lr_scale``); the critic steps with
-  ``learning_rate``. The actor is the ``policy_head`` and, with separate torsos, the ``actor_*``
-  torso; everything else (critic heads and torso, and a shared torso, as with
-  ``shared_torso=True`` or the CNN) counts as critic (:func:`actor_param_labels`). A slower
-  actor (e.g. 0.1) lets the ``Q`` critic keep up with the policy (two-timescale actor-critic).
-  """
-
-  learning_rate: Array
-  discount: Array
-  gae_lambda: Array
-  value_coef: Array
-  entropy_coef: Array
-  actor_lr_scale: Array
-
-
-def validate_hyperparams(hp: A2CHyperparams) -> None:
-  """Raises ValueError for concrete hyperparameters that make no sense (any batch shape)."""
-  _checks.check_hyperparams("A2C", hp, [
-      ("learning_rate", _checks.POSITIVE),
-      ("discount", _checks.UNIT_INTERVAL),
-      ("gae_lambda", _checks.UNIT_INTERVAL),
-      ("value_coef", _checks.NON_NEGATIVE),
-      ("entropy_coef", _checks.NON_NEGATIVE),
-      ("actor_lr_scale", _checks.POSITIVE),
-  ])
-
-
-def actor_param_labels(params: Any) -> Any:
-  """The tree of ``params`` with each leaf labelled ``"actor"`` or ``"critic"``.
-
-  A leaf is the actor's when the top-level module holding it is ``policy_head`` or a separate
-  actor torso layer ``actor_<i>`` (:class:`jaxrl.networks.ActorCritic`); all else is the
-  critic's, a shared torso included (``shared_torso=True``'s ``torso_<i>``, the CNN's layers).
-  """
-  def label(path, _):
-    names = [p.key for p in path if isinstance(p, jax.tree_util.DictKey)]
-    top = names[1] if names and names[0] == "params" and len(names) > 1 else (names or [""])[0]
-    is_actor = top == "policy_head" or (top.startswith("actor_") and top[6:].isdigit())
-    return "actor" if is_actor else "critic"
-
-  return jax.tree_util.tree_map_with_path(label, params)
+#: The numbers a sweep may vary (generated from :class:`A2CConfig`'s hyperparameter fields).
+A2CHyperparams = A2CConfig.hyperparams_type()
 
 
 class A2CState(NamedTuple):
@@ -210,298 +167,184 @@ class A2CState(NamedTuple):
   updates: Array
 
 
-def _check_config(config: A2CConfig, obs_shape: tuple[int, ...]) -> int:
-  def bad(msg):
-    raise ValueError(f"A2CConfig: {msg}")
+class A2CStats(NamedTuple):
+  """One update's numbers, averaged over a logging interval into the metrics of their names."""
 
-  for name in ("total_steps", "num_envs", "num_steps", "log_every", "eval_every", "eval_episodes"):
-    if getattr(config, name) < 1:
-      bad(f"{name} must be at least 1, got {getattr(config, name)}.")
-  batch = config.num_envs * config.num_steps
-  if config.log_every % batch:
-    bad(f"log_every ({config.log_every}) must be a multiple of num_envs * num_steps ({batch}).")
-  if config.eval_every % config.log_every:
-    bad(f"eval_every ({config.eval_every}) must be a multiple of log_every ({config.log_every}).")
-  if config.total_steps % config.log_every:
-    bad(f"total_steps ({config.total_steps}) must be a multiple of log_every ({config.log_every}).")
-  if config.advantage not in ADVANTAGES:
-    bad(f"advantage must be one of {ADVANTAGES}, got {config.advantage!r}.")
-  if config.critic not in CRITICS:
-    bad(f"critic must be one of {CRITICS}, got {config.critic!r}.")
-  if config.q_target not in Q_TARGETS:
-    bad(f"q_target must be one of {Q_TARGETS}, got {config.q_target!r}.")
-  if not isinstance(config.q_baseline, (bool, np.bool_)):
-    bad(f"q_baseline must be a bool, got {config.q_baseline!r}.")
+  loss: Array
+  policy_loss: Array
+  value_loss: Array
+  entropy: Array
+  value_mean: Array
+
+
+def _check_config(config: A2CConfig) -> trainer_lib.Intervals:
+  """The cross-field rules (each field's own range is checked by ``config.check()``)."""
+  config.check()
   if config.critic == "v" and not config.q_baseline:
-    bad("q_baseline=False needs critic='q' (a V critic has no Q(s, a) to weight by).")
-  if not isinstance(config.q_dueling, (bool, np.bool_)):
-    bad(f"q_dueling must be a bool, got {config.q_dueling!r}.")
+    raise ValueError("A2CConfig: q_baseline=False needs critic='q' (a V critic has no Q(s, a) to "
+                     "weight by).")
   if config.critic == "v" and config.q_dueling:
-    bad("q_dueling=True needs critic='q'.")
-  if config.n_step is not None and config.n_step < 1:
-    bad(f"n_step must be at least 1 (or None), got {config.n_step}.")
-  if not config.max_grad_norm > 0:
-    bad(f"max_grad_norm must be positive (inf disables clipping), got {config.max_grad_norm}.")
-  if config.eval_max_steps is not None and config.eval_max_steps < 1:
-    bad(f"eval_max_steps must be at least 1, got {config.eval_max_steps}.")
-  if config.network not in networks_lib.ACTOR_CRITIC_KINDS:
-    bad(f"network must be one of {networks_lib.ACTOR_CRITIC_KINDS}, got {config.network!r}.")
-  validate_hyperparams(config.hyperparams())
-  return batch
+    raise ValueError("A2CConfig: q_dueling=True needs critic='q'.")
+  return trainer_lib.intervals(
+      "A2CConfig", total_steps=config.total_steps, log_every=config.log_every,
+      eval_every=config.eval_every, steps_per_iteration=config.num_envs * config.num_steps,
+      per_iteration="num_envs * num_steps")
 
 
-def sarsa_next_actions(a_t: Array, end_t: Array, sampled_tp1: Array) -> Array:
-  """The action SARSA bootstraps with after each step of one stream.
-
-      a'_t = a_{t+1}            if t + 1 < T and the episode goes on after step t,
-      a'_t = sampled_tp1[t]     otherwise (the window's last step, or an episode's end, where
-                                 the next action was never taken: sample it from pi(. | s'))
-
-  Args:
-    a_t: int ``[T]`` actions taken.
-    end_t: bool ``[T]`` the episode ended (terminated or truncated) at step ``t``.
-    sampled_tp1: int ``[T]`` actions drawn from ``pi(. | s'_t)`` at each next observation.
-
-  Returns:
-    int ``[T]``.
-  """
-  chex.assert_rank([a_t, end_t, sampled_tp1], 1)
-  chex.assert_equal_shape([a_t, end_t, sampled_tp1])
-  taken = jnp.concatenate([a_t[1:], sampled_tp1[-1:]], axis=0)
-  return jnp.where(end_t, sampled_tp1, taken)
+def _per_env(fn):
+  """``fn`` of one stream ``[T]`` mapped over the environments of ``[T, E]`` arrays."""
+  return jax.vmap(fn, in_axes=1, out_axes=1)
 
 
-def q_critic_targets(r_t: Array, discount_t: Array, end_t: Array, q_sa_t: Array, b_tp1: Array,
-                     *, lambda_: Array | float | None = None, n: int | None = None) -> Array:
-  """Targets ``y_t`` of the action-value critic for one stream (gradients not stopped).
-
-  With ``b_tp1`` the bootstrap after each step (``Q(s', a')`` for SARSA, ``sum_a pi(a | s')
-  Q(s', a)`` for expected SARSA; at the final observation on truncation):
-
-      n-step  (``n``):        y_t = sum_{i<m} g_{t:t+i} r_{t+i} + g_{t:t+m} b_tp1_{t+m-1},
-                              m = min(n, steps to the first cut), g_{t:t+i} = prod of discounts
-      lambda  (``lambda_``):  y_t = r_t + discount_t * (b_tp1_t + lambda * (1 - c_t)
-                                                        * (y_{t+1} - q_sa_{t+1})),  c_t cuts
-
-  The lambda form is :func:`jaxrl.returns.gae` with ``v = q_sa``, ``v_tp1 = b_tp1``, plus
-  ``q_sa``: SARSA(lambda) when ``b_tp1_t = q_sa_{t+1}`` inside an episode, expected SARSA(lambda)
-  with a control variate otherwise (Sutton & Barto 2018, sec. 12.9).
-
-  Args:
-    r_t: float ``[T]`` rewards.
-    discount_t: float ``[T]`` ``gamma * (1 - terminated_t)``.
-    end_t: bool ``[T]`` terminated or truncated at step ``t``.
-    q_sa_t: float ``[T]`` ``Q(s_t, a_t)``.
-    b_tp1: float ``[T]`` bootstrap values after each step.
-    lambda_: the lambda of the lambda-return (give exactly one of ``lambda_`` and ``n``).
-    n: the static ``n`` of the n-step return (1: TD(0)).
-
-  Returns:
-    float ``[T]``.
-  """
-  if (lambda_ is None) == (n is None):
-    raise ValueError("q_critic_targets: give exactly one of lambda_ and n.")
-  if n is not None:
-    return returns_lib.n_step_returns(r_t, discount_t, end_t, b_tp1, n)
-  return returns_lib.gae(r_t, discount_t, end_t, q_sa_t, b_tp1, lambda_) + q_sa_t
+def _flat(x: Array) -> Array:
+  """``[T, E, ...] -> [T * E, ...]``."""
+  return x.reshape((-1,) + x.shape[2:])
 
 
-def _policy_match(env, env_params):
-  """For a tabular environment, ``fn(logits_fn, params) -> {"policy_match": ...}``, else None."""
-  compare = rollouts.tabular_reference(env, env_params)
-  if compare is None:
-    return None
+def _make_v_loss(config: A2CConfig, network, n_step: int):
+  """The state-value critic's loss ``(params, traj, hp, key) -> (loss, A2CStats)``."""
 
-  def fn(logits_fn, params):
-    return dict(policy_match=compare(logits_fn, params)["policy_match"])
+  def advantages(traj, v, v_tp1, hp):
+    r, d, end = traj.r_t, traj.discount_t(hp.discount), traj.end_t
+    if config.advantage == "gae":
+      return _per_env(lambda *a: returns_lib.gae(*a, hp.gae_lambda))(r, d, end, v, v_tp1)
+    return _per_env(lambda *a: returns_lib.n_step_returns(*a, n_step))(r, d, end, v_tp1) - v
 
-  return fn
+  def loss_fn(params, traj, hp, key):
+    del key
+    logits, v = network.apply(params, traj.obs_t)                       # [T, E, A], [T, E]
+    v_tp1 = jax.lax.stop_gradient(network.apply(params, traj.obs_tp1)[1])
+    adv = jax.lax.stop_gradient(advantages(traj, jax.lax.stop_gradient(v), v_tp1, hp))
+    target = adv + jax.lax.stop_gradient(v)
+    if config.normalize_advantages:
+      adv = losses_lib.normalize(adv)
+    out = losses_lib.actor_critic_loss(
+        losses_lib.policy_gradient_loss(_flat(logits), _flat(traj.a_t), _flat(adv)),
+        losses_lib.value_loss(_flat(v), _flat(target)), -losses_lib.entropy_loss(_flat(logits)),
+        value_coef=hp.value_coef, entropy_coef=hp.entropy_coef)
+    return out.loss, A2CStats(*out, value_mean=jnp.mean(v))
+
+  return loss_fn
 
 
-def make_train(config: A2CConfig, env, env_params) -> Trainer:
+def _make_q_loss(config: A2CConfig, network, n_step: int):
+  """The action-value critic's loss ``(params, traj, hp, key) -> (loss, A2CStats)`` (see the
+  module docstring; ``key`` samples SARSA's bootstrap actions where none was taken)."""
+  take = lambda x, a: jnp.take_along_axis(x, a[..., None], axis=-1)[..., 0]  # noqa: E731
+
+  def bootstrap(traj, logits_tp1, q_tp1, key):
+    if config.q_target == "expected_sarsa":
+      return losses_lib.state_value_from_q(logits_tp1, q_tp1)                # [T, E]
+    sampled = policies_lib.categorical_sample(key, logits_tp1)              # [T, E]
+    return take(q_tp1, _per_env(returns_lib.sarsa_next_actions)(traj.a_t, traj.end_t, sampled))
+
+  def loss_fn(params, traj, hp, key):
+    logits, q = network.apply(params, traj.obs_t)                           # [T, E, A] twice
+    logits_tp1, q_tp1 = jax.lax.stop_gradient(network.apply(params, traj.obs_tp1))
+    sg_logits, sg_q = jax.lax.stop_gradient(logits), jax.lax.stop_gradient(q)
+    if config.advantage == "gae":
+      target_fn = functools.partial(returns_lib.action_value_targets, lambda_=hp.gae_lambda)
+    else:
+      target_fn = functools.partial(returns_lib.action_value_targets, n=n_step)
+    target = _per_env(target_fn)(traj.r_t, traj.discount_t(hp.discount), traj.end_t,
+                                 take(sg_q, traj.a_t), bootstrap(traj, logits_tp1, q_tp1, key))
+    weight = losses_lib.q_actor_critic_weights(_flat(sg_logits), _flat(sg_q), _flat(traj.a_t),
+                                               baseline=config.q_baseline)
+    if config.normalize_advantages:
+      weight = losses_lib.normalize(weight)
+    out = losses_lib.actor_critic_loss(
+        losses_lib.policy_gradient_loss(_flat(logits), _flat(traj.a_t), weight),
+        losses_lib.action_value_loss(_flat(q), _flat(traj.a_t),
+                                     _flat(jax.lax.stop_gradient(target))),
+        -losses_lib.entropy_loss(_flat(logits)), value_coef=hp.value_coef,
+        entropy_coef=hp.entropy_coef)
+    return out.loss, A2CStats(*out, value_mean=jnp.mean(
+        losses_lib.state_value_from_q(sg_logits, sg_q)))
+
+  return loss_fn
+
+
+def _optimizer(config: A2CConfig, network, num_updates: int, hp) -> optax.GradientTransformation:
+  """Adam (eps 1e-5) after a global-norm clip, annealed to 0 over the run with ``anneal_lr``;
+  the actor's parameters (as the network labels them) step ``actor_lr_scale`` times slower."""
+  return optimizers.adam(
+      hp.learning_rate, max_grad_norm=config.max_grad_norm, eps=1e-5,
+      anneal_steps=num_updates if config.anneal_lr else None,
+      group_scales={"actor": hp.actor_lr_scale, "critic": 1.0},
+      labels=functools.partial(networks_lib.param_labels, network))
+
+
+def make_train(config: A2CConfig, env, env_params) -> trainer_lib.Trainer:
   """Builds ``train(key, hyperparams=None) -> (final_state, metrics)``, pure and jit-able.
 
   Validates the config, environment and network eagerly (ValueError, before anything compiles).
 
-  Metrics (arrays with a leading ``[num_logs]`` axis, one entry per ``log_every`` steps), named
-  as DQN's:
-    ``env_steps``, ``updates``;
-    ``episode_return``, ``episode_length``: means over episodes that *finished* in the interval
-    (NaN when none did); ``episodes``: how many finished;
-    ``eval_return``: mean greedy return over ``eval_episodes`` fresh episodes (NaN between
-    evaluations);
-    ``loss``, ``policy_loss``, ``value_loss``, ``entropy``: means over the interval's updates;
-    ``loss_finite``: False once any update produced a non-finite loss — the run diverged;
-    ``value_mean``: mean ``V(s)`` over the interval's batches.
+  Metrics (leading ``[num_logs]`` axis): those of every agent (:mod:`jaxrl.agents.trainer`:
+    ``env_steps``, ``updates``, ``episode_return``/``episode_length``/``episodes`` of the episodes
+    that finished, ``eval_return``, ``loss_finite``), and
+    ``loss``, ``policy_loss``, ``value_loss``, ``entropy``, ``value_mean`` (mean ``V(s)``):
+    means over the interval's updates.
     With ``critic="q"``, ``value_loss`` is the ``Q(s_t, a_t)`` regression loss and
     ``value_mean`` the mean of ``V(s) = sum_a pi(a | s) Q(s, a)``.
     With a tabular environment, ``policy_match``: fraction of non-terminal states whose most
     probable action is optimal under the exact ``Q*``.
   """
-  num_actions = int(env.num_actions)
+  loop = _check_config(config)
   obs_shape = tuple(env.observation_space(env_params).shape)
-  batch = _check_config(config, obs_shape)
-  network = networks_lib.make_actor_critic(config.network, num_actions, obs_shape,
+  network = networks_lib.make_actor_critic(config.network, int(env.num_actions), obs_shape,
                                            hidden_sizes=config.hidden_sizes,
                                            shared=config.shared_torso, critic=config.critic,
                                            dueling=config.q_dueling)
   env = wrappers_lib.EpisodeStatistics(env)
-  reference = _policy_match(env, env_params)
 
   def logits_fn(params, obs):
     return network.apply(params, obs)[0]
 
+  def policy(key, params, obs):
+    return policies_lib.categorical_sample(key, logits_fn(params, obs)), ()
+
+  rollout = rollouts.make_rollout(rollouts.make_env_step(env, env_params, config.num_envs),
+                                  policy, config.num_steps)
   evaluate = rollouts.make_greedy_evaluation(env, env_params, logits_fn, config.eval_episodes,
                                              config.eval_max_steps)
-  iterations_per_log = config.log_every // batch
-  num_logs = config.total_steps // config.log_every
-  logs_per_eval = config.eval_every // config.log_every
-  total_updates = config.total_steps // batch
+  reference = rollouts.tabular_reference(env_params)
   n_step = config.num_steps if config.n_step is None else config.n_step
+  loss_fn = (_make_q_loss if config.critic == "q" else _make_v_loss)(config, network, n_step)
+  sarsa = config.critic == "q" and config.q_target == "sarsa"
+  optimizer = functools.partial(_optimizer, config, network,
+                                loop.num_logs * loop.iterations_per_log)
 
-  def make_optimizer(hp):
-    clip = (optax.clip_by_global_norm(config.max_grad_norm) if np.isfinite(config.max_grad_norm)
-            else optax.identity())
-    if config.anneal_lr:
-      rate = lambda count: -hp.learning_rate * (1.0 - count / total_updates)  # noqa: E731
-    else:
-      rate = lambda count: -hp.learning_rate  # noqa: E731
-    # the actor's step times actor_lr_scale, applied last (1.0: an exact no-op on the updates)
-    actor_scale = optax.multi_transform(
-        {"actor": optax.scale(hp.actor_lr_scale), "critic": optax.identity()},
-        actor_param_labels)
-    return optax.chain(clip, optax.scale_by_adam(eps=1e-5), optax.scale_by_schedule(rate),
-                       actor_scale)
+  def iteration(state: A2CState, hp):
+    """``num_steps`` steps of every environment, then one gradient step on all of them."""
+    (env_state, obs, key), traj = rollout(state.key, state.params, state.env_state, state.obs)
+    k_boot = None
+    if sarsa:
+      key, k_boot = jax.random.split(key)
+    (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params, traj, hp,
+                                                                     k_boot)
+    updates, opt_state = optimizer(hp).update(grads, state.opt_state, state.params)
+    state = A2CState(params=optax.apply_updates(state.params, updates), opt_state=opt_state,
+                     env_state=env_state, obs=obs, key=key,
+                     env_steps=state.env_steps + config.num_envs * config.num_steps,
+                     updates=state.updates + 1)
+    return state, trainer_lib.IterationStats(sums=stats, count=jnp.float32(1),
+                                             finite=jnp.isfinite(loss),
+                                             episodes=trainer_lib.episodes_of(traj))
 
-  def advantages(r, d, end, v, v_tp1, hp):
-    """``[T, E]`` arrays -> advantages ``[T, E]`` (one stream per environment)."""
-    if config.advantage == "gae":
-      fn = lambda r, d, e, v, vn: returns_lib.gae(r, d, e, v, vn, hp.gae_lambda)  # noqa: E731
-      return jax.vmap(fn, in_axes=1, out_axes=1)(r, d, end, v, v_tp1)
-    fn = lambda r, d, e, vn: returns_lib.n_step_returns(r, d, e, vn, n_step)  # noqa: E731
-    return jax.vmap(fn, in_axes=1, out_axes=1)(r, d, end, v_tp1) - v
-
-  def q_loss_fn(params, traj, hp, k_boot):
-    """The action-value critic's loss: ``traj`` arrays ``[T, E, ...]``."""
-    logits, q = network.apply(params, traj["obs"])                     # [T, E, A], [T, E, A]
-    logits_tp1, q_tp1 = jax.lax.stop_gradient(network.apply(params, traj["next_obs"]))
-    sg_logits, sg_q = jax.lax.stop_gradient(logits), jax.lax.stop_gradient(q)
-    action = traj["action"]                                             # [T, E]
-    take = lambda x, a: jnp.take_along_axis(x, a[..., None], axis=-1)[..., 0]  # noqa: E731
-    per_env = lambda fn: jax.vmap(fn, in_axes=1, out_axes=1)  # noqa: E731  [T, E] streams
-    if config.q_target == "expected_sarsa":
-      b_tp1 = losses_lib.state_value_from_q(logits_tp1, q_tp1)         # [T, E]
-    else:
-      sampled = policies_lib.categorical_sample(k_boot, logits_tp1)     # [T, E]
-      b_tp1 = take(q_tp1, per_env(sarsa_next_actions)(action, traj["end"], sampled))
-    q_sa = take(sg_q, action)
-    if config.advantage == "gae":
-      target_fn = functools.partial(q_critic_targets, lambda_=hp.gae_lambda)
-    else:
-      target_fn = functools.partial(q_critic_targets, n=n_step)
-    target = per_env(target_fn)(traj["reward"], traj["discount"], traj["end"], q_sa, b_tp1)
-    flat = lambda x: x.reshape((-1,) + x.shape[2:])  # noqa: E731
-    weight = losses_lib.q_actor_critic_weights(flat(sg_logits), flat(sg_q), flat(action),
-                                               baseline=config.q_baseline)
-    if config.normalize_advantages:
-      weight = (weight - jnp.mean(weight)) / (jnp.std(weight) + 1e-8)
-    pg = losses_lib.policy_gradient_loss(flat(logits), flat(action), weight)
-    vl = losses_lib.action_value_loss(flat(q), flat(action), flat(jax.lax.stop_gradient(target)))
-    ent = -losses_lib.entropy_loss(flat(logits))
-    loss = pg + hp.value_coef * vl - hp.entropy_coef * ent
-    return loss, (pg, vl, ent, jnp.mean(losses_lib.state_value_from_q(sg_logits, sg_q)))
-
-  def loss_fn(params, traj, hp):
-    logits, v = network.apply(params, traj["obs"])                     # [T, E, A], [T, E]
-    _, v_tp1 = network.apply(params, traj["next_obs"])
-    v_tp1 = jax.lax.stop_gradient(v_tp1)
-    adv = jax.lax.stop_gradient(advantages(traj["reward"], traj["discount"], traj["end"],
-                                           jax.lax.stop_gradient(v), v_tp1, hp))
-    target = adv + jax.lax.stop_gradient(v)
-    if config.normalize_advantages:
-      adv = (adv - jnp.mean(adv)) / (jnp.std(adv) + 1e-8)
-    flat = lambda x: x.reshape((-1,) + x.shape[2:])  # noqa: E731
-    pg = losses_lib.policy_gradient_loss(flat(logits), flat(traj["action"]), flat(adv))
-    vl = losses_lib.value_loss(flat(v), flat(target))
-    ent = -losses_lib.entropy_loss(flat(logits))
-    loss = pg + hp.value_coef * vl - hp.entropy_coef * ent
-    return loss, (pg, vl, ent, jnp.mean(v))
-
-  def env_step(carry, _, params):
-    env_state, obs, key = carry
-    key, k_act, k_step = jax.random.split(key, 3)
-    logits, _ = network.apply(params, obs)
-    action = policies_lib.categorical_sample(k_act, logits)
-    next_obs, env_state, reward, terminated, truncated, info = jax.vmap(
-        env.step, in_axes=(0, 0, 0, None))(jax.random.split(k_step, config.num_envs), env_state,
-                                           action, env_params)
-    step = dict(obs=obs, action=action, reward=reward.astype(jnp.float32),
-                terminated=terminated, end=terminated | truncated,
-                next_obs=info["final_observation"], done=info["episode_done"],
-                ep_return=info["episode_return"], ep_length=info["episode_length"])
-    return (env_state, next_obs, key), step
-
-  def iteration(carry, _, hp):
-    state, acc = carry
-    (env_state, obs, key), traj = jax.lax.scan(
-        lambda c, x: env_step(c, x, state.params), (state.env_state, state.obs, state.key), None,
-        length=config.num_steps)
-    traj["discount"] = hp.discount * (1.0 - traj["terminated"].astype(jnp.float32))
-    if config.critic == "q":
-      k_boot = None
-      if config.q_target == "sarsa":
-        key, k_boot = jax.random.split(key)
-      (loss, (pg, vl, ent, v_mean)), grads = jax.value_and_grad(q_loss_fn, has_aux=True)(
-          state.params, traj, hp, k_boot)
-    else:
-      (loss, (pg, vl, ent, v_mean)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-          state.params, traj, hp)
-    updates, opt_state = make_optimizer(hp).update(grads, state.opt_state, state.params)
-    params = optax.apply_updates(state.params, updates)
-    state = A2CState(params=params, opt_state=opt_state, env_state=env_state, obs=obs, key=key,
-                     env_steps=state.env_steps + batch, updates=state.updates + 1)
-    acc = trainer_lib.tally_episodes(dict(
-        acc, loss=acc["loss"] + loss, pg=acc["pg"] + pg, vl=acc["vl"] + vl, ent=acc["ent"] + ent,
-        v=acc["v"] + v_mean, finite=acc["finite"] & jnp.isfinite(loss)),
-        traj["done"], traj["ep_return"], traj["ep_length"])
-    return (state, acc), None
-
-  def log_interval(carry, log_index, hp):
-    state, finite_so_far = carry
-    zero = jnp.float32(0)
-    acc = dict(loss=zero, pg=zero, vl=zero, ent=zero, v=zero, finite=jnp.bool_(True),
-               **trainer_lib.episode_tally())
-    (state, acc), _ = jax.lax.scan(lambda c, x: iteration(c, x, hp), (state, acc), None,
-                                   length=iterations_per_log)
-    state, episode_metrics = trainer_lib.close_interval(state, acc, log_index, logs_per_eval,
-                                                        evaluate)
-    finite = finite_so_far & acc["finite"]
-    n = jnp.float32(iterations_per_log)
-    metrics = dict(
-        env_steps=state.env_steps,
-        updates=state.updates,
-        **episode_metrics,
-        loss=acc["loss"] / n,
-        policy_loss=acc["pg"] / n,
-        value_loss=acc["vl"] / n,
-        entropy=acc["ent"] / n,
-        value_mean=acc["v"] / n,
-        loss_finite=finite,
-    )
-    if reference is not None:
-      metrics.update(reference(logits_fn, state.params))
-    return (state, finite), metrics
+  def report(state: A2CState, hp) -> dict:
+    del hp
+    if reference is None:
+      return {}
+    return dict(policy_match=reference(logits_fn, state.params)["policy_match"])
 
   def init_state(key, hp) -> A2CState:
     k_net, k_env, key = jax.random.split(key, 3)
-    obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(
-        jax.random.split(k_env, config.num_envs), env_params)
+    obs, env_state = rollouts.reset(env, env_params, k_env, config.num_envs)
     params = network.init(k_net, obs[0])
-    return A2CState(params=params, opt_state=make_optimizer(hp).init(params), env_state=env_state,
+    return A2CState(params=params, opt_state=optimizer(hp).init(params), env_state=env_state,
                     obs=obs, key=key, env_steps=jnp.int32(0), updates=jnp.int32(0))
 
-  return Trainer(
-      name="a2c", config=config,
-      init=lambda key, hp: (init_state(key, hp), jnp.bool_(True)),
-      step=log_interval, num_logs=num_logs, steps_per_log=config.log_every,
-      default_hyperparams=config.hyperparams(), validate=validate_hyperparams, network=network)
+  return trainer_lib.make_trainer(
+      "a2c", config, state_type=A2CState, init_state=init_state, iteration=iteration, loop=loop,
+      evaluate=evaluate, sums=A2CStats, report=report, network=network,
+      one_update_per_iteration=True)

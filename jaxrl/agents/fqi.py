@@ -25,29 +25,36 @@ from jaxrl import buffers as buffers_lib
 from jaxrl import losses as losses_lib
 from jaxrl import networks as networks_lib
 from jaxrl import rollouts
+from jaxrl import validation
+from jaxrl.agents.config import AgentConfig, option
+from jaxrl.envs import wrappers as wrappers_lib
+from jaxrl.validation import AT_LEAST_ONE, POSITIVE
+
+__all__ = ("FQIConfig", "collect_random_transitions", "make_fqi")
 
 
 @dataclasses.dataclass(frozen=True)
-class FQIConfig:
-  """Fitted Q-iteration's settings.
+class FQIConfig(AgentConfig):
+  """Fitted Q-iteration's settings (each field declares its valid range once).
+
+  The discount is not a setting: it is in the data, whose ``discount`` field holds
+  ``gamma * (1 - terminated)`` for every transition (:func:`collect_random_transitions`).
 
   Attributes:
-    network: ``"linear"``, ``"mlp"`` or ``"cnn"``.
+    network: ``"linear"``, ``"mlp"``, ``"cnn"`` or ``"nature_cnn"``.
     hidden_sizes: MLP widths.
     iterations: outer iterations (target refreshes).
     steps_per_iteration: gradient steps fitting each set of frozen targets.
     batch_size: minibatch size (None: the whole data set each step).
     learning_rate: Adam step size.
-    discount: the discount the data's ``discount`` field was built with is used as is; this one
-      only labels the run (it must match the data).
   """
 
-  network: str = "linear"
+  network: str = option("linear", choices=networks_lib.Q_NETWORK_KINDS)
   hidden_sizes: tuple[int, ...] = (64, 64)
-  iterations: int = 60
-  steps_per_iteration: int = 100
-  batch_size: int | None = None
-  learning_rate: float = 0.05
+  iterations: int = option(60, AT_LEAST_ONE)
+  steps_per_iteration: int = option(100, AT_LEAST_ONE)
+  batch_size: int | None = option(None, AT_LEAST_ONE, optional=True)
+  learning_rate: float = option(0.05, POSITIVE)
 
 
 def collect_random_transitions(key, env, env_params, *, num_steps: int, num_envs: int = 16,
@@ -58,22 +65,22 @@ def collect_random_transitions(key, env, env_params, *, num_steps: int, num_envs
   observation of the step (before any auto-reset). Returns a :class:`Transition` with a leading
   ``[num_steps * num_envs]`` axis.
   """
-  if num_steps < 1 or num_envs < 1:
-    raise ValueError(f"num_steps and num_envs must be >= 1, got {num_steps}, {num_envs}.")
+  num_steps = validation.check_int("num_steps", num_steps, minimum=1)
+  num_envs = validation.check_int("num_envs", num_envs, minimum=1)
   num_actions = int(env.num_actions)
+  env = wrappers_lib.EpisodeStatistics(env)
+  env_step = rollouts.make_env_step(env, env_params, num_envs)
   k_reset, k_run = jax.random.split(key)
-  obs, state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(k_reset, num_envs), env_params)
+  obs, state = rollouts.reset(env, env_params, k_reset, num_envs)
 
   def step(carry, k):
     obs, state = carry
     k_act, k_env = jax.random.split(k)
     action = jax.random.randint(k_act, (num_envs,), 0, num_actions)
-    next_obs, state, reward, terminated, _, info = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
-        jax.random.split(k_env, num_envs), state, action, env_params)
+    next_obs, state, out = env_step(k_env, state, action)
     transition = buffers_lib.Transition(
-        obs=obs, action=action.astype(jnp.int32), reward=reward.astype(jnp.float32),
-        discount=discount * (1.0 - terminated.astype(jnp.float32)),
-        next_obs=info["final_observation"])
+        obs=obs, action=action.astype(jnp.int32), reward=out.r_t,
+        discount=discount * (1.0 - out.terminated_t.astype(jnp.float32)), next_obs=out.obs_tp1)
     return (next_obs, state), transition
 
   _, data = jax.lax.scan(step, (obs, state), jax.random.split(k_run, num_steps))
@@ -86,18 +93,12 @@ def make_fqi(config: FQIConfig, env, env_params) -> Callable:
   Metrics, stacked over ``iterations``: ``loss`` (regression loss at the end of each
   iteration) and, on tabular environments, ``q_error`` and ``policy_match`` against ``Q*``.
   """
-  if config.iterations < 1 or config.steps_per_iteration < 1:
-    raise ValueError("FQIConfig: iterations and steps_per_iteration must be >= 1, got "
-                     f"{config.iterations}, {config.steps_per_iteration}.")
-  if config.batch_size is not None and config.batch_size < 1:
-    raise ValueError(f"FQIConfig: batch_size must be >= 1 or None, got {config.batch_size}.")
-  if not config.learning_rate > 0:
-    raise ValueError(f"FQIConfig: learning_rate must be positive, got {config.learning_rate}.")
+  config.check()
   obs_shape = tuple(env.observation_space(env_params).shape)
   network = networks_lib.make_q_network(config.network, int(env.num_actions), obs_shape,
                                         hidden_sizes=config.hidden_sizes)
   optimizer = optax.adam(config.learning_rate)
-  reference = rollouts.tabular_reference(env, env_params)
+  reference = rollouts.tabular_reference(env_params)
 
   def fit(key, data: buffers_lib.Transition):
     n = data.reward.shape[0]

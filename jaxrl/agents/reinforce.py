@@ -74,20 +74,24 @@ from typing import Any, NamedTuple
 import chex
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
-from jaxrl.agents import _checks
-from jaxrl.agents import trainer as trainer_lib
-from jaxrl.agents.trainer import Trainer
 from jaxrl import losses as losses_lib
 from jaxrl import networks as networks_lib
 from jaxrl import policies as policies_lib
 from jaxrl import returns as returns_lib
 from jaxrl import rollouts
+from jaxrl.agents import optimizers
+from jaxrl.agents import trainer as trainer_lib
+from jaxrl.agents.config import POSITIVE_OR_INF, AgentConfig, hyperparameter, option
 from jaxrl.envs import wrappers as wrappers_lib
+from jaxrl.validation import (AT_LEAST_ONE, HALF_OPEN_UNIT, NON_NEGATIVE, POSITIVE,
+                              UNIT_INTERVAL)
 
 Array = chex.Array
+
+__all__ = ("ReinforceConfig", "ReinforceHyperparams", "ReinforceState", "batch_weights",
+           "make_train", "resolve")
 
 RETURNS = ("total", "reward_to_go")
 BASELINES = ("none", "mean", "value")
@@ -95,9 +99,10 @@ TRUNCATIONS = ("horizon", "bootstrap")
 
 
 @dataclasses.dataclass(frozen=True)
-class ReinforceConfig:
-  """REINFORCE's settings. Fields marked *hyperparameter* are defaults of
-  :class:`ReinforceHyperparams`.
+class ReinforceConfig(AgentConfig):
+  """REINFORCE's settings. Fields marked *hyperparameter* are the fields of
+  :class:`ReinforceHyperparams` (vmappable); each field declares its valid range once
+  (:mod:`jaxrl.agents.config`).
 
   Attributes:
     total_steps: environment steps in all (every step of every window counts, used or not).
@@ -129,55 +134,31 @@ class ReinforceConfig:
     entropy_coef: weight of the entropy bonus (*hyperparameter*).
   """
 
-  total_steps: int = 1_000_000
-  num_envs: int = 8
-  rollout_length: int | None = None
-  episode_limit: int | None = None
-  network: str = "mlp"
+  total_steps: int = option(1_000_000, AT_LEAST_ONE)
+  num_envs: int = option(8, AT_LEAST_ONE)
+  rollout_length: int | None = option(None, AT_LEAST_ONE, optional=True)
+  episode_limit: int | None = option(None, AT_LEAST_ONE, optional=True)
+  network: str = option("mlp", choices=networks_lib.ACTOR_CRITIC_KINDS)
   hidden_sizes: tuple[int, ...] = (64, 64)
-  returns: str = "reward_to_go"
-  baseline: str = "value"
-  truncation: str = "horizon"
-  normalize_advantages: bool = False
-  max_grad_norm: float = 1.0
-  log_every: int | None = None
-  eval_every: int | None = None
-  eval_episodes: int = 8
-  eval_max_steps: int | None = None
+  returns: str = option("reward_to_go", choices=RETURNS)
+  baseline: str = option("value", choices=BASELINES)
+  truncation: str = option("horizon", choices=TRUNCATIONS)
+  normalize_advantages: bool = option(False)
+  max_grad_norm: float = option(1.0, POSITIVE_OR_INF)
+  log_every: int | None = option(None, AT_LEAST_ONE, optional=True)
+  eval_every: int | None = option(None, AT_LEAST_ONE, optional=True)
+  eval_episodes: int = option(8, AT_LEAST_ONE)
+  eval_max_steps: int | None = option(None, AT_LEAST_ONE, optional=True)
   # hyperparameters (vmappable)
-  learning_rate: float = 1e-3
-  discount: float = 0.99
-  baseline_step: float = 0.1
-  value_coef: float = 0.5
-  entropy_coef: float = 0.0
-
-  def hyperparams(self) -> "ReinforceHyperparams":
-    """The vmappable numbers of this config, as a pytree of scalars."""
-    return ReinforceHyperparams(
-        learning_rate=jnp.float32(self.learning_rate), discount=jnp.float32(self.discount),
-        baseline_step=jnp.float32(self.baseline_step), value_coef=jnp.float32(self.value_coef),
-        entropy_coef=jnp.float32(self.entropy_coef))
+  learning_rate: float = hyperparameter(1e-3, POSITIVE)
+  discount: float = hyperparameter(0.99, UNIT_INTERVAL)
+  baseline_step: float = hyperparameter(0.1, HALF_OPEN_UNIT)
+  value_coef: float = hyperparameter(0.5, NON_NEGATIVE)
+  entropy_coef: float = hyperparameter(0.0, NON_NEGATIVE)
 
 
-class ReinforceHyperparams(NamedTuple):
-  """Numbers a sweep may vary: every field a scalar (add a leading axis and ``vmap``)."""
-
-  learning_rate: Array
-  discount: Array
-  baseline_step: Array
-  value_coef: Array
-  entropy_coef: Array
-
-
-def validate_hyperparams(hp: ReinforceHyperparams) -> None:
-  """Raises ValueError for concrete hyperparameters that make no sense (any batch shape)."""
-  _checks.check_hyperparams("REINFORCE", hp, [
-      ("learning_rate", _checks.POSITIVE),
-      ("discount", _checks.UNIT_INTERVAL),
-      ("baseline_step", _checks.HALF_OPEN_UNIT),
-      ("value_coef", _checks.NON_NEGATIVE),
-      ("entropy_coef", _checks.NON_NEGATIVE),
-  ])
+#: The numbers a sweep may vary (generated from :class:`ReinforceConfig`'s hyperparameter fields).
+ReinforceHyperparams = ReinforceConfig.hyperparams_type()
 
 
 class ReinforceState(NamedTuple):
@@ -191,8 +172,27 @@ class ReinforceState(NamedTuple):
   updates: Array
 
 
+class ReinforceStats(NamedTuple):
+  """One update's numbers, averaged over a logging interval into the metrics of their names:
+  the loss and its parts, the fraction of the window's steps counted, and the episodes counted
+  per environment."""
+
+  loss: Array
+  policy_loss: Array
+  value_loss: Array
+  entropy: Array
+  counted_fraction: Array
+  counted_episodes: Array
+
+
 def resolve(config: ReinforceConfig, env_params) -> ReinforceConfig:
-  """Fills the ``None`` defaults from the environment and validates (ValueError)."""
+  """Fills the ``None`` defaults from the environment and validates (ValueError).
+
+  Each field's own range is checked by ``config.check()``; here the rules that tie fields to
+  each other and to the environment's time limit.
+  """
+  config.check()
+
   def bad(msg):
     raise ValueError(f"ReinforceConfig: {msg}")
 
@@ -205,141 +205,106 @@ def resolve(config: ReinforceConfig, env_params) -> ReinforceConfig:
           "REINFORCE needs a bound on the length of an episode to know which episodes end "
           "inside the window.")
     limit = env_limit
-  limit = int(limit)
-  if limit < 1:
-    bad(f"episode_limit must be at least 1, got {limit}.")
   if env_limit is not None and limit < env_limit:
     bad(f"episode_limit ({limit}) is less than the environment's time limit "
         f"max_steps_in_episode ({env_limit}): an episode may outlast it, so a counted episode "
         "might not end inside the window.")
-  length = limit if config.rollout_length is None else int(config.rollout_length)
-  if length < 1:
-    bad(f"rollout_length must be at least 1, got {length}.")
+  length = limit if config.rollout_length is None else config.rollout_length
   if length < limit:
     bad(f"rollout_length ({length}) is less than the episode limit ({limit}): no episode is "
         "sure to end inside the window, and counting only those that do favours short ones.")
-  for name in ("total_steps", "num_envs", "eval_episodes"):
-    if getattr(config, name) < 1:
-      bad(f"{name} must be at least 1, got {getattr(config, name)}.")
   batch = config.num_envs * length
   log_every = batch if config.log_every is None else config.log_every
   eval_every = log_every if config.eval_every is None else config.eval_every
-  if log_every < 1 or log_every % batch:
-    bad(f"log_every ({log_every}) must be a positive multiple of num_envs * rollout_length "
-        f"({batch}).")
-  if eval_every < 1 or eval_every % log_every:
-    bad(f"eval_every ({eval_every}) must be a multiple of log_every ({log_every}).")
   total = config.total_steps - config.total_steps % log_every   # whole logging intervals only
   if total < log_every:
     bad(f"total_steps ({config.total_steps}) is less than log_every ({log_every}).")
-  if config.returns not in RETURNS:
-    bad(f"returns must be one of {RETURNS}, got {config.returns!r}.")
-  if config.baseline not in BASELINES:
-    bad(f"baseline must be one of {BASELINES}, got {config.baseline!r}.")
-  if config.truncation not in TRUNCATIONS:
-    bad(f"truncation must be one of {TRUNCATIONS}, got {config.truncation!r}.")
   if config.truncation == "bootstrap" and config.baseline != "value":
     bad("truncation='bootstrap' needs a learned value (baseline='value').")
-  if not config.max_grad_norm > 0:
-    bad(f"max_grad_norm must be positive (inf disables clipping), got {config.max_grad_norm}.")
-  if config.eval_max_steps is not None and config.eval_max_steps < 1:
-    bad(f"eval_max_steps must be at least 1, got {config.eval_max_steps}.")
-  if config.network not in networks_lib.ACTOR_CRITIC_KINDS:
-    bad(f"network must be one of {networks_lib.ACTOR_CRITIC_KINDS}, got {config.network!r}.")
-  validate_hyperparams(config.hyperparams())
   return dataclasses.replace(config, rollout_length=length, episode_limit=limit,
                              log_every=log_every, eval_every=eval_every, total_steps=total)
 
 
-def make_weights(config: ReinforceConfig, traj: dict, v: Array, v_final: Array, baseline: Array,
-                 hp) -> tuple[Array, Array, Array]:
-  """``[T, E]`` trajectories -> ``(weights, mask, returns)``, each ``[T, E]`` (no gradients).
+def _intervals(config: ReinforceConfig) -> trainer_lib.Intervals:
+  return trainer_lib.intervals(
+      "ReinforceConfig", total_steps=config.total_steps, log_every=config.log_every,
+      eval_every=config.eval_every, steps_per_iteration=config.num_envs * config.rollout_length,
+      per_iteration="num_envs * rollout_length")
 
-      mask_t = [the episode holding step t started at a step <= T - episode_limit]
-      weights_t = G_t - b_t   (standardised over the counted steps if normalize_advantages)
 
-  ``T`` is the trajectories' length; with ``T = episode_limit`` the mask is each column's first
-  episode. ``G`` is the total return or reward-to-go (``config.returns``), bootstrapped from
-  ``v_final`` at truncations with ``truncation="bootstrap"``; ``b`` is 0, the running mean, or
-  ``v`` (``config.baseline``). ``weights`` and ``returns`` are computed at every step; only the
-  masked ones are meaningful (an unfinished episode's ``G`` stops at the window's end).
+def batch_weights(config: ReinforceConfig, traj: rollouts.Trajectory, v: Array, v_final: Array,
+                  baseline: Array, discount: Array) -> tuple[Array, Array, Array]:
+  """The agent's policy-gradient weights on a ``[T, E]`` window, and the counted steps.
+
+  Per environment :func:`jaxrl.returns.reinforce_weights` with the config's return, baseline
+  (0, the running mean ``baseline``, or ``v``) and truncation rule (``"bootstrap"`` continues
+  a truncated episode's return with ``v_final``), counting the episodes that start at a step
+  ``<= T - episode_limit``; then, with ``normalize_advantages``, standardised over the counted
+  steps. The agent's surrogate is ``jaxrl.losses.policy_gradient_loss`` of the flattened
+  ``w * mask`` (divided by the fixed ``T E``).
 
   Args:
-    config: a resolved config (``episode_limit`` set: see :func:`resolve`).
-    traj: float ``reward``, ``discount`` (``gamma (1 - terminated)``), bool ``end`` (terminated
-      or truncated), ``truncated``, each ``[T, E]``.
-    v: float ``[T, E]`` ``V(s_t)``.
-    v_final: float ``[T, E]`` ``V(final_observation_t)`` (read on truncation with
-      ``truncation="bootstrap"``).
-    baseline: float ``[]`` the running mean (``baseline="mean"``).
-    hp: the hyperparameters (unused; kept for a uniform signature).
+    config: a resolved config (:func:`resolve`).
+    traj: the window (``r_t``, ``terminated_t``, ``truncated_t`` are read), ``[T, E]``.
+    v: float ``[T, E]`` ``V(s_t)``; v_final: float ``[T, E]`` ``V(obs_tp1)``.
+    baseline: float ``[]`` the running mean; discount: float ``[]`` gamma.
 
   Returns:
-    ``(weights, mask, returns)``: float, bool, float ``[T, E]``.
+    ``(w, mask, g)``: float, bool, float ``[T, E]``, gradients stopped.
 
   Raises:
-    ValueError: an unresolved config, or trajectories shorter than ``episode_limit``.
+    ValueError: an unresolved config, or a window shorter than ``episode_limit``.
   """
-  del hp
-  if config.episode_limit is None:
-    raise ValueError("make_weights needs a resolved config (episode_limit is None); pass it "
+  if config.episode_limit is None or config.rollout_length is None:
+    raise ValueError("batch_weights needs a resolved config (episode_limit is None); pass it "
                      "through reinforce.resolve(config, env_params).")
-  length = traj["reward"].shape[0]
-  last_start = length - config.episode_limit
+  last_start = traj.r_t.shape[0] - config.episode_limit
   if last_start < 0:
-    raise ValueError(f"make_weights: trajectories of {length} steps are shorter than "
-                     f"episode_limit ({config.episode_limit}); no episode is sure to end in them.")
+    raise ValueError(f"batch_weights: a window of {traj.r_t.shape[0]} steps is shorter than "
+                     f"episode_limit ({config.episode_limit}); no episode is sure to end in it.")
   if config.truncation == "bootstrap":
-    v_tp1 = jnp.where(traj["truncated"], v_final, 0.0)
+    v_tp1 = jnp.where(traj.truncated_t, v_final, 0.0)
   else:
-    v_tp1 = jnp.zeros_like(traj["reward"])
-  fn = (returns_lib.episode_total_returns if config.returns == "total"
-        else returns_lib.discounted_returns)
-  g = jax.vmap(fn, in_axes=1, out_axes=1)(traj["reward"], traj["discount"], traj["end"], v_tp1)
-  mask = jax.vmap(lambda e: returns_lib.started_episode_mask(e, last_start), in_axes=1,
-                  out_axes=1)(traj["end"])
-  if config.baseline == "none":
-    w = g
-  elif config.baseline == "mean":
-    w = g - baseline
-  else:
-    w = g - v
+    v_tp1 = jnp.zeros_like(traj.r_t)
+  b = dict(none=jnp.zeros_like(v), mean=jnp.broadcast_to(baseline, v.shape), value=v)
+  w, mask, g = jax.vmap(
+      lambda *a: returns_lib.reinforce_weights(*a, last_start=last_start,
+                                               total=config.returns == "total"),
+      in_axes=1, out_axes=1)(traj.r_t, traj.discount_t(discount), traj.end_t,
+                             b[config.baseline], v_tp1)
   if config.normalize_advantages:
-    m = mask.astype(jnp.float32)
-    n = jnp.maximum(jnp.sum(m), 1.0)
-    mean = jnp.sum(w * m) / n
-    std = jnp.sqrt(jnp.sum(jnp.square(w - mean) * m) / n)
-    w = (w - mean) / (std + 1e-8)
+    w = losses_lib.normalize(w, mask)
   return jax.lax.stop_gradient(w), mask, jax.lax.stop_gradient(g)
 
 
-def policy_loss(logits: Array, actions: Array, weights: Array, mask: Array) -> Array:
-  """REINFORCE's surrogate over a ``[T, E]`` batch; its gradient is the policy-gradient estimate.
+def _make_loss(config: ReinforceConfig, network):
+  """``loss_fn(params, traj, baseline, hp) -> (loss, (ReinforceStats, mean counted return))``."""
 
-      L = -(1 / (T E)) sum_{t, e} mask_te * log pi(a_te | s_te) * stop_gradient(w_te)
+  def loss_fn(params, traj, baseline, hp):
+    logits, v = network.apply(params, traj.obs_t)                        # [T, E, A], [T, E]
+    v_final = jnp.zeros_like(v)
+    if config.truncation == "bootstrap":
+      v_final = network.apply(params, traj.obs_tp1)[1]
+    w, mask, g = batch_weights(config, traj, jax.lax.stop_gradient(v),
+                               jax.lax.stop_gradient(v_final), baseline, hp.discount)
+    flat = lambda x: x.reshape((-1,) + x.shape[2:])  # noqa: E731
+    # the sum over counted steps / (T E), a constant: unbiased (see the module docstring)
+    pg = losses_lib.policy_gradient_loss(flat(logits), flat(traj.a_t),
+                                         flat(w * mask.astype(w.dtype)))
+    vl = losses_lib.masked_value_loss(v, g, mask) if config.baseline == "value" else None
+    out = losses_lib.actor_critic_loss(pg, vl, -losses_lib.entropy_loss(flat(logits)),
+                                       value_coef=hp.value_coef, entropy_coef=hp.entropy_coef)
+    m = mask.astype(jnp.float32)
+    g_mean = jnp.sum(g * m) / jnp.maximum(jnp.sum(m), 1.0)
+    is_start = jnp.concatenate([jnp.ones_like(mask[:1]), traj.end_t[:-1]], axis=0)
+    episodes = jnp.sum(is_start & mask) / config.num_envs
+    return out.loss, (ReinforceStats(*out, counted_fraction=jnp.mean(m),
+                                     counted_episodes=episodes), g_mean)
 
-  The sum over the counted steps is divided by the FIXED batch size ``T E``, not by the number of
-  counted steps (a random ratio would be biased). With the mask of :func:`make_weights`,
-  ``E[-grad L] = (E[N] / T) grad J`` (``N = 1`` when ``T`` is the episode limit).
-
-  Args:
-    logits: float ``[T, E, A]``.
-    actions: int ``[T, E]``.
-    weights: float ``[T, E]``.
-    mask: bool or float ``[T, E]``.
-
-  Returns:
-    float ``[]``.
-  """
-  chex.assert_rank([logits, actions, weights, mask], [3, 2, 2, 2])
-  chex.assert_equal_shape([actions, weights, mask])
-  chex.assert_equal_shape_prefix([logits, actions], 2)
-  flat = lambda x: x.reshape((-1,) + x.shape[2:])  # noqa: E731
-  return losses_lib.policy_gradient_loss(flat(logits), flat(actions),
-                                         flat(weights * mask.astype(weights.dtype)))
+  return loss_fn
 
 
-def make_train(config: ReinforceConfig, env, env_params) -> Trainer:
+def make_train(config: ReinforceConfig, env, env_params) -> trainer_lib.Trainer:
   """Builds ``train(key, hyperparams=None) -> (final_state, metrics)``, pure and jit-able.
 
   Validates eagerly (ValueError, before anything compiles). Metrics are named as DQN's and A2C's
@@ -354,119 +319,62 @@ def make_train(config: ReinforceConfig, env, env_params) -> Trainer:
   they are a monitor, not an unbiased estimate of ``J``.
   """
   config = resolve(config, env_params)
-  num_actions = int(env.num_actions)
+  loop = _intervals(config)
   obs_shape = tuple(env.observation_space(env_params).shape)
-  network = networks_lib.make_actor_critic(config.network, num_actions, obs_shape,
+  network = networks_lib.make_actor_critic(config.network, int(env.num_actions), obs_shape,
                                            hidden_sizes=config.hidden_sizes)
   env = wrappers_lib.EpisodeStatistics(env)
-  compare = rollouts.tabular_reference(env, env_params)
 
   def logits_fn(params, obs):
     return network.apply(params, obs)[0]
 
+  def policy(key, params, obs):
+    return policies_lib.categorical_sample(key, logits_fn(params, obs)), ()
+
+  rollout = rollouts.make_rollout(rollouts.make_env_step(env, env_params, config.num_envs),
+                                  policy, config.rollout_length)
   evaluate = rollouts.make_greedy_evaluation(env, env_params, logits_fn, config.eval_episodes,
                                              config.eval_max_steps)
-  length = config.rollout_length
-  batch = config.num_envs * length
-  iterations_per_log = config.log_every // batch
-  num_logs = config.total_steps // config.log_every
-  logs_per_eval = config.eval_every // config.log_every
+  reference = rollouts.tabular_reference(env_params)
+  loss_fn = _make_loss(config, network)
 
-  def make_optimizer(hp):
-    clip = (optax.clip_by_global_norm(config.max_grad_norm) if np.isfinite(config.max_grad_norm)
-            else optax.identity())
-    return optax.chain(clip, optax.adam(hp.learning_rate))
+  def optimizer(hp):
+    return optimizers.adam(hp.learning_rate, max_grad_norm=config.max_grad_norm)
 
-  def loss_fn(params, traj, baseline, hp):
-    logits, v = network.apply(params, traj["obs"])                       # [T, E, A], [T, E]
-    v_final = jnp.zeros_like(v)
-    if config.truncation == "bootstrap":
-      v_final = network.apply(params, traj["next_obs"])[1]
-    w, mask, g = make_weights(config, traj, jax.lax.stop_gradient(v),
-                              jax.lax.stop_gradient(v_final), baseline, hp)
-    m = mask.astype(jnp.float32)
-    flat = lambda x: x.reshape((-1,) + x.shape[2:])  # noqa: E731
-    pg = policy_loss(logits, traj["action"], w, mask)    # / (T E), a constant: unbiased
-    loss = pg
-    vl = jnp.float32(0)
-    if config.baseline == "value":
-      scale = m.size / jnp.maximum(jnp.sum(m), 1.0)     # the critic's regression: mean over M
-      vl = scale * losses_lib.value_loss(flat(jnp.where(mask, v, g)), flat(g))
-      loss = loss + hp.value_coef * vl
-    ent = -losses_lib.entropy_loss(flat(logits))
-    loss = loss - hp.entropy_coef * ent
-    g_mean = jnp.sum(g * m) / jnp.maximum(jnp.sum(m), 1.0)
-    is_start = jnp.concatenate([jnp.ones_like(mask[:1]), traj["end"][:-1]], axis=0)
-    episodes = jnp.sum(is_start & mask) / config.num_envs
-    return loss, (pg, vl, ent, g_mean, jnp.mean(m), episodes)
-
-  def env_step(carry, _, params):
-    env_state, obs, key = carry
-    key, k_act, k_step = jax.random.split(key, 3)
-    logits, _ = network.apply(params, obs)
-    action = policies_lib.categorical_sample(k_act, logits)
-    next_obs, env_state, reward, terminated, truncated, info = jax.vmap(
-        env.step, in_axes=(0, 0, 0, None))(jax.random.split(k_step, config.num_envs), env_state,
-                                           action, env_params)
-    step = dict(obs=obs, action=action, reward=reward.astype(jnp.float32),
-                terminated=terminated, truncated=truncated & ~terminated,
-                end=terminated | truncated, next_obs=info["final_observation"],
-                done=info["episode_done"], ep_return=info["episode_return"],
-                ep_length=info["episode_length"])
-    return (env_state, next_obs, key), step
-
-  def iteration(carry, _, hp):
-    state, acc = carry
+  def iteration(state: ReinforceState, hp):
+    """Fresh episodes in every environment, one window of ``rollout_length`` steps, one
+    gradient step on the counted episodes, and the running-mean baseline's step."""
     key, k_reset, k_roll = jax.random.split(state.key, 3)
-    obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(
-        jax.random.split(k_reset, config.num_envs), env_params)
-    _, traj = jax.lax.scan(lambda c, x: env_step(c, x, state.params), (env_state, obs, k_roll),
-                           None, length=length)
-    traj["discount"] = hp.discount * (1.0 - traj["terminated"].astype(jnp.float32))
-    (loss, (pg, vl, ent, g_mean, counted, counted_eps)), grads = jax.value_and_grad(
-        loss_fn, has_aux=True)(state.params, traj, state.baseline, hp)
-    updates, opt_state = make_optimizer(hp).update(grads, state.opt_state, state.params)
-    params = optax.apply_updates(state.params, updates)
+    obs, env_state = rollouts.reset(env, env_params, k_reset, config.num_envs)
+    _, traj = rollout(k_roll, state.params, env_state, obs)
+    (loss, (stats, g_mean)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+        state.params, traj, state.baseline, hp)
+    updates, opt_state = optimizer(hp).update(grads, state.opt_state, state.params)
     baseline = jnp.where(state.updates == 0, g_mean,
                          state.baseline + hp.baseline_step * (g_mean - state.baseline))
-    state = ReinforceState(params=params, opt_state=opt_state, baseline=baseline, key=key,
-                           env_steps=state.env_steps + batch, updates=state.updates + 1)
-    acc = trainer_lib.tally_episodes(dict(
-        acc, loss=acc["loss"] + loss, pg=acc["pg"] + pg, vl=acc["vl"] + vl, ent=acc["ent"] + ent,
-        counted=acc["counted"] + counted, counted_eps=acc["counted_eps"] + counted_eps,
-        finite=acc["finite"] & jnp.isfinite(loss)),
-        traj["done"], traj["ep_return"], traj["ep_length"])
-    return (state, acc), None
+    state = ReinforceState(params=optax.apply_updates(state.params, updates),
+                           opt_state=opt_state, baseline=baseline, key=key,
+                           env_steps=state.env_steps + config.num_envs * config.rollout_length,
+                           updates=state.updates + 1)
+    return state, trainer_lib.IterationStats(sums=stats, count=jnp.float32(1),
+                                             finite=jnp.isfinite(loss),
+                                             episodes=trainer_lib.episodes_of(traj))
 
-  def log_interval(carry, log_index, hp):
-    state, finite_so_far = carry
-    zero = jnp.float32(0)
-    acc = dict(loss=zero, pg=zero, vl=zero, ent=zero, counted=zero, counted_eps=zero,
-               finite=jnp.bool_(True), **trainer_lib.episode_tally())
-    (state, acc), _ = jax.lax.scan(lambda c, x: iteration(c, x, hp), (state, acc), None,
-                                   length=iterations_per_log)
-    state, episode_metrics = trainer_lib.close_interval(state, acc, log_index, logs_per_eval,
-                                                        evaluate)
-    finite = finite_so_far & acc["finite"]
-    n = jnp.float32(iterations_per_log)
-    metrics = dict(
-        env_steps=state.env_steps, updates=state.updates, **episode_metrics, loss=acc["loss"] / n,
-        policy_loss=acc["pg"] / n, value_loss=acc["vl"] / n, entropy=acc["ent"] / n,
-        counted_fraction=acc["counted"] / n, counted_episodes=acc["counted_eps"] / n,
-        baseline=state.baseline, loss_finite=finite)
-    if compare is not None:
-      metrics["policy_match"] = compare(logits_fn, state.params)["policy_match"]
-    return (state, finite), metrics
+  def report(state: ReinforceState, hp) -> dict:
+    del hp
+    metrics = dict(baseline=state.baseline)
+    if reference is not None:
+      metrics["policy_match"] = reference(logits_fn, state.params)["policy_match"]
+    return metrics
 
   def init_state(key, hp) -> ReinforceState:
     k_net, key = jax.random.split(key)
     params = network.init(k_net, jnp.zeros(obs_shape, jnp.float32))
-    return ReinforceState(params=params, opt_state=make_optimizer(hp).init(params),
+    return ReinforceState(params=params, opt_state=optimizer(hp).init(params),
                           baseline=jnp.float32(0), key=key, env_steps=jnp.int32(0),
                           updates=jnp.int32(0))
 
-  return Trainer(
-      name="reinforce", config=config,
-      init=lambda key, hp: (init_state(key, hp), jnp.bool_(True)),
-      step=log_interval, num_logs=num_logs, steps_per_log=config.log_every,
-      default_hyperparams=config.hyperparams(), validate=validate_hyperparams, network=network)
+  return trainer_lib.make_trainer(
+      "reinforce", config, state_type=ReinforceState, init_state=init_state, iteration=iteration,
+      loop=loop, evaluate=evaluate, sums=ReinforceStats, report=report, network=network,
+      one_update_per_iteration=True)

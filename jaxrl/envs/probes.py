@@ -31,11 +31,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from jaxrl import validation
 from jaxrl.envs.tabular import TabularEnv
 from jaxrl.envs.tabular import TabularEnvParams
 from jaxrl.envs.tabular import from_mdp
 from jaxrl.mdp import TabularMDP
 from jaxrl.mdp import chain
+
+__all__ = (
+    "NUM_PROBES",
+    "probe",
+)
+
 
 #: Probes are numbered 1 .. NUM_PROBES.
 NUM_PROBES = 6
@@ -73,10 +80,11 @@ def probe(n: int, *, discount: float = 0.99,
   Raises:
     ValueError: ``n`` outside 1..6, a discount outside [0, 1], a bad time limit.
   """
-  if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or not 1 <= n <= NUM_PROBES:
-    raise ValueError(f"probe number must be an int in 1..{NUM_PROBES}, got {n!r}.")
-  if not 0.0 <= float(discount) <= 1.0:
-    raise ValueError(f"discount must lie in [0, 1], got {discount}.")
+  try:
+    n = validation.check_int("probe number", n, minimum=1, maximum=NUM_PROBES)
+  except ValueError:
+    raise ValueError(f"probe number must be an int in 1..{NUM_PROBES}, got {n!r}.") from None
+  validation.check_scalar("discount", discount, validation.UNIT_INTERVAL)
   name = f"Probe{n}-v0"
   kwargs = dict(max_steps_in_episode=max_steps_in_episode, name=name)
   if n == 1:

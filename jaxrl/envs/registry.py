@@ -13,6 +13,12 @@ from jaxrl.envs.probes import probe
 from jaxrl.envs.tabular import chain_env
 from jaxrl.envs.tabular import gridworld_env
 
+__all__ = (
+    "env_names",
+    "make",
+)
+
+
 _JAXRL_ENVS: dict[str, Callable[..., tuple[Any, Any]]] = {
     "GridWorld-v0": gridworld_env,
     "Chain-v0": chain_env,

@@ -36,6 +36,7 @@ from flax import struct
 from gymnax.environments import environment
 from gymnax.environments import spaces
 
+from jaxrl import validation
 from jaxrl.mdp import GridWorld
 from jaxrl.mdp import SparseTransitions
 from jaxrl.mdp import TabularMDP
@@ -43,6 +44,22 @@ from jaxrl.mdp import chain
 from jaxrl.mdp import gridworld
 from jaxrl.mdp import q_iteration
 from jaxrl.mdp import terminal_states
+
+__all__ = (
+    "ABSORBING_ATOL",
+    "DISTRIBUTION_ATOL",
+    "QComparison",
+    "TabularEnv",
+    "TabularEnvParams",
+    "TabularEnvState",
+    "chain_env",
+    "compare_q_values",
+    "exact_q_values",
+    "from_mdp",
+    "gridworld_env",
+    "is_terminal_state",
+)
+
 
 Array = chex.Array
 
@@ -244,10 +261,6 @@ class TabularEnv(environment.Environment[TabularEnvState, TabularEnvParams]):
 # ------------------------------------------------------------------------------------------------
 # Factories
 # ------------------------------------------------------------------------------------------------
-def _is_int(x) -> bool:
-  return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
-
-
 def from_mdp(mdp: TabularMDP, *, initial_state: int | None = None,
              initial_distribution: Array | None = None, max_steps_in_episode: int = 100,
              name: str = "TabularEnv") -> tuple[TabularEnv, TabularEnvParams]:
@@ -281,7 +294,7 @@ def from_mdp(mdp: TabularMDP, *, initial_state: int | None = None,
   """
   if not isinstance(mdp, TabularMDP):
     raise TypeError(f"from_mdp expects a jaxrl.mdp.TabularMDP, got {type(mdp).__name__}.")
-  if any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves(mdp)):
+  if validation.any_traced(mdp):
     raise ValueError(
         "from_mdp needs an MDP of concrete arrays, not traced ones (it validates and hashes them). "
         "Build (env, params) once outside jit/vmap, then vary the numbers with "
@@ -290,8 +303,8 @@ def from_mdp(mdp: TabularMDP, *, initial_state: int | None = None,
     raise ValueError(
         f"from_mdp takes a single MDP; this one has batch shape {mdp.batch_shape}. Build the env "
         "from one member and jax.vmap over stacked TabularEnvParams instead.")
-  if not _is_int(max_steps_in_episode) or max_steps_in_episode < 1:
-    raise ValueError(f"max_steps_in_episode must be an int >= 1, got {max_steps_in_episode!r}.")
+  max_steps_in_episode = validation.check_int("max_steps_in_episode", max_steps_in_episode,
+                                              minimum=1)
   num_states, num_actions = mdp.num_states, mdp.num_actions
   terminal = np.asarray(terminal_states(mdp))
   dtype = mdp.rewards.dtype
@@ -299,8 +312,7 @@ def from_mdp(mdp: TabularMDP, *, initial_state: int | None = None,
   if initial_state is not None and initial_distribution is not None:
     raise ValueError("give initial_state or initial_distribution, not both.")
   if initial_state is not None:
-    if not _is_int(initial_state):
-      raise ValueError(f"initial_state must be an int state index, got {initial_state!r}.")
+    initial_state = validation.check_int("initial_state", initial_state)
     if not 0 <= initial_state < num_states:
       raise ValueError(f"initial_state {initial_state} is out of range [0, {num_states}).")
     if terminal[initial_state]:

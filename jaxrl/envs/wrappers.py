@@ -26,6 +26,21 @@ from flax import struct
 from gymnax.environments import spaces
 from gymnax.wrappers.purerl import GymnaxWrapper
 
+from jaxrl import validation
+
+__all__ = (
+    "EpisodeStatistics",
+    "EpisodeStatisticsState",
+    "FrameStack",
+    "FrameStackState",
+    "NormalizeObservation",
+    "NormalizeObservationState",
+    "TimeLimit",
+    "TimeLimitState",
+    "Wrapper",
+)
+
+
 Array = chex.Array
 
 
@@ -159,10 +174,9 @@ class TimeLimit(Wrapper):
   """
 
   def __init__(self, env, max_steps: int):
-    if not isinstance(max_steps, (int, np.integer)) or isinstance(max_steps, bool) or max_steps < 1:
-      raise ValueError(f"TimeLimit max_steps must be an int >= 1, got {max_steps!r}.")
+    max_steps = validation.check_int("TimeLimit max_steps", max_steps, minimum=1)
     super().__init__(env)
-    self.max_steps = int(max_steps)
+    self.max_steps = max_steps
 
   def _static(self):
     return (self.max_steps,)
@@ -249,10 +263,9 @@ class NormalizeObservation(Wrapper):
 
   def __init__(self, env, *, epsilon: float = 1e-8, clip: float | None = None,
                axis_name: str | None = None):
-    if not epsilon > 0:
-      raise ValueError(f"NormalizeObservation epsilon must be positive, got {epsilon}.")
-    if clip is not None and not clip > 0:
-      raise ValueError(f"NormalizeObservation clip must be positive or None, got {clip}.")
+    validation.check_scalar("NormalizeObservation epsilon", epsilon, validation.POSITIVE)
+    if clip is not None:
+      validation.check_scalar("NormalizeObservation clip (or None)", clip, validation.POSITIVE)
     super().__init__(env)
     self.epsilon = float(epsilon)
     self.clip = None if clip is None else float(clip)
@@ -331,11 +344,9 @@ class FrameStack(Wrapper):
   """
 
   def __init__(self, env, num_frames: int):
-    if (not isinstance(num_frames, (int, np.integer)) or isinstance(num_frames, bool)
-        or num_frames < 1):
-      raise ValueError(f"FrameStack num_frames must be an int >= 1, got {num_frames!r}.")
+    num_frames = validation.check_int("FrameStack num_frames", num_frames, minimum=1)
     super().__init__(env)
-    self.num_frames = int(num_frames)
+    self.num_frames = num_frames
 
   def _static(self):
     return (self.num_frames,)

@@ -15,6 +15,20 @@ import jax.numpy as jnp
 
 from jaxrl.mdp.core import SparseTransitions, TabularMDP
 
+__all__ = (
+    "bellman_expectation",
+    "bellman_optimality",
+    "bellman_q_optimality",
+    "expected_next_values",
+    "expected_rewards",
+    "greedy_policy",
+    "policy_probabilities",
+    "policy_transitions",
+    "q_from_values",
+    "terminal_states",
+)
+
+
 Array = chex.Array
 
 

@@ -15,7 +15,21 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxrl import validation
 from jaxrl.mdp.core import SparseTransitions, TabularMDP, to_dense
+
+__all__ = (
+    "ACTIONS",
+    "ARROWS",
+    "DEFAULT_LAYOUT",
+    "GridWorld",
+    "chain",
+    "from_mdptoolbox",
+    "gridworld",
+    "gridworld_layout",
+    "random_mdp",
+)
+
 
 #: Actions of the grid world, in order: 0 up, 1 right, 2 down, 3 left.
 ACTIONS = ("up", "right", "down", "left")
@@ -31,21 +45,14 @@ DEFAULT_LAYOUT = (
 )
 
 
-def _is_concrete_number(x) -> bool:
-  return isinstance(x, (int, float, np.floating, np.integer)) or (
-      isinstance(x, (np.ndarray, jax.Array)) and not isinstance(x, jax.core.Tracer))
-
-
 def _check_range(name: str, value, low: float, high: float) -> None:
-  if _is_concrete_number(value):
-    arr = np.asarray(value)
-    if not np.all(np.isfinite(arr)) or np.any(arr < low) or np.any(arr > high):
-      raise ValueError(f"{name} must lie in [{low}, {high}], got {value}.")
+  """Every entry of a concrete ``value`` (number or array) in ``[low, high]``; tracers pass."""
+  validation.check_rule(name, value, validation.Rule(low=low, high=high,
+                                                     words=f"must lie in [{low}, {high}]"))
 
 
 def _check_finite(name: str, value) -> None:
-  if _is_concrete_number(value) and not np.all(np.isfinite(np.asarray(value))):
-    raise ValueError(f"{name} must be finite, got {value}.")
+  validation.check_rule(name, value, validation.Rule(words="must be finite"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -289,8 +296,11 @@ def chain(num_cells: int = 5, *, far_reward=10.0, near_reward=1.0, discount=1.0,
   Returns:
     A dense :class:`TabularMDP` with ``num_cells`` states and 2 actions.
   """
-  if not isinstance(num_cells, (int, np.integer)) or num_cells < 3:
-    raise ValueError(f"chain needs num_cells >= 3 (two exits and a cell between), got {num_cells}.")
+  try:
+    num_cells = validation.check_int("num_cells", num_cells, minimum=3)
+  except ValueError:
+    raise ValueError("chain needs num_cells >= 3 (two exits and a cell between), got "
+                     f"{num_cells!r}.") from None
   _check_range("noise", noise, 0.0, 1.0)
   _check_range("discount", discount, 0.0, 1.0)
   for name, v in (("far_reward", far_reward), ("near_reward", near_reward),

@@ -22,13 +22,23 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxrl import validation
+
+__all__ = (
+    "PROB_ATOL",
+    "SparseTransitions",
+    "TabularMDP",
+    "to_dense",
+)
+
+
 #: Default tolerance on ``|sum_s' P(s' | s, a) - 1|`` accepted by the validator.
 PROB_ATOL = 1e-5
 
 
 def _is_concrete(x: Any) -> bool:
   """True for arrays whose values Python can read (numpy, committed jax arrays)."""
-  if isinstance(x, jax.core.Tracer):
+  if validation.is_traced(x):
     return False
   return isinstance(x, (np.ndarray, np.generic, jax.Array, float, int, bool, list, tuple))
 
@@ -126,7 +136,7 @@ class TabularMDP:
     leaves = jax.tree_util.tree_leaves((transitions, rewards, discount))
     if leaves and all(_is_concrete(x) for x in leaves):
       transitions, rewards, discount = _validate(transitions, rewards, discount, atol)
-    elif any(isinstance(x, jax.core.Tracer) for x in leaves):
+    elif validation.any_traced(leaves):
       # Partly traced (e.g. fixed numpy arrays with a traced discount): make the numpy leaves
       # jax arrays so traced indexing works on them; tracers and placeholders pass through.
       transitions, rewards, discount = jax.tree.map(

@@ -50,8 +50,24 @@ import numpy as np
 import jax.numpy as jnp
 from jax import lax
 
+from jaxrl import validation
 from jaxrl.mdp import bellman
 from jaxrl.mdp.core import SparseTransitions, TabularMDP
+
+__all__ = (
+    "DEFAULT_MAX_ITERATIONS",
+    "DEFAULT_TOL",
+    "Evaluation",
+    "MAX_DENSE_SOLVE_STATES",
+    "ROUNDING_ULPS",
+    "Solution",
+    "policy_evaluation",
+    "policy_iteration",
+    "proper_policy",
+    "q_iteration",
+    "value_iteration",
+)
+
 
 Array = chex.Array
 
@@ -118,10 +134,12 @@ def _check_single(mdp: TabularMDP, name: str) -> None:
 
 
 def _check_loop_args(tol, max_iterations, name: str) -> None:
-  if isinstance(tol, (int, float)) and not tol > 0:
-    raise ValueError(f"{name}: tol must be positive, got {tol}.")
-  if isinstance(max_iterations, int) and max_iterations < 1:
-    raise ValueError(f"{name}: max_iterations must be at least 1, got {max_iterations}.")
+  """``tol > 0`` and ``max_iterations`` an integer >= 1, given as Python, numpy or 0-d jax
+  numbers (taken by value); traced values (a vmapped tolerance) pass."""
+  validation.check_scalar(f"{name}: tol", tol, validation.POSITIVE)
+  if not validation.is_traced(max_iterations):
+    validation.check_int(f"{name}: max_iterations", max_iterations)
+    validation.check_rule(f"{name}: max_iterations", max_iterations, validation.AT_LEAST_ONE)
 
 
 def _pinned(mdp: TabularMDP, rewards: Array) -> Array:
@@ -381,7 +399,7 @@ def _solve_iterative(mdp, policy, rewards, init_values, tol, max_iterations):
 def _check_policy(mdp: TabularMDP, policy, name: str) -> Array:
   """Checks shape always, and values with numpy when the policy is concrete (even inside jit)."""
   num_states, num_actions = mdp.num_states, mdp.num_actions
-  traced = isinstance(policy, jax.core.Tracer)
+  traced = validation.is_traced(policy)
   policy = policy if traced else np.asarray(policy)
   if np.issubdtype(policy.dtype, np.integer):
     if policy.shape != (num_states,):

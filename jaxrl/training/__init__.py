@@ -8,6 +8,7 @@ The ``jaxrl`` command line (:mod:`jaxrl.cli`) is a thin layer over these.
 """
 
 from jaxrl.training.algorithms import ALGORITHMS
+from jaxrl.training.compiles import count_compilations
 from jaxrl.training.progress import Progress
 from jaxrl.training.runner import Interrupted
 from jaxrl.training.runner import RunResult
@@ -32,6 +33,7 @@ __all__ = (
     "RunSpec",
     "SweepResult",
     "check",
+    "count_compilations",
     "grid",
     "random_search",
     "sweep",

@@ -9,6 +9,10 @@ from typing import Any, Callable, NamedTuple
 from jaxrl.agents import a2c
 from jaxrl.agents import dqn
 from jaxrl.agents import reinforce
+from jaxrl.agents import config as config_lib
+
+__all__ = ("ALGORITHMS", "Algorithm", "config_from_dict", "config_to_dict", "get",
+           "hyperparam_names")
 
 
 class Algorithm(NamedTuple):
@@ -16,22 +20,25 @@ class Algorithm(NamedTuple):
 
   Attributes:
     name: its command-line name.
-    config_cls: the frozen config dataclass (static structure + hyperparameter defaults).
-    hyperparams_cls: the NamedTuple of vmappable numbers (a sweep varies these in one call).
+    config_cls: the frozen config dataclass (an :class:`~jaxrl.agents.AgentConfig`: static
+      structure + hyperparameter defaults, each field declared once).
     make_train: ``(config, env, env_params) -> Trainer``.
   """
 
   name: str
   config_cls: type
-  hyperparams_cls: type
   make_train: Callable[..., Any]
+
+  @property
+  def hyperparams_cls(self) -> type:
+    """The NamedTuple of vmappable numbers (a sweep varies these in one call)."""
+    return self.config_cls.hyperparams_type()
 
 
 ALGORITHMS: dict[str, Algorithm] = {
-    "dqn": Algorithm("dqn", dqn.DQNConfig, dqn.DQNHyperparams, dqn.make_train),
-    "a2c": Algorithm("a2c", a2c.A2CConfig, a2c.A2CHyperparams, a2c.make_train),
-    "reinforce": Algorithm("reinforce", reinforce.ReinforceConfig, reinforce.ReinforceHyperparams,
-                           reinforce.make_train),
+    "dqn": Algorithm("dqn", dqn.DQNConfig, dqn.make_train),
+    "a2c": Algorithm("a2c", a2c.A2CConfig, a2c.make_train),
+    "reinforce": Algorithm("reinforce", reinforce.ReinforceConfig, reinforce.make_train),
 }
 
 
@@ -42,18 +49,9 @@ def get(name: str) -> Algorithm:
   return ALGORITHMS[name]
 
 
-def algorithm_of(config: Any) -> Algorithm:
-  """The algorithm whose config class ``config`` is an instance of."""
-  for algo in ALGORITHMS.values():
-    if type(config) is algo.config_cls:  # pylint: disable=unidiomatic-typecheck
-      return algo
-  raise ValueError(f"{type(config).__name__} is not the config of a known algorithm; use one of "
-                   f"{[a.config_cls.__name__ for a in ALGORITHMS.values()]}.")
-
-
 def hyperparam_names(algo: Algorithm) -> tuple[str, ...]:
   """The config fields a sweep can vary inside one compiled call."""
-  return tuple(algo.hyperparams_cls._fields)
+  return config_lib.hyperparameter_names(algo.config_cls)
 
 
 def config_to_dict(config: Any) -> dict:

@@ -66,6 +66,8 @@ from typing import Any, Iterator
 import jax
 import numpy as np
 
+from jaxrl import validation
+
 __all__ = ["save", "latest_step", "read_metadata", "restore"]
 
 _FORMAT = 1
@@ -111,17 +113,8 @@ def save(
     FileExistsError: when ``directory`` already holds a checkpoint for ``step``.
   """
   step = _check_step(step, "step")
-  if isinstance(keep, bool) or not isinstance(keep, (int, np.integer)) or keep < 1:
-    raise ValueError(f"keep must be an int >= 1 (how many checkpoints to keep), got {keep!r}.")
-  if not isinstance(metadata, dict):
-    raise ValueError(f"metadata must be a dict, got {type(metadata).__name__}.")
-  try:
-    json.dumps(metadata)
-  except (TypeError, ValueError) as e:
-    raise ValueError(
-        f"metadata must be JSON-serialisable (dicts, lists, str, int, float, bool, None): {e}. "
-        "Convert arrays with .tolist() and dataclasses with dataclasses.asdict()."
-    ) from e
+  keep = validation.check_int("keep (how many checkpoints to keep)", keep, minimum=1)
+  _check_metadata(metadata)
   _check_single_process("save")
 
   leaves_with_paths, _ = jax.tree_util.tree_flatten_with_path(state)
@@ -139,7 +132,28 @@ def save(
         "directory for a new run."
     )
   final = root / _step_name(step)
-  tmp = root / f"{_TMP_PREFIX}{_step_name(step)}-{uuid.uuid4().hex[:8]}"
+  _write_atomically(root, final, arrays,
+                    {"format": _FORMAT, "step": step, "metadata": metadata, "leaves": records})
+  _prune(root, step, keep)
+  return str(final)
+
+
+def _check_metadata(metadata: Any) -> None:
+  if not isinstance(metadata, dict):
+    raise ValueError(f"metadata must be a dict, got {type(metadata).__name__}.")
+  try:
+    json.dumps(metadata)
+  except (TypeError, ValueError) as e:
+    raise ValueError(
+        f"metadata must be JSON-serialisable (dicts, lists, str, int, float, bool, None): {e}. "
+        "Convert arrays with .tolist() and dataclasses with dataclasses.asdict()."
+    ) from e
+
+
+def _write_atomically(root: pathlib.Path, final: pathlib.Path, arrays: dict,
+                      record_file: dict) -> None:
+  """Writes the arrays (orbax) and ``metadata.json`` under a temporary name, fsyncs, renames."""
+  tmp = root / f"{_TMP_PREFIX}{final.name}-{uuid.uuid4().hex[:8]}"
   tmp.mkdir()
   try:
     if arrays:
@@ -150,7 +164,6 @@ def save(
           checkpointer.save(tmp / _STATE_DIR, args=ocp.args.PyTreeSave(arrays))
         finally:
           checkpointer.close()
-    record_file = {"format": _FORMAT, "step": step, "metadata": metadata, "leaves": records}
     with open(tmp / _METADATA_FILE, "w") as f:
       json.dump(record_file, f, indent=1)
     _fsync_tree(tmp)
@@ -160,6 +173,9 @@ def save(
     shutil.rmtree(tmp, ignore_errors=True)
     raise
 
+
+def _prune(root: pathlib.Path, step: int, keep: int) -> None:
+  """Keeps the ``keep`` newest checkpoints (never ``step``'s) and sweeps stale temporaries."""
   steps = _complete_steps(root)
   for old in steps[: max(len(steps) - keep, 0)]:
     if old != step:
@@ -167,7 +183,6 @@ def save(
   for stale in root.iterdir():
     if stale.name.startswith(_TMP_PREFIX):
       shutil.rmtree(stale, ignore_errors=True)
-  return str(final)
 
 
 def latest_step(directory: str | os.PathLike) -> int | None:
@@ -276,7 +291,7 @@ def restore(directory: str | os.PathLike, like: Any, step: int | None = None) ->
 
 def _leaf_to_save(path: str, leaf: Any) -> tuple[dict, Any]:
   """The JSON record of one leaf and the array to hand orbax for it."""
-  if isinstance(leaf, jax.core.Tracer):
+  if validation.is_traced(leaf):
     raise ValueError(
         f"state leaf `{path}` is a traced value: call checkpoints.save outside jit/scan/vmap, "
         "on concrete arrays."
@@ -411,9 +426,7 @@ def _step_name(step: int) -> str:
 
 
 def _check_step(step: Any, name: str) -> int:
-  if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
-    raise ValueError(f"{name} must be an int >= 0, got {step!r}.")
-  return int(step)
+  return validation.check_int(name, step, minimum=0)
 
 
 def _check_single_process(what: str) -> None:

@@ -17,6 +17,16 @@ import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
+__all__ = (
+    "AXIS",
+    "is_main_process",
+    "make_mesh",
+    "put",
+    "runs_sharding",
+    "to_host",
+)
+
+
 AXIS = "runs"
 
 
@@ -43,10 +53,6 @@ def make_mesh(num_runs: int, num_devices: int | None = None) -> Mesh:
 def runs_sharding(mesh: Mesh) -> NamedSharding:
   """Leading axis split over the mesh, other axes whole."""
   return NamedSharding(mesh, P(AXIS))
-
-
-def replicated(mesh: Mesh) -> NamedSharding:
-  return NamedSharding(mesh, P())
 
 
 def put(tree: Any, mesh: Mesh) -> Any:

@@ -18,6 +18,11 @@ from typing import Callable, TextIO
 import jax
 import numpy as np
 
+__all__ = (
+    "Progress",
+)
+
+
 
 def _fmt_time(seconds: float) -> str:
   if not np.isfinite(seconds):

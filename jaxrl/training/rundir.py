@@ -28,6 +28,23 @@ from typing import Any, Sequence
 import jax
 import numpy as np
 
+__all__ = (
+    "CHECKPOINTS",
+    "CONFIG",
+    "CURVE",
+    "METRICS",
+    "SUMMARY",
+    "VERSIONS",
+    "metrics_csv",
+    "plot_curves",
+    "read_json",
+    "read_metrics",
+    "versions",
+    "write_json",
+    "write_text_atomic",
+)
+
+
 CONFIG = "config.json"
 VERSIONS = "versions.json"
 METRICS = "metrics.csv"

@@ -45,6 +45,20 @@ from jaxrl.training import progress as progress_lib
 from jaxrl.training import rundir
 from jaxrl.training import stats
 
+__all__ = (
+    "DEFAULT_CHUNKS",
+    "Interrupted",
+    "RunResult",
+    "RunSpec",
+    "SPEC_VERSION",
+    "check",
+    "load_spec",
+    "resume",
+    "run",
+    "write_plots",
+)
+
+
 SPEC_VERSION = 1
 #: Chunks (checkpoints) per run when ``checkpoint_every`` is not given.
 DEFAULT_CHUNKS = 10
@@ -230,6 +244,11 @@ def run(spec: RunSpec, run_dir: str | os.PathLike | None = None, *, resume: bool
         log: Callable[[str], None] | None = print) -> RunResult:
   """Trains ``spec``: every setting and seed in one compiled call, checkpointed per chunk.
 
+  The steps, each a function below: :func:`_prepare` (check everything, lay the runs on the
+  devices, prepare or reopen the run directory), :func:`_compile` (the init and the chunk
+  programs), :func:`_restore` (when resuming: the last checkpoint), :func:`_chunk_loop` (run
+  chunk after chunk, checkpoint after each) and :func:`_finish` (summary, files).
+
   Args:
     spec: what to run.
     run_dir: the run directory (None: nothing written, no checkpoints). It must not exist (or
@@ -249,6 +268,74 @@ def run(spec: RunSpec, run_dir: str | os.PathLike | None = None, *, resume: bool
     :class:`RunResult` with metrics ``{name: [settings, seeds, num_logs]}``.
   """
   say = log or (lambda _: None)
+  plan = _prepare(spec, run_dir, resume=resume, overwrite=overwrite, num_devices=num_devices,
+                  save_checkpoints=save_checkpoints, say=say)
+  if isinstance(progress, progress_lib.Progress):
+    prog = progress
+  else:
+    prog = progress_lib.Progress(plan.num_runs,
+                                 plan.trainer.num_logs * plan.trainer.steps_per_log,
+                                 f"{spec.algorithm} {spec.env} x{plan.num_runs}",
+                                 interval_s=progress_interval_s if progress else None)
+  t_wall = time.perf_counter()
+  exe = _compile(plan, prog)
+  if plan.run_dir is not None and plan.main and not plan.resuming:
+    rundir.write_json(plan.run_dir / rundir.CONFIG, spec.to_dict())
+  if plan.run_dir is not None and plan.main:
+    rundir.write_json(plan.run_dir / rundir.VERSIONS, plan.versions)
+  if plan.resuming:
+    _restore(plan, exe, say)
+    if exe.logs_done == plan.trainer.num_logs and (plan.run_dir / rundir.SUMMARY).exists():
+      say(f"{plan.run_dir} has already finished; nothing to resume.")
+      return RunResult(spec=spec, metrics=_by_setting(exe.metrics, plan.num_settings),
+                       summary=rundir.read_json(plan.run_dir / rundir.SUMMARY),
+                       final_state=plan.trainer.state_of(exe.carry), run_dir=plan.run_dir)
+  _chunk_loop(plan, exe, prog, t_wall, stop_after_chunks)
+  return _finish(plan, exe, t_wall, write_plot, say)
+
+
+@dataclasses.dataclass
+class _Plan:
+  """Everything :func:`run` decided before compiling (see :func:`_prepare`)."""
+
+  spec: RunSpec
+  trainer: Any
+  num_settings: int
+  num_runs: int
+  mesh: Any
+  chunk: int
+  hp: Any              # global arrays [runs, ...]
+  keys: Any
+  run_ids: Any
+  run_dir: pathlib.Path | None
+  ckpt_dir: pathlib.Path | None
+  resuming: bool
+  aside: pathlib.Path | None
+  main: bool
+  versions: dict
+
+
+@dataclasses.dataclass
+class _Execution:
+  """The compiled programs and the state of the chunk loop."""
+
+  init: Any
+  chunk_fn: Callable[[int], Any]
+  compiled: dict
+  carry: Any
+  metrics: dict
+  compile_s: float
+  logs_done: int = 0
+  logs_at_start: int = 0
+  prior_wall: float = 0.0
+  prior_exec: float = 0.0
+  exec_s: float = 0.0
+
+
+def _prepare(spec: RunSpec, run_dir, *, resume: bool, overwrite: bool, num_devices,
+             save_checkpoints: bool, say) -> _Plan:
+  """Checks the spec (ValueError before anything compiles), builds the trainer, lays the runs on
+  a device mesh and prepares (or reopens, or moves aside) the run directory."""
   algo = _check_spec(spec)
   env, env_params = envs_lib.make(spec.env)
   trainer = algo.make_train(spec.config, env, env_params)
@@ -263,156 +350,157 @@ def run(spec: RunSpec, run_dir: str | os.PathLike | None = None, *, resume: bool
                      f"{jax.process_count()} processes; pass save_checkpoints=False "
                      "(--no-checkpoints) on several hosts (the other files are still written by "
                      "process 0).")
+  resuming, aside = False, None
   if run_dir is not None:
     run_dir = pathlib.Path(run_dir)
     resuming, aside = _prepare_dir(run_dir, spec, resume, overwrite) if main else (resume, None)
     if aside is not None:
       say(f"moved the old {run_dir} to {aside}; it is deleted when this run finishes.")
-  else:
-    if resume:
-      raise ValueError("resume needs a run directory.")
-    resuming, aside = False, None
+  elif resume:
+    raise ValueError("resume needs a run directory.")
+  keys = np.tile(np.asarray(jax.random.split(jax.random.PRNGKey(spec.seed), spec.num_seeds)),
+                 (num_settings, 1))
+  hp, keys_g, ids_g = devices_lib.put((hp_host, keys, np.arange(num_runs, dtype=np.int32)), mesh)
+  return _Plan(spec=spec, trainer=trainer, num_settings=num_settings, num_runs=num_runs,
+               mesh=mesh, chunk=chunk, hp=hp, keys=keys_g, run_ids=ids_g, run_dir=run_dir,
+               ckpt_dir=None if run_dir is None or not save_checkpoints
+               else run_dir / rundir.CHECKPOINTS,
+               resuming=resuming, aside=aside, main=main,
+               versions=rundir.versions(list(mesh.devices.flat)))
 
-  from jaxrl.training import checkpoints  # pylint: disable=import-outside-toplevel
 
-  keys = np.asarray(jax.random.split(jax.random.PRNGKey(spec.seed), spec.num_seeds))
-  keys = np.tile(keys, (num_settings, 1))
-  run_ids = np.arange(num_runs, dtype=np.int32)
-  hp, keys_g, ids_g = devices_lib.put((hp_host, keys, run_ids), mesh)
+def _compile(plan: _Plan, prog: progress_lib.Progress) -> _Execution:
+  """Compiles the sharded init and runs it; the chunk programs are compiled on first use.
+
+  A chunk is ``shard_map`` over the run axis of the trainer's own loop
+  (:meth:`~jaxrl.agents.Trainer.run`) on the batched trainer (``vmap`` over runs inside the
+  ``scan``, so the progress callback fires once per logging interval and device).
+  """
+  batched = plan.trainer.batched()
   runs = P(devices_lib.AXIS)
-  label = f"{spec.algorithm} {spec.env} x{num_runs}"
-  if isinstance(progress, progress_lib.Progress):
-    prog = progress
-  else:
-    prog = progress_lib.Progress(num_runs, trainer.num_logs * trainer.steps_per_log, label,
-                                 interval_s=progress_interval_s if progress else None)
-
-  def init_fn(keys, hp):
-    return jax.vmap(trainer.init)(keys, hp)
 
   def make_chunk(length):
     def chunk_fn(carry, hp, ids, start):
-      def body(c, i):
-        c, m = jax.vmap(trainer.step, in_axes=(0, None, 0))(c, i, hp)
-        prog.hook(ids, m)
-        return c, m
-      carry, metrics = jax.lax.scan(body, carry, start + jnp.arange(length, dtype=jnp.int32))
+      carry, metrics = batched.run(carry, start, length, hp,
+                                   on_log=lambda i, m: prog.hook(ids, m))
       return carry, jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), metrics)
-    sharded = jax.shard_map(chunk_fn, mesh=mesh, in_specs=(runs, runs, runs, P()),
+    sharded = jax.shard_map(chunk_fn, mesh=plan.mesh, in_specs=(runs, runs, runs, P()),
                             out_specs=(runs, runs), check_vma=False)
     return jax.jit(sharded, donate_argnums=0)
 
-  init_sharded = jax.jit(jax.shard_map(init_fn, mesh=mesh, in_specs=(runs, runs), out_specs=runs,
-                                       check_vma=False))
-  t_wall = time.perf_counter()
+  init = jax.jit(jax.shard_map(batched.init, mesh=plan.mesh, in_specs=(runs, runs),
+                               out_specs=runs, check_vma=False))
   t0 = time.perf_counter()
-  init_compiled = init_sharded.lower(keys_g, hp).compile()
+  init_compiled = init.lower(plan.keys, plan.hp).compile()
   compile_s = time.perf_counter() - t0
-  carry = init_compiled(keys_g, hp)
-  start = jnp.int32(0)
-  chunk_compiled = {}
-
-  def compiled(length):
-    nonlocal compile_s
-    if length not in chunk_compiled:
-      t = time.perf_counter()
-      chunk_compiled[length] = make_chunk(length).lower(carry, hp, ids_g, start).compile()
-      compile_s += time.perf_counter() - t
-    return chunk_compiled[length]
-
+  carry = init_compiled(plan.keys, plan.hp)
   # metric shapes/dtypes without running anything
-  m_shapes = jax.eval_shape(lambda c, h, i: make_chunk(1)(c, h, i, jnp.int32(0))[1], carry, hp,
-                            ids_g)
-  metrics = {k: np.full((num_runs, trainer.num_logs), np.nan if np.issubdtype(v.dtype, np.floating)
-                        else 0, dtype=v.dtype) for k, v in m_shapes.items()}
-  logs_done, prior_wall, prior_exec = 0, 0.0, 0.0
-  ckpt_dir = None if run_dir is None or not save_checkpoints else run_dir / rundir.CHECKPOINTS
-  versions = rundir.versions(list(mesh.devices.flat))
-  if run_dir is not None and main and not resuming:
-    rundir.write_json(run_dir / rundir.CONFIG, spec.to_dict())
-  if run_dir is not None and main:
-    rundir.write_json(run_dir / rundir.VERSIONS, versions)
-  if resuming:
-    step = None if ckpt_dir is None else checkpoints.latest_step(ckpt_dir)
-    if step is None and (run_dir / rundir.SUMMARY).exists():
-      raise ValueError(f"{run_dir} finished without checkpoints, so there is nothing to resume "
-                       "from; run its config again with `jaxrl repeat` (or load_spec + run).")
-    if step is None:
-      say(f"{run_dir}: no checkpoint yet; starting from the beginning.")
-    else:
-      meta = checkpoints.read_metadata(ckpt_dir, step)
-      if meta.get("fingerprint") != spec.fingerprint():
-        raise ValueError(f"checkpoint {step} in {ckpt_dir} was written by a different config "
-                         f"(fingerprint {meta.get('fingerprint')} != {spec.fingerprint()}); "
-                         "start a new run directory.")
-      sharding = devices_lib.runs_sharding(mesh)
-      like = dict(
-          carry=jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
-                             carry),
-          metrics={k: jax.ShapeDtypeStruct(v.shape, v.dtype) for k, v in metrics.items()})
-      restored = checkpoints.restore(ckpt_dir, like, step)
-      carry = restored["carry"]
-      metrics = {k: np.array(v) for k, v in restored["metrics"].items()}
-      logs_done = int(meta["logs_done"])
-      prior_wall, prior_exec = float(meta["wall_s"]), float(meta["exec_s"])
-      say(f"resuming {run_dir} from env step {logs_done * trainer.steps_per_log:,} per run.")
+  shapes = jax.eval_shape(lambda c, h, i: make_chunk(1)(c, h, i, jnp.int32(0))[1], carry,
+                          plan.hp, plan.run_ids)
+  metrics = {k: np.full((plan.num_runs, plan.trainer.num_logs),
+                        np.nan if np.issubdtype(v.dtype, np.floating) else 0, dtype=v.dtype)
+             for k, v in shapes.items()}
+  return _Execution(init=init_compiled, chunk_fn=make_chunk, compiled={}, carry=carry,
+                    metrics=metrics, compile_s=compile_s)
 
-  if resuming and logs_done == trainer.num_logs and run_dir is not None and \
-      (run_dir / rundir.SUMMARY).exists():
-    say(f"{run_dir} has already finished; nothing to resume.")
-    return RunResult(spec=spec, metrics=_by_setting(metrics, num_settings),
-                     summary=rundir.read_json(run_dir / rundir.SUMMARY),
-                     final_state=trainer.state_of(carry), run_dir=run_dir)
-  # Compile every chunk length this call will run before the clock starts.
-  remaining = trainer.num_logs - logs_done
-  for length in {min(chunk, remaining), remaining % chunk} - {0}:
-    compiled(length)
-  prog.start(logs_done * trainer.steps_per_log)
-  exec_s = 0.0
-  chunks_this_call = 0
-  steps_at_start = logs_done
-  while logs_done < trainer.num_logs:
-    length = min(chunk, trainer.num_logs - logs_done)
-    fn = compiled(length)
+
+def _compiled_chunk(plan: _Plan, exe: _Execution, length: int):
+  """The compiled chunk of ``length`` logging intervals (compiled once, timed)."""
+  if length not in exe.compiled:
     t = time.perf_counter()
-    carry, chunk_metrics = fn(carry, hp, ids_g, jnp.int32(logs_done))
-    chunk_metrics = devices_lib.to_host(chunk_metrics)
-    exec_s += time.perf_counter() - t
-    for k, v in chunk_metrics.items():
-      metrics[k][:, logs_done:logs_done + length] = v
-    logs_done += length
-    chunks_this_call += 1
-    if ckpt_dir is not None:
-      meta = dict(fingerprint=spec.fingerprint(), logs_done=logs_done,
-                  env_steps_per_run=logs_done * trainer.steps_per_log,
-                  wall_s=prior_wall + time.perf_counter() - t_wall, exec_s=prior_exec + exec_s)
-      checkpoints.save(ckpt_dir, logs_done * trainer.steps_per_log,
-                       dict(carry=carry, metrics=metrics), metadata=meta)
-    if run_dir is not None and main:
-      rundir.write_text_atomic(run_dir / rundir.METRICS,
-                               rundir.metrics_csv(_by_setting(metrics, num_settings), logs_done))
-    if stop_after_chunks is not None and chunks_this_call >= stop_after_chunks \
-        and logs_done < trainer.num_logs:
-      raise Interrupted(f"stopped after {chunks_this_call} chunk(s), at env step "
-                        f"{logs_done * trainer.steps_per_log:,} per run.")
+    exe.compiled[length] = exe.chunk_fn(length).lower(exe.carry, plan.hp, plan.run_ids,
+                                                      jnp.int32(0)).compile()
+    exe.compile_s += time.perf_counter() - t
+  return exe.compiled[length]
 
-  wall_s = prior_wall + time.perf_counter() - t_wall
-  steps_run = (logs_done - steps_at_start) * trainer.steps_per_log * num_runs
-  by_setting = _by_setting(metrics, num_settings)
-  summary = _summary(spec, by_setting, trainer, wall_s=wall_s, compile_s=compile_s,
-                     exec_s=exec_s, steps_run=steps_run, devices=versions["devices_used"])
-  summary["compiled_programs"] = 1 + len(chunk_compiled)
-  if run_dir is not None and main:
-    rundir.write_text_atomic(run_dir / rundir.METRICS, rundir.metrics_csv(by_setting))
-    rundir.write_json(run_dir / rundir.SUMMARY, summary)
+
+def _restore(plan: _Plan, exe: _Execution, say) -> None:
+  """Loads the run directory's last checkpoint into ``exe`` (nothing when it has none yet)."""
+  from jaxrl.training import checkpoints  # pylint: disable=import-outside-toplevel
+  step = None if plan.ckpt_dir is None else checkpoints.latest_step(plan.ckpt_dir)
+  if step is None and (plan.run_dir / rundir.SUMMARY).exists():
+    raise ValueError(f"{plan.run_dir} finished without checkpoints, so there is nothing to "
+                     "resume from; run its config again with `jaxrl repeat` (or load_spec + run).")
+  if step is None:
+    say(f"{plan.run_dir}: no checkpoint yet; starting from the beginning.")
+    return
+  meta = checkpoints.read_metadata(plan.ckpt_dir, step)
+  if meta.get("fingerprint") != plan.spec.fingerprint():
+    raise ValueError(f"checkpoint {step} in {plan.ckpt_dir} was written by a different config "
+                     f"(fingerprint {meta.get('fingerprint')} != {plan.spec.fingerprint()}); "
+                     "start a new run directory.")
+  sharding = devices_lib.runs_sharding(plan.mesh)
+  like = dict(
+      carry=jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
+                         exe.carry),
+      metrics={k: jax.ShapeDtypeStruct(v.shape, v.dtype) for k, v in exe.metrics.items()})
+  restored = checkpoints.restore(plan.ckpt_dir, like, step)
+  exe.carry = restored["carry"]
+  exe.metrics = {k: np.array(v) for k, v in restored["metrics"].items()}
+  exe.logs_done = exe.logs_at_start = int(meta["logs_done"])
+  exe.prior_wall, exe.prior_exec = float(meta["wall_s"]), float(meta["exec_s"])
+  say(f"resuming {plan.run_dir} from env step "
+      f"{exe.logs_done * plan.trainer.steps_per_log:,} per run.")
+
+
+def _chunk_loop(plan: _Plan, exe: _Execution, prog: progress_lib.Progress, t_wall: float,
+                stop_after_chunks: int | None) -> None:
+  """Runs the remaining chunks; after each, a checkpoint and the metrics file."""
+  from jaxrl.training import checkpoints  # pylint: disable=import-outside-toplevel
+  trainer = plan.trainer
+  remaining = trainer.num_logs - exe.logs_done
+  for length in {min(plan.chunk, remaining), remaining % plan.chunk} - {0}:
+    _compiled_chunk(plan, exe, length)    # every chunk length compiled before the clock starts
+  prog.start(exe.logs_done * trainer.steps_per_log)
+  chunks = 0
+  while exe.logs_done < trainer.num_logs:
+    length = min(plan.chunk, trainer.num_logs - exe.logs_done)
+    fn = _compiled_chunk(plan, exe, length)
+    t = time.perf_counter()
+    exe.carry, chunk_metrics = fn(exe.carry, plan.hp, plan.run_ids, jnp.int32(exe.logs_done))
+    chunk_metrics = devices_lib.to_host(chunk_metrics)
+    exe.exec_s += time.perf_counter() - t
+    for k, v in chunk_metrics.items():
+      exe.metrics[k][:, exe.logs_done:exe.logs_done + length] = v
+    exe.logs_done += length
+    chunks += 1
+    if plan.ckpt_dir is not None:
+      meta = dict(fingerprint=plan.spec.fingerprint(), logs_done=exe.logs_done,
+                  env_steps_per_run=exe.logs_done * trainer.steps_per_log,
+                  wall_s=exe.prior_wall + time.perf_counter() - t_wall,
+                  exec_s=exe.prior_exec + exe.exec_s)
+      checkpoints.save(plan.ckpt_dir, exe.logs_done * trainer.steps_per_log,
+                       dict(carry=exe.carry, metrics=exe.metrics), metadata=meta)
+    if plan.run_dir is not None and plan.main:
+      rundir.write_text_atomic(plan.run_dir / rundir.METRICS, rundir.metrics_csv(
+          _by_setting(exe.metrics, plan.num_settings), exe.logs_done))
+    if stop_after_chunks is not None and chunks >= stop_after_chunks \
+        and exe.logs_done < trainer.num_logs:
+      raise Interrupted(f"stopped after {chunks} chunk(s), at env step "
+                        f"{exe.logs_done * trainer.steps_per_log:,} per run.")
+
+
+def _finish(plan: _Plan, exe: _Execution, t_wall: float, write_plot: bool, say) -> RunResult:
+  """The summary, the final files of the run directory, and the result."""
+  spec, trainer = plan.spec, plan.trainer
+  wall_s = exe.prior_wall + time.perf_counter() - t_wall
+  steps_run = (exe.logs_done - exe.logs_at_start) * trainer.steps_per_log * plan.num_runs
+  by_setting = _by_setting(exe.metrics, plan.num_settings)
+  summary = _summary(spec, by_setting, trainer, wall_s=wall_s, compile_s=exe.compile_s,
+                     exec_s=exe.exec_s, steps_run=steps_run,
+                     devices=plan.versions["devices_used"])
+  summary["compiled_programs"] = 1 + len(exe.compiled)
+  if plan.run_dir is not None and plan.main:
+    rundir.write_text_atomic(plan.run_dir / rundir.METRICS, rundir.metrics_csv(by_setting))
+    rundir.write_json(plan.run_dir / rundir.SUMMARY, summary)
     if write_plot:
-      rundir.plot_curves([(f"{spec.algorithm} {spec.env}", by_setting)], run_dir / rundir.CURVE)
-  if aside is not None:
-    shutil.rmtree(aside, ignore_errors=True)
+      rundir.plot_curves([(f"{spec.algorithm} {spec.env}", by_setting)],
+                         plan.run_dir / rundir.CURVE)
+  if plan.aside is not None:
+    shutil.rmtree(plan.aside, ignore_errors=True)
   say(_summary_line(summary))
-  state = trainer.state_of(carry)
-  return RunResult(spec=spec, metrics=by_setting, summary=summary, final_state=state,
-                   run_dir=run_dir)
+  return RunResult(spec=spec, metrics=by_setting, summary=summary,
+                   final_state=trainer.state_of(exe.carry), run_dir=plan.run_dir)
 
 
 def _by_setting(metrics: dict[str, np.ndarray], num_settings: int) -> dict[str, np.ndarray]:

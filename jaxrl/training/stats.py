@@ -4,6 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
+__all__ = (
+    "BOOTSTRAP_SAMPLES",
+    "interval",
+    "last_finite",
+    "summarize",
+)
+
+
 #: Bootstrap resamples behind every interval; the resampling is seeded, so a summary is
 #: reproducible.
 BOOTSTRAP_SAMPLES = 10_000

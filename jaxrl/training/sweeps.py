@@ -20,6 +20,7 @@ import itertools
 import math
 import os
 import pathlib
+import shutil
 from typing import Any, Sequence
 
 import numpy as np
@@ -27,6 +28,16 @@ import numpy as np
 from jaxrl.training import algorithms
 from jaxrl.training import rundir
 from jaxrl.training import runner
+
+__all__ = (
+    "Range",
+    "SweepResult",
+    "grid",
+    "random_search",
+    "ranking_table",
+    "sweep",
+)
+
 
 
 def grid(values: dict[str, Sequence[Any]]) -> list[dict]:
@@ -128,46 +139,14 @@ def sweep(algorithm: str, config: Any, settings: Sequence[dict], *, env: str = "
   if not settings:
     raise ValueError("a sweep needs at least one setting.")
   typed = [_typed(config, s) for s in settings]
-  hp_names = set(algorithms.hyperparam_names(algo))
-  groups: dict[tuple, list[int]] = {}
-  for i, s in enumerate(typed):
-    static = tuple(sorted((k, v if not isinstance(v, list) else tuple(v)) for k, v in s.items()
-                          if k not in hp_names))
-    groups.setdefault(static, []).append(i)
-  # Validate every group's config eagerly, before the first compile.
-  specs = []
-  for static, members in groups.items():
-    cfg = dataclasses.replace(config, **dict(static))
-    hp_settings = tuple({k: v for k, v in typed[i].items() if k in hp_names} for i in members)
-    specs.append(runner.RunSpec(algorithm=algorithm, config=cfg, env=env, num_seeds=num_seeds,
-                                seed=seed, settings=hp_settings, checkpoint_every=checkpoint_every))
-  for spec in specs:
+  groups, specs = _group(algorithm, config, typed, env=env, num_seeds=num_seeds, seed=seed,
+                         checkpoint_every=checkpoint_every)
+  for spec in specs:          # every group's config checked before the first compile
     runner.check(spec, run_kwargs.get("num_devices"))
-
-  out_dir = None if out is None else pathlib.Path(out)
-  if out_dir is not None:
-    if resume and overwrite:
-      raise ValueError("resume and overwrite exclude each other.")
-    exists = out_dir.exists() and any(out_dir.iterdir())
-    if exists and not (resume or overwrite):
-      raise ValueError(f"sweep directory {out_dir} already exists; pass resume to continue it, "
-                       "overwrite to replace it, or choose another directory.")
-    if exists and overwrite:
-      if not (out_dir / "sweep.json").exists():
-        raise ValueError(f"refusing to overwrite {out_dir}: it is not a jaxrl sweep directory.")
-      import shutil  # pylint: disable=import-outside-toplevel
-      shutil.rmtree(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    plan = dict(algorithm=algorithm, env=env, num_seeds=num_seeds, seed=seed,
-                settings=typed, groups=[list(m) for m in groups.values()])
-    plan["config"] = algorithms.config_to_dict(config)
-    if resume and (out_dir / "sweep.json").exists():
-      saved = rundir.read_json(out_dir / "sweep.json")
-      if saved.get("plan") != rundir_roundtrip(plan):
-        raise ValueError(f"cannot resume {out_dir}: it holds a different sweep (its sweep.json "
-                         "plan differs from this one's settings, seeds or config).")
-    rundir.write_json(out_dir / "sweep.json", dict(status="running", plan=plan))
-
+  plan = dict(algorithm=algorithm, env=env, num_seeds=num_seeds, seed=seed, settings=typed,
+              groups=[list(m) for m in groups.values()],
+              config=algorithms.config_to_dict(config))
+  out_dir = None if out is None else _open_sweep_dir(pathlib.Path(out), plan, resume, overwrite)
   results = []
   for g, spec in enumerate(specs):
     run_dir = None if out_dir is None else out_dir / f"group-{g:03d}"
@@ -176,7 +155,57 @@ def sweep(algorithm: str, config: Any, settings: Sequence[dict], *, env: str = "
       results.append(_load_finished(spec, run_dir))
       continue
     results.append(runner.run(spec, run_dir, resume=again, **run_kwargs))
+  summary = dict(algorithm=algorithm, env=env, num_seeds=num_seeds, seed=seed,
+                 **_rank(groups, results, typed), groups=[list(m) for m in groups.values()],
+                 calls=len(specs), status="finished")
+  if out_dir is not None:
+    rundir.write_json(out_dir / "sweep.json", dict(summary, plan=plan))
+  return SweepResult(settings=typed, groups=results, summary=summary)
 
+
+def _group(algorithm: str, config: Any, typed: list[dict], **spec_fields):
+  """Settings grouped by their non-hyperparameter fields (one compiled call each): the groups
+  ``{static fields: [setting indices]}`` and one :class:`RunSpec` per group."""
+  hp_names = set(algorithms.hyperparam_names(algorithms.get(algorithm)))
+  groups: dict[tuple, list[int]] = {}
+  for i, s in enumerate(typed):
+    static = tuple(sorted((k, v if not isinstance(v, list) else tuple(v)) for k, v in s.items()
+                          if k not in hp_names))
+    groups.setdefault(static, []).append(i)
+  specs = []
+  for static, members in groups.items():
+    hp_settings = tuple({k: v for k, v in typed[i].items() if k in hp_names} for i in members)
+    specs.append(runner.RunSpec(algorithm=algorithm,
+                                config=dataclasses.replace(config, **dict(static)),
+                                settings=hp_settings, **spec_fields))
+  return groups, specs
+
+
+def _open_sweep_dir(out_dir: pathlib.Path, plan: dict, resume: bool,
+                    overwrite: bool) -> pathlib.Path:
+  """Creates (or, with ``resume``, reopens; with ``overwrite``, replaces) the sweep directory."""
+  if resume and overwrite:
+    raise ValueError("resume and overwrite exclude each other.")
+  exists = out_dir.exists() and any(out_dir.iterdir())
+  if exists and not (resume or overwrite):
+    raise ValueError(f"sweep directory {out_dir} already exists; pass resume to continue it, "
+                     "overwrite to replace it, or choose another directory.")
+  if exists and overwrite:
+    if not (out_dir / "sweep.json").exists():
+      raise ValueError(f"refusing to overwrite {out_dir}: it is not a jaxrl sweep directory.")
+    shutil.rmtree(out_dir)
+  out_dir.mkdir(parents=True, exist_ok=True)
+  if resume and (out_dir / "sweep.json").exists():
+    saved = rundir.read_json(out_dir / "sweep.json")
+    if saved.get("plan") != _json_roundtrip(plan):
+      raise ValueError(f"cannot resume {out_dir}: it holds a different sweep (its sweep.json "
+                       "plan differs from this one's settings, seeds or config).")
+  rundir.write_json(out_dir / "sweep.json", dict(status="running", plan=plan))
+  return out_dir
+
+
+def _rank(groups: dict, results: list, typed: list[dict]) -> dict:
+  """``{"settings": rows in setting order, "ranking": indices by final eval return}``."""
   rows = []
   for members, res in zip(groups.values(), results):
     for j, i in enumerate(members):
@@ -186,15 +215,10 @@ def sweep(algorithm: str, config: Any, settings: Sequence[dict], *, env: str = "
   rows.sort(key=lambda r: r["setting"])
   ranking = sorted(range(len(rows)), key=lambda i: (
       -np.nan_to_num(rows[i]["final_eval_return"]["mean"], nan=-np.inf), i))
-  summary = dict(algorithm=algorithm, env=env, num_seeds=num_seeds, seed=seed, settings=rows,
-                 ranking=ranking, groups=[list(m) for m in groups.values()],
-                 calls=len(specs), status="finished")
-  if out_dir is not None:
-    rundir.write_json(out_dir / "sweep.json", dict(summary, plan=plan))
-  return SweepResult(settings=typed, groups=results, summary=summary)
+  return dict(settings=rows, ranking=ranking)
 
 
-def rundir_roundtrip(obj):
+def _json_roundtrip(obj):
   """``obj`` as it reads back from JSON (tuples become lists)."""
   import json  # pylint: disable=import-outside-toplevel
   return json.loads(json.dumps(obj))

@@ -2,6 +2,7 @@
 
 import dataclasses
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -89,10 +90,11 @@ def test_vmapped_seeds_and_sweep_equal_the_same_run_alone():
 def test_metrics_are_on_schedule_and_a_second_call_does_not_recompile():
   env, params = envs.probe(4, discount=0.9)
   config = dataclasses.replace(PROBE, total_steps=960, log_every=160, eval_every=480)
-  train = jax.jit(a2c.make_train(config, env, params))
+  trainer = a2c.make_train(config, env, params)
+  # traced once: a second call with a new key reuses the compiled program (else AssertionError)
+  train = jax.jit(chex.assert_max_traces(lambda key: trainer(key), n=1))
   _, metrics = jax.block_until_ready(train(jax.random.PRNGKey(0)))
   jax.block_until_ready(train(jax.random.PRNGKey(1)))
-  assert train._cache_size() == 1  # pylint: disable=protected-access
   np.testing.assert_array_equal(np.asarray(metrics["env_steps"]), np.arange(1, 7) * 160)
   np.testing.assert_array_equal(np.asarray(metrics["updates"]), np.arange(1, 7) * 10)
   evaluated = ~np.isnan(np.asarray(metrics["eval_return"]))
@@ -120,9 +122,9 @@ def test_image_observations_with_the_cnn():
 @pytest.mark.parametrize("changes, message", [
     (dict(num_envs=0), "num_envs must be at least 1"),
     (dict(num_steps=0), "num_steps must be at least 1"),
-    (dict(log_every=810), "must be a multiple of num_envs"),
-    (dict(eval_every=1_000), "must be a multiple of log_every"),
-    (dict(total_steps=3_000), "must be a multiple of log_every"),
+    (dict(log_every=810), "must be a positive multiple of num_envs"),
+    (dict(eval_every=1_000), "must be a positive multiple of log_every"),
+    (dict(total_steps=3_000), "must be a positive multiple of log_every"),
     (dict(advantage="td7"), "advantage must be one of"),
     (dict(n_step=0), "n_step must be at least 1"),
     (dict(max_grad_norm=0.0), "max_grad_norm must be positive"),
@@ -166,41 +168,6 @@ def test_make_actor_critic():
 # Action-value critic (critic="q")
 # ---------------------------------------------------------------------------------------------
 Q_PROBE = dataclasses.replace(PROBE, critic="q")
-
-
-def test_sarsa_next_actions_by_hand():
-  # steps 0..4; the episode ends after step 1 (a' sampled there), the window after step 4
-  a = jnp.array([0, 1, 2, 0, 1])
-  end = jnp.array([False, True, False, False, False])
-  sampled = jnp.array([7, 8, 9, 10, 11])
-  np.testing.assert_array_equal(np.asarray(a2c.sarsa_next_actions(a, end, sampled)),
-                                [1, 8, 0, 1, 11])
-
-
-def test_q_critic_targets_by_hand():
-  # r = 1 everywhere, g = 0.5; step 1 terminates (discount 0), step 3 is the window's last
-  r = jnp.ones(4)
-  d = jnp.array([0.5, 0.0, 0.5, 0.5])
-  end = jnp.array([False, True, False, False])
-  q_sa = jnp.array([10.0, 20.0, 30.0, 40.0])
-  b = jnp.array([2.0, 100.0, 4.0, 6.0])
-  # TD(0): r + d b
-  np.testing.assert_allclose(a2c.q_critic_targets(r, d, end, q_sa, b, n=1), [2.0, 1.0, 3.0, 4.0])
-  # 2-step, cut at the termination and at the window's end
-  np.testing.assert_allclose(a2c.q_critic_targets(r, d, end, q_sa, b, n=2),
-                             [1 + 0.5 * 1, 1.0, 1 + 0.5 * (1 + 0.5 * 6), 4.0])
-  # lambda: y_t = r_t + d_t (b_t + lam (y_{t+1} - q_sa_{t+1})), cut at ends; lam = 0 is TD(0)
-  lam = 0.5
-  y3 = 1 + 0.5 * 6
-  y2 = 1 + 0.5 * (4 + lam * (y3 - 40))
-  y1 = 1.0
-  y0 = 1 + 0.5 * (2 + lam * (y1 - 20))
-  np.testing.assert_allclose(a2c.q_critic_targets(r, d, end, q_sa, b, lambda_=lam),
-                             [y0, y1, y2, y3], rtol=1e-6)
-  np.testing.assert_allclose(a2c.q_critic_targets(r, d, end, q_sa, b, lambda_=0.0),
-                             [2.0, 1.0, 3.0, 4.0])
-  with pytest.raises(ValueError, match="exactly one of lambda_ and n"):
-    a2c.q_critic_targets(r, d, end, q_sa, b)
 
 
 def test_q_critic_network_has_one_value_per_action():
@@ -302,7 +269,7 @@ def test_actor_lr_scale_slows_only_the_actor():
   moved = {}
   for scale in (1.0, 1e-4):
     state, _ = train(key, hp._replace(actor_lr_scale=jnp.float32(scale)))
-    labels = a2c.actor_param_labels(state.params)
+    labels = networks.param_labels(trainer.network, state.params)
     dist = jax.tree.map(lambda a, b: float(jnp.sum((a - b) ** 2)), state.params, initial)
     moved[scale] = {side: np.sqrt(sum(d for d, l in zip(jax.tree.leaves(dist),
                                                        jax.tree.leaves(labels)) if l == side))
@@ -310,7 +277,8 @@ def test_actor_lr_scale_slows_only_the_actor():
   assert moved[1.0]["actor"] > 0 and moved[1.0]["critic"] > 0
   assert moved[1e-4]["actor"] < 1e-2 * moved[1.0]["actor"]
   assert moved[1e-4]["critic"] > 0.1 * moved[1.0]["critic"]
-  assert set(jax.tree.leaves(a2c.actor_param_labels(state.params))) == {"actor", "critic"}
+  assert set(jax.tree.leaves(networks.param_labels(trainer.network, state.params))) == {
+      "actor", "critic"}
   for bad in (0.0, -0.1, float("inf")):
     with pytest.raises(ValueError, match="actor_lr_scale must be positive"):
       a2c.make_train(dataclasses.replace(config, actor_lr_scale=bad), env, params)

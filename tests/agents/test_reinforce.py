@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 
 from jaxrl import envs
+from jaxrl import losses
 from jaxrl import mdp as mdp_lib
 from jaxrl import policies
 from jaxrl import returns as returns_lib
+from jaxrl import rollouts
 from jaxrl.agents import reinforce
 
 PROBE = reinforce.ReinforceConfig(
@@ -25,11 +27,20 @@ PROBE = reinforce.ReinforceConfig(
 #   D = step 6, terminated                   (starts at 6: NOT counted, though it finished: the old
 #                                             rule counted it, and so favoured short episodes)
 #   E = step 7, still running at the window's end (not counted)
-TRAJ = dict(
-    reward=jnp.array([1., 2., 3., 4., 5., 6., 7., 8.])[:, None],
-    discount=jnp.array([.5, 0., .5, .5, .5, 0., 0., .5])[:, None],
-    end=jnp.array([0, 1, 0, 0, 1, 1, 1, 0], bool)[:, None],
-    truncated=jnp.array([0, 0, 0, 0, 1, 0, 0, 0], bool)[:, None])
+def _window(r_t, terminated_t, truncated_t, obs_t=None, a_t=None, obs_tp1=None):
+  """A :class:`jaxrl.rollouts.Trajectory` ``[T, E]`` with the fields the weights read."""
+  zeros = jnp.zeros_like(r_t)
+  return rollouts.Trajectory(
+      obs_t=zeros if obs_t is None else obs_t, a_t=zeros if a_t is None else a_t, extras_t=(),
+      r_t=r_t, terminated_t=terminated_t, truncated_t=truncated_t,
+      obs_tp1=zeros if obs_tp1 is None else obs_tp1, episode_return_t=zeros,
+      episode_length_t=zeros.astype(jnp.int32))
+
+
+TRAJ = _window(r_t=jnp.array([1., 2., 3., 4., 5., 6., 7., 8.])[:, None],
+               terminated_t=jnp.array([0, 1, 0, 0, 0, 1, 1, 0], bool)[:, None],
+               truncated_t=jnp.array([0, 0, 0, 0, 1, 0, 0, 0], bool)[:, None])
+GAMMA = jnp.float32(0.5)     # discount_t = gamma (1 - terminated) = [.5, 0, .5, .5, .5, 0, 0, .5]
 V = jnp.full((8, 1), 1.0)
 V_FINAL = jnp.full((8, 1), 40.0)
 HAND = dataclasses.replace(PROBE, episode_limit=3)
@@ -47,23 +58,21 @@ HAND = dataclasses.replace(PROBE, episode_limit=3)
 ])
 def test_weights_by_hand(returns, baseline, truncation, expected):
   config = dataclasses.replace(HAND, returns=returns, baseline=baseline, truncation=truncation)
-  w, mask, _ = reinforce.make_weights(config, TRAJ, V, V_FINAL, jnp.float32(3.0),
-                                      config.hyperparams())
+  w, mask, _ = reinforce.batch_weights(config, TRAJ, V, V_FINAL, jnp.float32(3.0), GAMMA)
   np.testing.assert_array_equal(np.asarray(mask[:, 0]), [1, 1, 1, 1, 1, 1, 0, 0])
   np.testing.assert_allclose(np.asarray(w[:, 0] * mask[:, 0]), expected)
 
 
 def test_default_window_counts_only_the_first_episode():
   config = dataclasses.replace(HAND, episode_limit=8)      # T = limit: last start = 0
-  w, mask, _ = reinforce.make_weights(config, TRAJ, V, V_FINAL, jnp.float32(0.0),
-                                      config.hyperparams())
+  w, mask, _ = reinforce.batch_weights(config, TRAJ, V, V_FINAL, jnp.float32(0.0), GAMMA)
   np.testing.assert_array_equal(np.asarray(mask[:, 0]), [1, 1, 0, 0, 0, 0, 0, 0])
   np.testing.assert_allclose(np.asarray(w[:2, 0]), [1., 1.])   # G = 2, V = 1
   with pytest.raises(ValueError, match="shorter than episode_limit"):
-    reinforce.make_weights(dataclasses.replace(HAND, episode_limit=9), TRAJ, V, V_FINAL,
-                           jnp.float32(0.0), HAND.hyperparams())
+    reinforce.batch_weights(dataclasses.replace(HAND, episode_limit=9), TRAJ, V, V_FINAL,
+                            jnp.float32(0.0), GAMMA)
   with pytest.raises(ValueError, match="resolved config"):
-    reinforce.make_weights(PROBE, TRAJ, V, V_FINAL, jnp.float32(0.0), PROBE.hyperparams())
+    reinforce.batch_weights(PROBE, TRAJ, V, V_FINAL, jnp.float32(0.0), GAMMA)
 
 
 def test_policy_loss_divides_by_the_batch_not_by_the_counted_steps():
@@ -72,7 +81,9 @@ def test_policy_loss_divides_by_the_batch_not_by_the_counted_steps():
   w = jnp.arange(8.0).reshape(4, 2)
   mask = jnp.array([[1, 1], [1, 0], [0, 0], [0, 0]], bool)
   # -(1 / 8) * sum_{counted} (-log 2) * w = log 2 * (0 + 1 + 2) / 8
-  np.testing.assert_allclose(float(reinforce.policy_loss(logits, actions, w, mask)),
+  flat = lambda x: x.reshape((-1,) + x.shape[2:])  # noqa: E731  (as the agent does)
+  loss = losses.policy_gradient_loss(flat(logits), flat(actions), flat(w * mask))
+  np.testing.assert_allclose(float(loss),
                              np.log(2.0) * 3.0 / 8.0, rtol=1e-6)
 
 
@@ -121,7 +132,7 @@ def test_defaults_come_from_the_environment():
     (dict(episode_limit=5), "less than the environment's time limit"),
     (dict(episode_limit=20), r"rollout_length \(10\) is less than the episode limit \(20\)"),
     (dict(log_every=1_001), "must be a positive multiple"),
-    (dict(eval_every=1_500), "must be a multiple of log_every"),
+    (dict(eval_every=1_500), "must be a positive multiple of log_every"),
     (dict(total_steps=10), "less than log_every"),
     (dict(returns="discounted"), "returns must be one of"),
     (dict(baseline="median"), "baseline must be one of"),
@@ -185,28 +196,27 @@ def _rollout(env, params, key, num_envs, length):
     next_obs, state, reward, terminated, truncated, info = jax.vmap(
         env.step, in_axes=(0, 0, 0, None))(jax.random.split(k_step, num_envs), state, action,
                                            params)
-    return (next_obs, state), dict(
-        obs=obs, action=action, reward=reward.astype(jnp.float32), terminated=terminated,
-        truncated=truncated & ~terminated, end=terminated | truncated,
-        final=info["final_observation"])
+    return (next_obs, state), _window(
+        obs_t=obs, a_t=action, r_t=reward.astype(jnp.float32), terminated_t=terminated,
+        truncated_t=truncated & ~terminated, obs_tp1=info["final_observation"])
 
   _, traj = jax.lax.scan(step, (obs, state), jax.random.split(k_roll, length))
-  traj["discount"] = 1.0 - traj["terminated"].astype(jnp.float32)       # gamma = 1
   return traj
 
 
 def _estimates(config, env, params, key, num_envs, old_rule=False):
-  """-grad of the agent's surrogate (make_weights + policy_loss) w.r.t. tabular logits, times T,
+  """-grad of the agent's surrogate (batch_weights + the masked policy-gradient loss) w.r.t.
+  tabular logits, times T,
   and N, the counted episodes per window (averaged over the environments)."""
   traj = _rollout(env, params, key, num_envs, config.rollout_length)
-  w, mask, g = reinforce.make_weights(config, traj, traj["obs"] @ V_TABLE,
-                                      traj["final"] @ V_TABLE, jnp.float32(1.5),
-                                      config.hyperparams())
+  w, mask, g = reinforce.batch_weights(config, traj, traj.obs_t @ V_TABLE,
+                                       traj.obs_tp1 @ V_TABLE, jnp.float32(1.5), 1.0)  # gamma 1
   if old_rule:
-    mask = jax.vmap(returns_lib.finished_episode_mask, in_axes=1, out_axes=1)(traj["end"])
-  grad = -jax.grad(lambda th: reinforce.policy_loss(traj["obs"] @ th, traj["action"], w, mask))(
-      THETA)
-  is_start = jnp.concatenate([jnp.ones_like(mask[:1]), traj["end"][:-1]], axis=0)
+    mask = jax.vmap(returns_lib.finished_episode_mask, in_axes=1, out_axes=1)(traj.end_t)
+  flat = lambda x: x.reshape((-1,) + x.shape[2:])  # noqa: E731
+  grad = -jax.grad(lambda th: losses.policy_gradient_loss(
+      flat(traj.obs_t @ th), flat(traj.a_t), flat(w * mask)))(THETA)
+  is_start = jnp.concatenate([jnp.ones_like(mask[:1]), traj.end_t[:-1]], axis=0)
   n = jnp.sum(is_start & mask) / num_envs
   return grad * config.rollout_length, n, g[0]
 

@@ -1,0 +1,223 @@
+"""Eager argument checks shared by every module: Python, before anything is traced.
+
+jaxrl validates at the edge (STYLE.md, principle 2): factories, configs and solvers check the
+concrete values they are given and raise ``ValueError`` naming the argument, the rule and the
+value. Inside ``jit``/``vmap`` the values are tracers, nothing can be read, and the checks pass
+them through (:func:`is_traced`); shapes are still checked with ``chex`` asserts.
+
+Numbers are taken by value whatever their container: a Python ``int``, ``np.int64(3)``,
+``jnp.int32(3)`` or a 0-d array are all the integer 3; ``2.5`` or ``True`` are not integers.
+
+    check_int("DQNConfig.num_envs", 8, minimum=1)       -> 8
+    check_number("tol", np.float32(1e-6), low=0, low_open=True)
+    check_choice("DQNConfig.loss", "huber", ("mse", "huber"))
+
+:class:`Rule` is a range as data (``POSITIVE``, ``UNIT_INTERVAL``, ...): the agents' configs attach
+one to each hyperparameter field, and :func:`check_rule` applies it to an array of any shape (a
+swept batch), naming the first offending entry.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+import operator
+from typing import Any, Sequence
+
+import jax
+import numpy as np
+
+__all__ = (
+    "AT_LEAST_ONE",
+    "HALF_OPEN_UNIT",
+    "NON_NEGATIVE",
+    "POSITIVE",
+    "Rule",
+    "UNIT_INTERVAL",
+    "any_traced",
+    "check_bool",
+    "check_choice",
+    "check_int",
+    "check_number",
+    "check_rule",
+    "check_scalar",
+    "is_traced",
+)
+
+
+def is_traced(x: Any) -> bool:
+  """True when ``x`` is a tracer (inside ``jit``/``vmap``/``grad``: its value cannot be read)."""
+  return isinstance(x, jax.core.Tracer)
+
+
+def any_traced(tree: Any) -> bool:
+  """True when any leaf of the pytree ``tree`` is a tracer."""
+  return any(is_traced(x) for x in jax.tree_util.tree_leaves(tree))
+
+
+def _scalar(name: str, value: Any) -> Any:
+  """``value`` as a Python number, or ValueError when it is not a single number."""
+  if isinstance(value, (bool, np.bool_)):
+    raise ValueError(f"{name} must be a number, got the bool {value!r}.")
+  if isinstance(value, numbers.Number):
+    return value
+  if isinstance(value, (np.ndarray, np.generic, jax.Array)):
+    if np.ndim(value) != 0:
+      raise ValueError(f"{name} must be a single number, got an array of shape "
+                       f"{np.shape(value)}.")
+    arr = np.asarray(value)
+    if arr.dtype.kind == "b":
+      raise ValueError(f"{name} must be a number, got the bool {arr.item()!r}.")
+    if arr.dtype.kind not in "iuf":
+      raise ValueError(f"{name} must be a real number, got dtype {arr.dtype}.")
+    return arr.item()
+  raise ValueError(f"{name} must be a number, got {value!r} ({type(value).__name__}).")
+
+
+def check_int(name: str, value: Any, minimum: int | None = None,
+              maximum: int | None = None) -> int:
+  """``value`` as a Python ``int`` (numpy/jax integer scalars accepted by value).
+
+  Raises:
+    ValueError: ``"{name} must be an int, got ..."`` for bools, non-integral numbers (``2.5``,
+      also ``3.0``), strings and arrays; ``"{name} must be an int >= {minimum}, got ..."`` and
+      ``"{name} must be an int <= {maximum}, got ..."`` out of range. A traced value is refused too: a
+      count that shapes a computation must be static.
+  """
+  if is_traced(value):
+    raise ValueError(f"{name} must be a static int, got a traced value (pass a Python int, not "
+                     "an array, into jit/vmap).")
+  if isinstance(value, (bool, np.bool_)):
+    raise ValueError(f"{name} must be an int, got the bool {value!r}.")
+  try:
+    as_int = operator.index(value)
+  except TypeError:
+    raise ValueError(f"{name} must be an int, got {value!r} ({type(value).__name__}).") from None
+  if minimum is not None and as_int < minimum:
+    raise ValueError(f"{name} must be an int >= {minimum}, got {as_int}.")
+  if maximum is not None and as_int > maximum:
+    raise ValueError(f"{name} must be an int <= {maximum}, got {as_int}.")
+  return int(as_int)
+
+
+def check_number(name: str, value: Any, *, low: float | None = None, high: float | None = None,
+                 low_open: bool = False, high_open: bool = False,
+                 finite: bool = True) -> Any:
+  """Checks a real number (Python, numpy or 0-d jax) against ``[low, high]``; returns it as a
+  Python number. A traced value is returned unchanged (nothing to read).
+
+  ``low_open``/``high_open`` exclude the bound; ``finite=False`` admits ``inf`` (e.g. "no
+  clipping"), never NaN.
+
+  Raises:
+    ValueError: naming ``name``, the interval and the value.
+  """
+  if is_traced(value):
+    return value
+  v = _scalar(name, value)
+  if isinstance(v, complex):
+    raise ValueError(f"{name} must be a real number, got {v!r}.")
+  if math.isnan(v) or (finite and math.isinf(v)):
+    raise ValueError(f"{name} must be a finite number, got {v}.")
+  too_low = low is not None and (v <= low if low_open else v < low)
+  too_high = high is not None and (v >= high if high_open else v > high)
+  if too_low or too_high:
+    raise ValueError(f"{name} must lie in {_interval(low, high, low_open, high_open)}, got {v}.")
+  return v
+
+
+def _interval(low, high, low_open, high_open) -> str:
+  left = "(" if low_open or low is None else "["
+  right = ")" if high_open or high is None else "]"
+  lo = "-inf" if low is None else f"{low:g}"
+  hi = "inf" if high is None else f"{high:g}"
+  return f"{left}{lo}, {hi}{right}"
+
+
+def check_choice(name: str, value: Any, choices: Sequence[Any]) -> Any:
+  """``value`` if it is one of ``choices`` (ValueError listing them otherwise)."""
+  if value not in tuple(choices):
+    raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}.")
+  return value
+
+
+def check_bool(name: str, value: Any) -> bool:
+  """``value`` if it is a bool (``np.bool_`` accepted); 0/1 and strings are refused."""
+  if not isinstance(value, (bool, np.bool_)):
+    raise ValueError(f"{name} must be a bool, got {value!r}.")
+  return bool(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+  """A valid range for a number, as data: ``low <= x <= high`` (``<`` where open).
+
+  Attributes:
+    low, high: the bounds (None: unbounded on that side).
+    low_open, high_open: exclude the bound.
+    finite: refuse infinities (NaN is always refused).
+    words: how the rule reads in an error message ("must be positive").
+  """
+
+  low: float | None = None
+  high: float | None = None
+  low_open: bool = False
+  high_open: bool = False
+  finite: bool = True
+  words: str = ""
+
+  def holds(self, value: np.ndarray) -> np.ndarray:
+    """Elementwise: inside the range, and finite (not NaN in any case)."""
+    v = np.asarray(value, dtype=np.float64)
+    ok = np.isfinite(v) if self.finite else ~np.isnan(v)
+    if self.low is not None:
+      ok &= (v > self.low) if self.low_open else (v >= self.low)
+    if self.high is not None:
+      ok &= (v < self.high) if self.high_open else (v <= self.high)
+    return ok
+
+  def describe(self) -> str:
+    return self.words or (
+        f"must lie in {_interval(self.low, self.high, self.low_open, self.high_open)}")
+
+
+POSITIVE = Rule(low=0.0, low_open=True, words="must be positive")
+NON_NEGATIVE = Rule(low=0.0, words="must be >= 0")
+UNIT_INTERVAL = Rule(low=0.0, high=1.0, words="must lie in [0, 1]")
+HALF_OPEN_UNIT = Rule(low=0.0, high=1.0, low_open=True, words="must lie in (0, 1]")
+AT_LEAST_ONE = Rule(low=1.0, words="must be at least 1")
+
+
+def check_scalar(name: str, value: Any, rule: Rule) -> Any:
+  """One number (Python, numpy or 0-d jax; not a bool, not an array) that obeys ``rule``;
+  returned as a Python number. A traced value passes unchanged.
+
+  Raises:
+    ValueError: ``"{name} must be a number ..."`` or ``"{name} {rule words}, got {value}."``
+  """
+  if is_traced(value):
+    return value
+  v = _scalar(name, value)
+  check_rule(name, v, rule)
+  return v
+
+
+def check_rule(name: str, value: Any, rule: Rule) -> None:
+  """Raises ``ValueError("{name} {rule words}, got {bad}.")`` when any entry of a concrete
+  ``value`` (a number or an array of any shape, e.g. a batch of swept settings) breaks ``rule``
+  or is not finite. Traced values pass."""
+  if is_traced(value):
+    return
+  arr = np.asarray(value)
+  if arr.dtype.kind == "b":
+    raise ValueError(f"{name} must be a number, got a bool.")
+  if arr.dtype.kind not in "iuf":
+    raise ValueError(f"{name} must be a number, got {value!r}.")
+  good = rule.holds(arr)
+  if not np.all(good):
+    flat = arr.reshape(-1)
+    where = int(np.argmin(good.reshape(-1)))
+    index = tuple(int(i) for i in np.unravel_index(where, arr.shape))
+    at = f" (entry {index} of a batch {arr.shape})" if arr.ndim else ""
+    raise ValueError(f"{name} {rule.describe()}, got {flat[where]}{at}.")
