@@ -54,6 +54,7 @@ logging is silenced for the duration of each call; its warnings and errors still
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -388,12 +389,18 @@ def _leaf_from_restore(value: Any, target: dict) -> Any:
 def _as_weak_type(x: jax.Array) -> jax.Array:
   """``x`` marked weakly typed (same bits, dtype and sharding), as ``jnp.asarray(0.5)`` is.
 
-  JAX has no public way to do this; without it a restored weak scalar would be strongly typed,
-  changing dtype promotion (e.g. against bfloat16) and the ``jit`` cache key.
+  Without it a restored weak scalar would be strongly typed, changing dtype promotion (e.g.
+  against bfloat16) and the ``jit`` cache key. Public API only: the identity, compiled ahead of
+  time for a weakly typed input of ``x``'s shape, dtype and sharding, returns its input weakly
+  typed.
   """
-  from jax._src.lax import lax as lax_internal  # pylint: disable=g-import-not-at-top
+  spec = jax.ShapeDtypeStruct(x.shape, x.dtype, weak_type=True, sharding=x.sharding)
+  return _weak_identity(spec)(x)
 
-  return lax_internal._convert_element_type(x, weak_type=True)  # pylint: disable=protected-access
+
+@functools.lru_cache(maxsize=64)
+def _weak_identity(spec: jax.ShapeDtypeStruct):
+  return jax.jit(lambda v: v).lower(spec).compile()
 
 
 def _structure_mismatch(where: str, saved: list[str], like: list[str]) -> str:

@@ -110,6 +110,9 @@ def test_weak_type_is_kept(tmp_path):
   checkpoints.save(tmp_path, 0, state, metadata={})
   restored = checkpoints.restore(tmp_path, like=state)
   assert restored["epsilon"].weak_type and not restored["strong"].weak_type
+  assert float(restored["epsilon"]) == 0.5 and restored["epsilon"].dtype == jnp.float32
+  # and it behaves as the original in promotion: weak float32 + bfloat16 stays bfloat16
+  assert (restored["epsilon"] + jnp.bfloat16(1)).dtype == jnp.bfloat16
 
 
 def test_typed_prng_keys_round_trip(tmp_path):
