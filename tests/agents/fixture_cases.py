@@ -77,18 +77,26 @@ FQI_CASE = ("fqi_gridworld", "GridWorld-v0", dict(discount=0.9),
             dict(iterations=6, steps_per_iteration=20, batch_size=64, learning_rate=0.05), 400)
 
 
+#: The CPU features XLA:CPU's code generation can depend on (vector widths, fused multiply-add);
+#: the rest of /proc/cpuinfo's flags (virtualisation, mitigations, ...) do not change a result.
+ISA_FLAG_PREFIXES = ("sse", "ssse", "avx", "fma", "f16c", "bmi", "amx", "vnni", "vaes", "vpclmul",
+                     "gfni", "adx", "popcnt", "lzcnt", "abm", "movbe", "asimd", "sve")
+
+
 def machine_signature() -> str:
-  """What bitwise reproducibility of XLA:CPU results depends on: CPU model and flags, versions."""
+  """What bitwise reproducibility of XLA:CPU results depends on: architecture, the instruction
+  set extensions, versions and backend."""
   try:
     with open("/proc/cpuinfo", encoding="utf-8") as f:
       lines = f.read().splitlines()
-    model = next((l.split(":", 1)[1].strip() for l in lines if l.startswith("model name")), "")
-    flags = next((l.split(":", 1)[1].strip() for l in lines if l.startswith("flags")), "")
+    flags = next((l.split(":", 1)[1].strip() for l in lines
+                  if l.startswith(("flags", "Features"))), "")
   except OSError:
-    model, flags = platform.processor(), ""
-  flags_hash = hashlib.sha256(" ".join(sorted(flags.split())).encode()).hexdigest()[:12]
+    flags = ""
+  isa = sorted(f for f in flags.split() if f.startswith(ISA_FLAG_PREFIXES))
+  isa_hash = hashlib.sha256(" ".join(isa).encode()).hexdigest()[:12]
   import jaxlib  # pylint: disable=import-outside-toplevel
-  return (f"{platform.machine()} | {model} | flags {flags_hash} | jax {jax.__version__} | "
+  return (f"{platform.machine()} | isa {isa_hash} | jax {jax.__version__} | "
           f"jaxlib {jaxlib.__version__} | {jax.default_backend()}")
 
 

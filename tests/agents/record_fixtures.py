@@ -36,7 +36,7 @@ def main(names=None) -> None:
   np.savez_compressed(OUT / "agent_metrics.npz", **arrays)
   (OUT / "agent_metrics.json").write_text(json.dumps(
       dict(machine=fixture_cases.machine_signature(), recorded_at=f"commit {commit}",
-           params=digests), indent=1) + "\n")
+           bitwise_on=[fixture_cases.machine_signature()], params=digests), indent=1) + "\n")
 
 
 if __name__ == "__main__":
