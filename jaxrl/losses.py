@@ -43,6 +43,8 @@ __all__ = (
     "ActorCriticLoss",
     "action_value_loss",
     "actor_critic_loss",
+    "clipped_surrogate_pg_loss",
+    "clipped_value_loss",
     "double_q_learning_loss",
     "double_q_learning_target",
     "entropy_loss",
@@ -483,3 +485,60 @@ def actor_critic_loss(policy_loss: Array, value_loss: Array | None, entropy: Arr
   else:
     loss = loss + value_coef * value_loss
   return ActorCriticLoss(loss - entropy_coef * entropy, policy_loss, value_loss, entropy)
+
+
+# ---------------------------------------------------------------------------------------------
+# PPO
+# ---------------------------------------------------------------------------------------------
+def clipped_surrogate_pg_loss(prob_ratios_t: Array, adv_t: Array, epsilon: Array | float) -> Array:
+  """PPO's clipped surrogate objective, as a loss (rlax's ``clipped_surrogate_pg_loss``).
+
+      L = -(1 / T) sum_t min(rho_t A_t, clip(rho_t, 1 - eps, 1 + eps) A_t),
+      rho_t = pi(a_t | s_t) / pi_old(a_t | s_t)
+
+  The advantages are gradient-stopped; the gradient flows through the ratios (compute them as
+  ``exp(log_pi - log_pi_old)`` from the current parameters).
+
+  Args:
+    prob_ratios_t: float ``[T]`` ``rho_t``.
+    adv_t: float ``[T]`` advantage estimates.
+    epsilon: the clip ``eps > 0`` (may be traced).
+
+  Returns:
+    float ``[]``.
+
+  Example:
+    >>> rho = jnp.array([0.5, 1.5, 1.0]); adv = jnp.array([1.0, 1.0, -2.0])
+    >>> round(float(clipped_surrogate_pg_loss(rho, adv, 0.2)), 4)   # -(0.5 + 1.2 - 2.0) / 3
+    0.1
+  """
+  chex.assert_rank([prob_ratios_t, adv_t], 1)
+  chex.assert_type([prob_ratios_t, adv_t], float)
+  chex.assert_equal_shape([prob_ratios_t, adv_t])
+  adv_t = jax.lax.stop_gradient(adv_t)
+  clipped = jnp.clip(prob_ratios_t, 1.0 - epsilon, 1.0 + epsilon)
+  return -jnp.mean(jnp.minimum(prob_ratios_t * adv_t, clipped * adv_t))
+
+
+def clipped_value_loss(v_t: Array, v_old_t: Array, target_t: Array,
+                       epsilon: Array | float) -> Array:
+  """PPO's clipped value loss: the critic's step is clipped around the rollout's values.
+
+      L = (1 / T) sum_t 0.5 max((v_t - G_t)^2, (v_old_t + clip(v_t - v_old_t, -eps, eps) - G_t)^2)
+
+  Args:
+    v_t: float ``[T]`` the critic's current values.
+    v_old_t: float ``[T]`` its values when the rollout was collected.
+    target_t: float ``[T]`` targets ``G_t`` (gradients stopped, as ``v_old_t``'s).
+    epsilon: the clip ``eps > 0``.
+
+  Returns:
+    float ``[]``.
+  """
+  chex.assert_rank([v_t, v_old_t, target_t], 1)
+  chex.assert_equal_shape([v_t, v_old_t, target_t])
+  target_t = jax.lax.stop_gradient(target_t)
+  v_old_t = jax.lax.stop_gradient(v_old_t)
+  clipped = v_old_t + jnp.clip(v_t - v_old_t, -epsilon, epsilon)
+  return 0.5 * jnp.mean(jnp.maximum(jnp.square(v_t - target_t), jnp.square(clipped - target_t)))
+

@@ -120,17 +120,24 @@ class LinearQNetwork(nn.Module):
 class MLPQNetwork(nn.Module):
   """``Q(s, .) = W_L h_{L-1} + b_L``, ``h_l = activation(W_l h_{l-1} + b_l)``, ``h_0 = flat(s)``.
 
+  With ``layer_norm=True`` each hidden layer is ``activation(LayerNorm(W_l h_{l-1} + b_l))``,
+  which keeps TD learning stable without a target network or replay (PQN; Gallici et al.,
+  2025).
+
   Attributes:
     num_actions: ``A >= 1``.
     hidden_sizes: widths of the hidden layers (may be empty: then it is linear).
     activation: elementwise nonlinearity.
     observation_ndim: rank of one observation.
+    layer_norm: normalise every hidden layer's pre-activation (LayerNorm, learned scale and
+      bias).
   """
 
   num_actions: int
   hidden_sizes: Sequence[int] = (64, 64)
   activation: Callable[[Array], Array] = nn.relu
   observation_ndim: int = 1
+  layer_norm: bool = False
 
   def __post_init__(self):
     validation.check_int(f"{type(self).__name__}.num_actions", self.num_actions, minimum=1)
@@ -144,7 +151,10 @@ class MLPQNetwork(nn.Module):
     """``[..., *O] -> [..., A]``."""
     x = _flatten_observation(obs, self.observation_ndim)
     for size in self.hidden_sizes:
-      x = self.activation(nn.Dense(size)(x))
+      x = nn.Dense(size)(x)
+      if self.layer_norm:
+        x = nn.LayerNorm()(x)
+      x = self.activation(x)
     return nn.Dense(self.num_actions)(x)
 
 
@@ -208,6 +218,7 @@ class CNNQNetwork(nn.Module):
   num_actions: int
   features: int = 16
   hidden_size: int = 128
+  layer_norm: bool = False
 
   #: The smallest image side the convolution accepts.
   min_image_size = 3
@@ -223,9 +234,10 @@ class CNNQNetwork(nn.Module):
     """``[..., H, W, C] -> [..., A]``."""
     _check_image(type(self).__name__, obs, self.min_image_size)
     x = jnp.asarray(obs).astype(jnp.float32)
-    x = nn.relu(nn.Conv(self.features, (3, 3), strides=(1, 1), padding="VALID")(x))
+    norm = (lambda h: nn.LayerNorm()(h)) if self.layer_norm else (lambda h: h)  # noqa: E731
+    x = nn.relu(norm(nn.Conv(self.features, (3, 3), strides=(1, 1), padding="VALID")(x)))
     x = x.reshape(x.shape[:-3] + (-1,))
-    x = nn.relu(nn.Dense(self.hidden_size)(x))
+    x = nn.relu(norm(nn.Dense(self.hidden_size)(x)))
     return nn.Dense(self.num_actions)(x)
 
 
@@ -277,14 +289,22 @@ class ActorCritic(nn.Module):
   ``sqrt(2)`` in the torsos, ``0.01`` on the policy head so the initial policy is near uniform,
   ``1`` on the critic heads) and zero biases, as in PPO/A2C code.
 
+  Continuous actions (``continuous=True``): the policy is a diagonal Gaussian over ``D =
+  num_actions`` dimensions, ``obs -> ((mean [..., D], log_std [..., D]), V(s))``; ``mean`` comes
+  from ``"policy_head"``, ``log_std`` is one learned vector (``"log_std"``, state-independent,
+  initialised to ``log_std_init``) broadcast over the batch
+  (:func:`jaxrl.distributions.diag_gaussian`).
+
   Attributes:
-    num_actions: ``A >= 1``.
+    num_actions: ``A >= 1`` actions (or action dimensions ``D`` when continuous).
     hidden_sizes: widths of the hidden layers of each torso.
     shared: one torso for both heads.
     activation: elementwise nonlinearity.
     observation_ndim: rank of one observation.
     critic: ``"v"`` (``V(s)``, shape ``[...]``) or ``"q"`` (``Q(s, .)``, shape ``[..., A]``).
     dueling: with ``critic="q"``, the dueling parametrisation of ``Q``.
+    continuous: a Gaussian policy over real action vectors (``critic="v"`` only).
+    log_std_init: the initial ``log sigma`` of the Gaussian.
   """
 
   num_actions: int
@@ -294,6 +314,8 @@ class ActorCritic(nn.Module):
   observation_ndim: int = 1
   critic: str = "v"
   dueling: bool = False
+  continuous: bool = False
+  log_std_init: float = 0.0
 
   def __post_init__(self):
     validation.check_int(f"{type(self).__name__}.num_actions", self.num_actions, minimum=1)
@@ -301,6 +323,11 @@ class ActorCritic(nn.Module):
                          minimum=1)
     _check_hidden_sizes(type(self).__name__, self.hidden_sizes)
     _check_critic(type(self).__name__, self.critic, self.dueling)
+    validation.check_bool(f"{type(self).__name__}.continuous", self.continuous)
+    if self.continuous and self.critic != "v":
+      raise ValueError(f"{type(self).__name__}: a continuous policy takes critic='v' (an "
+                       f"action-value head needs a finite set of actions), got {self.critic!r}.")
+    validation.check_number(f"{type(self).__name__}.log_std_init", self.log_std_init)
     super().__post_init__()
 
   def _torso_names(self, torso: str) -> list[str]:
@@ -323,6 +350,8 @@ class ActorCritic(nn.Module):
       groups = {**{n: "actor" for n in self._torso_names("actor")},
                 **{n: "critic" for n in self._torso_names("critic")}}
     groups["policy_head"] = "actor"
+    if self.continuous:
+      groups["log_std"] = "actor"
     groups.update({n: "critic" for n in _critic_head_names(self.critic, self.dueling)})
     return groups
 
@@ -334,7 +363,12 @@ class ActorCritic(nn.Module):
     critic = actor if self.shared else self._torso(x, "critic")
     logits = nn.Dense(self.num_actions, kernel_init=orthogonal(0.01),
                       bias_init=nn.initializers.zeros, name="policy_head")(actor)
-    return logits, _critic_head(critic, self.critic, self.num_actions, self.dueling)
+    value = _critic_head(critic, self.critic, self.num_actions, self.dueling)
+    if not self.continuous:
+      return logits, value
+    log_std = self.param("log_std", nn.initializers.constant(self.log_std_init),
+                         (self.num_actions,))
+    return (logits, jnp.broadcast_to(log_std, logits.shape)), value
 
 
 #: The kinds :func:`make_q_network` builds.
@@ -485,7 +519,8 @@ ACTOR_CRITIC_KINDS = ("mlp", "cnn")
 
 def make_actor_critic(kind: str, num_actions: int, observation_shape: Sequence[int], *,
                       hidden_sizes: Sequence[int] = (64, 64), shared: bool = False,
-                      critic: str = "v", dueling: bool = False, **kwargs) -> nn.Module:
+                      critic: str = "v", dueling: bool = False, continuous: bool = False,
+                      log_std_init: float = 0.0, **kwargs) -> nn.Module:
   """Builds an actor-critic ``obs -> (logits [..., A], critic)``, validated eagerly.
 
   Kinds: ``"mlp"`` (:class:`ActorCritic`, any observation, flattened) and ``"cnn"``
@@ -501,6 +536,9 @@ def make_actor_critic(kind: str, num_actions: int, observation_shape: Sequence[i
     shared: one torso for both heads (``"mlp"`` only; the CNN always shares).
     critic: one of :data:`ACTOR_CRITIC_CRITICS`.
     dueling: with ``critic="q"``, ``Q(s, a) = V(s) + D(s, a) - mean_a' D(s, a')``.
+    continuous: a Gaussian policy over ``num_actions`` real dimensions (``"mlp"`` only):
+      ``obs -> ((mean, log_std), V(s))``.
+    log_std_init: its initial ``log sigma``.
     **kwargs: further fields of the module.
 
   Raises:
@@ -525,8 +563,13 @@ def make_actor_critic(kind: str, num_actions: int, observation_shape: Sequence[i
   if not shape or any(d < 1 for d in shape):
     raise ValueError(f"observation_shape must be a non-empty tuple of positive ints, got {shape}.")
   if kind == "mlp":
+    if continuous:
+      kwargs.update(continuous=True, log_std_init=log_std_init)
     return ActorCritic(num_actions=num_actions, hidden_sizes=tuple(hidden_sizes), shared=shared,
                        observation_ndim=len(shape), critic=critic, dueling=dueling, **kwargs)
+  if continuous:
+    raise ValueError("a 'cnn' actor-critic takes discrete actions; use kind='mlp' for a "
+                     "continuous (Gaussian) policy.")
   if len(shape) != 3 or min(shape[:2]) < CNNActorCritic.min_image_size:
     raise ValueError(f"a 'cnn' actor-critic needs image observations [H, W, C] of at least "
                      f"{CNNActorCritic.min_image_size}x{CNNActorCritic.min_image_size}, got "

@@ -102,20 +102,24 @@ class Trajectory(NamedTuple):
     return discount * (1.0 - self.terminated_t.astype(jnp.float32))
 
 
-def make_env_step(env, env_params, num_envs: int) -> Callable:
+def make_env_step(env, env_params, num_envs: int,
+                  action_map: Callable[[Array], Array] | None = None) -> Callable:
   """``env_step(key, env_state, action) -> (obs, env_state, EnvStep)`` for ``E = num_envs``.
 
   ``key`` is consumed (split once per environment); ``env_state``, ``action`` and the returned
   ``obs`` (the next observation to act on: the new episode's first one after an auto-reset)
   carry a leading ``[E]``. ``env`` must report episode statistics in ``info``
-  (:class:`~jaxrl.envs.EpisodeStatistics`).
+  (:class:`~jaxrl.envs.EpisodeStatistics`). ``action_map`` turns the agent's action into the
+  environment's (e.g. a Gaussian sample clipped to the action bounds,
+  :func:`jaxrl.distributions.clip_to`); the trajectory keeps the agent's.
   """
   num_envs = validation.check_int("num_envs", num_envs, minimum=1)
 
   def env_step(key, env_state, action):
+    env_action = action if action_map is None else action_map(action)
     obs, env_state, reward, terminated, truncated, info = jax.vmap(
-        env.step, in_axes=(0, 0, 0, None))(jax.random.split(key, num_envs), env_state, action,
-                                           env_params)
+        env.step, in_axes=(0, 0, 0, None))(jax.random.split(key, num_envs), env_state,
+                                           env_action, env_params)
     return obs, env_state, EnvStep(
         r_t=reward.astype(jnp.float32), terminated_t=terminated,
         truncated_t=truncated & ~terminated, obs_tp1=info["final_observation"],
@@ -158,19 +162,22 @@ def make_rollout(env_step: Callable, policy: Callable, length: int) -> Callable:
 
 
 def make_greedy_evaluation(env, env_params, apply_fn: Callable, num_episodes: int,
-                           max_steps: int | None = None) -> Callable[[Array, object], Array]:
+                           max_steps: int | None = None, *,
+                           to_action: Callable | None = None) -> Callable[[Array, object], Array]:
   """Builds ``evaluate(key, params) -> mean return`` of the greedy policy ``argmax_a Q(s, a)``.
 
   Runs ``num_episodes`` fresh environments side by side for ``max_steps`` steps and sums each
   one's rewards until its *first* episode ends (terminated or truncated); later episodes after
   auto-reset are ignored. ``apply_fn(params, obs) -> [..., A]`` values or logits (the argmax is
-  taken either way).
+  taken either way), or anything ``to_action`` turns into the environment's actions.
 
   Args:
     env, env_params: a gymnax-style environment.
     apply_fn: the network's apply function.
     num_episodes: parallel evaluation episodes.
     max_steps: step cap; defaults to ``env_params.max_steps_in_episode``, so every episode ends.
+    to_action: ``apply_fn``'s output -> actions (default: argmax over the last axis); e.g. the
+      clipped mean of a Gaussian policy.
 
   Raises:
     ValueError: no cap given and the environment's params carry none.
@@ -189,7 +196,8 @@ def make_greedy_evaluation(env, env_params, apply_fn: Callable, num_episodes: in
 
     def step(carry, k):
       obs, state, total, done = carry
-      action = jnp.argmax(apply_fn(params, obs), axis=-1)
+      out = apply_fn(params, obs)
+      action = jnp.argmax(out, axis=-1) if to_action is None else to_action(out)
       obs, state, reward, terminated, truncated, _ = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
           jax.random.split(k, num_episodes), state, action, env_params)
       total = total + jnp.where(done, 0.0, reward)

@@ -49,7 +49,7 @@ def test_public_names():
       "policy_gradient_loss", "q_learning_loss", "q_learning_target", "td_error", "value_loss",
       "sarsa_target", "expected_sarsa_target", "state_value_from_q", "q_actor_critic_weights",
       "action_value_loss", "ActorCriticLoss", "actor_critic_loss", "masked_value_loss",
-      "normalize"}
+      "normalize", "clipped_surrogate_pg_loss", "clipped_value_loss"}
   for name in losses.__all__:
     assert getattr(losses, name).__doc__
 
@@ -331,3 +331,30 @@ def test_normalize_over_all_entries_or_the_masked_ones():
   zm = losses.normalize(x, mask)     # mean 2, std sqrt(2/3) of the first three
   np.testing.assert_allclose(zm[:3], (x[:3] - 2.0) / (np.sqrt(2 / 3) + 1e-8), rtol=1e-5)
 
+
+
+# ---------------------------------------------------------------------------------------------
+# PPO's clipped objectives
+# ---------------------------------------------------------------------------------------------
+def test_clipped_surrogate_by_hand():
+  rho = jnp.array([0.5, 1.5, 1.0, 0.7])
+  adv = jnp.array([1.0, 1.0, -2.0, -1.0])
+  # min(rho A, clip(rho) A): 0.5 (unclipped, below 1 - eps helps nothing), 1.2 (capped),
+  # -2.0, -0.8 (for A < 0 the clip at 1 - eps = 0.8 binds: min(-0.7, -0.8))
+  expected = -(0.5 + 1.2 - 2.0 - 0.8) / 4
+  np.testing.assert_allclose(losses.clipped_surrogate_pg_loss(rho, adv, 0.2), expected,
+                             rtol=1e-6)
+  # the gradient flows through the ratios where unclipped, not through the advantages
+  g_rho, g_adv = jax.grad(losses.clipped_surrogate_pg_loss, argnums=(0, 1))(rho, adv, 0.2)
+  np.testing.assert_allclose(g_rho, [-0.25, 0.0, 0.5, 0.0], atol=1e-7)
+  np.testing.assert_array_equal(g_adv, 0.0)
+
+
+def test_clipped_value_loss_by_hand():
+  v = jnp.array([3.0, 0.0])
+  v_old = jnp.array([1.0, 0.5])
+  target = jnp.array([4.0, 0.0])
+  # step 0: unclipped error 1, clipped v_old + 0.2 = 1.2 -> error 2.8: max 2.8^2
+  # step 1: unclipped error 0, clipped 0.5 - 0.2 = 0.3 -> 0.3^2
+  np.testing.assert_allclose(losses.clipped_value_loss(v, v_old, target, 0.2),
+                             0.5 * (2.8 ** 2 + 0.3 ** 2) / 2, rtol=1e-6)

@@ -61,6 +61,7 @@ from jaxrl import networks as networks_lib
 from jaxrl import policies as policies_lib
 from jaxrl import returns as returns_lib
 from jaxrl import rollouts
+from jaxrl.agents import actors
 from jaxrl.agents import optimizers
 from jaxrl.agents import trainer as trainer_lib
 from jaxrl.agents.config import POSITIVE_OR_INF, AgentConfig, hyperparameter, option
@@ -155,16 +156,8 @@ class A2CConfig(AgentConfig):
 A2CHyperparams = A2CConfig.hyperparams_type()
 
 
-class A2CState(NamedTuple):
-  """Everything a run carries (checkpoint this to resume)."""
-
-  params: Any
-  opt_state: Any
-  env_state: Any
-  obs: Array
-  key: Array
-  env_steps: Array
-  updates: Array
+#: Everything a run carries (checkpoint this to resume): the on-policy agents' shared state.
+A2CState = trainer_lib.OnPolicyState
 
 
 class A2CStats(NamedTuple):
@@ -201,7 +194,7 @@ def _flat(x: Array) -> Array:
   return x.reshape((-1,) + x.shape[2:])
 
 
-def _make_v_loss(config: A2CConfig, network, n_step: int):
+def _make_v_loss(config: A2CConfig, actor: actors.Actor, n_step: int):
   """The state-value critic's loss ``(params, traj, hp, key) -> (loss, A2CStats)``."""
 
   def advantages(traj, v, v_tp1, hp):
@@ -212,15 +205,16 @@ def _make_v_loss(config: A2CConfig, network, n_step: int):
 
   def loss_fn(params, traj, hp, key):
     del key
-    logits, v = network.apply(params, traj.obs_t)                       # [T, E, A], [T, E]
-    v_tp1 = jax.lax.stop_gradient(network.apply(params, traj.obs_tp1)[1])
+    pi, v = actor.network.apply(params, traj.obs_t)           # logits [T, E, A] (or mean, log_std)
+    v_tp1 = jax.lax.stop_gradient(actor.network.apply(params, traj.obs_tp1)[1])
     adv = jax.lax.stop_gradient(advantages(traj, jax.lax.stop_gradient(v), v_tp1, hp))
     target = adv + jax.lax.stop_gradient(v)
     if config.normalize_advantages:
       adv = losses_lib.normalize(adv)
+    pi = jax.tree.map(_flat, pi)
     out = losses_lib.actor_critic_loss(
-        losses_lib.policy_gradient_loss(_flat(logits), _flat(traj.a_t), _flat(adv)),
-        losses_lib.value_loss(_flat(v), _flat(target)), -losses_lib.entropy_loss(_flat(logits)),
+        actors.pg_loss(actor.dist, pi, _flat(traj.a_t), _flat(adv)),
+        losses_lib.value_loss(_flat(v), _flat(target)), actors.mean_entropy(actor.dist, pi),
         value_coef=hp.value_coef, entropy_coef=hp.entropy_coef)
     return out.loss, A2CStats(*out, value_mean=jnp.mean(v))
 
@@ -290,26 +284,18 @@ def make_train(config: A2CConfig, env, env_params) -> trainer_lib.Trainer:
     probable action is optimal under the exact ``Q*``.
   """
   loop = _check_config(config)
-  obs_shape = tuple(env.observation_space(env_params).shape)
-  network = networks_lib.make_actor_critic(config.network, int(env.num_actions), obs_shape,
-                                           hidden_sizes=config.hidden_sizes,
-                                           shared=config.shared_torso, critic=config.critic,
-                                           dueling=config.q_dueling)
+  actor = actors.make_actor("A2CConfig", config, env, env_params, critic=config.critic,
+                            dueling=config.q_dueling)
+  network = actor.network
   env = wrappers_lib.EpisodeStatistics(env)
-
-  def logits_fn(params, obs):
-    return network.apply(params, obs)[0]
-
-  def policy(key, params, obs):
-    return policies_lib.categorical_sample(key, logits_fn(params, obs)), ()
-
-  rollout = rollouts.make_rollout(rollouts.make_env_step(env, env_params, config.num_envs),
-                                  policy, config.num_steps)
-  evaluate = rollouts.make_greedy_evaluation(env, env_params, logits_fn, config.eval_episodes,
-                                             config.eval_max_steps)
-  reference = rollouts.tabular_reference(env_params)
+  rollout = rollouts.make_rollout(
+      rollouts.make_env_step(env, env_params, config.num_envs, action_map=actor.to_env),
+      actor.act, config.num_steps)
+  evaluate = actor.evaluation(env, env_params, config.eval_episodes, config.eval_max_steps)
+  reference = None if actor.spec.continuous else rollouts.tabular_reference(env_params)
   n_step = config.num_steps if config.n_step is None else config.n_step
-  loss_fn = (_make_q_loss if config.critic == "q" else _make_v_loss)(config, network, n_step)
+  loss_fn = (_make_q_loss(config, network, n_step) if config.critic == "q"
+             else _make_v_loss(config, actor, n_step))
   sarsa = config.critic == "q" and config.q_target == "sarsa"
   optimizer = functools.partial(_optimizer, config, network,
                                 loop.num_logs * loop.iterations_per_log)
@@ -335,7 +321,7 @@ def make_train(config: A2CConfig, env, env_params) -> trainer_lib.Trainer:
     del hp
     if reference is None:
       return {}
-    return dict(policy_match=reference(logits_fn, state.params)["policy_match"])
+    return dict(policy_match=reference(actor.pi, state.params)["policy_match"])
 
   def init_state(key, hp) -> A2CState:
     k_net, k_env, key = jax.random.split(key, 3)

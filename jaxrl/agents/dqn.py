@@ -34,6 +34,7 @@ from jaxrl import rollouts
 from jaxrl.agents import optimizers
 from jaxrl.agents import trainer as trainer_lib
 from jaxrl.agents.config import POSITIVE_OR_INF, AgentConfig, hyperparameter, option
+from jaxrl.envs import spaces as spaces_lib
 from jaxrl.envs import wrappers as wrappers_lib
 from jaxrl.validation import (AT_LEAST_ONE, HALF_OPEN_UNIT, NON_NEGATIVE, POSITIVE,
                               UNIT_INTERVAL)
@@ -246,7 +247,8 @@ def make_train(config: DQNConfig, env, env_params) -> trainer_lib.Trainer:
   """
   loop = _check_config(config)
   obs_shape = tuple(env.observation_space(env_params).shape)
-  network = networks_lib.make_q_network(config.network, int(env.num_actions), obs_shape,
+  num_actions = spaces_lib.require_discrete("DQN", env, env_params)
+  network = networks_lib.make_q_network(config.network, num_actions, obs_shape,
                                         hidden_sizes=config.hidden_sizes)
   env = wrappers_lib.EpisodeStatistics(env)
   env_step = rollouts.make_env_step(env, env_params, config.num_envs)

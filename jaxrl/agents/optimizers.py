@@ -28,7 +28,8 @@ __all__ = ("adam",)
 
 def adam(learning_rate: Any, *, max_grad_norm: float = math.inf, eps: float = 1e-8,
          anneal_steps: int | None = None, group_scales: Mapping[str, Any] | None = None,
-         labels: Callable[[Any], Any] | None = None) -> optax.GradientTransformation:
+         labels: Callable[[Any], Any] | None = None,
+         rectified: bool = False) -> optax.GradientTransformation:
   """Adam with optional global-norm clipping, linear annealing and per-group scales.
 
   The step on a parameter in group ``g`` is
@@ -44,6 +45,8 @@ def adam(learning_rate: Any, *, max_grad_norm: float = math.inf, eps: float = 1e
     anneal_steps: decay ``lr`` linearly to zero over this many updates (None: constant).
     group_scales: ``{group: scale}`` multiplying the step of each group's parameters last.
     labels: ``params -> tree of group names`` (required with ``group_scales``).
+    rectified: RAdam (Liu et al., 2020: Adam with the variance of its adaptive step
+      rectified early in training) instead of Adam.
 
   Returns:
     An ``optax.GradientTransformation``.
@@ -63,7 +66,8 @@ def adam(learning_rate: Any, *, max_grad_norm: float = math.inf, eps: float = 1e
     step = optax.scale_by_learning_rate(learning_rate)
   else:
     step = optax.scale_by_schedule(lambda count: -learning_rate * (1.0 - count / anneal_steps))
-  parts = [clip, optax.scale_by_adam(eps=eps), step]
+  scale = optax.scale_by_radam(eps=eps) if rectified else optax.scale_by_adam(eps=eps)
+  parts = [clip, scale, step]
   if group_scales is not None:
     parts.append(optax.multi_transform(
         {g: optax.scale(s) for g, s in group_scales.items()}, labels))

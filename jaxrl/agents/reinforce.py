@@ -78,9 +78,9 @@ import optax
 
 from jaxrl import losses as losses_lib
 from jaxrl import networks as networks_lib
-from jaxrl import policies as policies_lib
 from jaxrl import returns as returns_lib
 from jaxrl import rollouts
+from jaxrl.agents import actors
 from jaxrl.agents import optimizers
 from jaxrl.agents import trainer as trainer_lib
 from jaxrl.agents.config import POSITIVE_OR_INF, AgentConfig, hyperparameter, option
@@ -277,22 +277,23 @@ def batch_weights(config: ReinforceConfig, traj: rollouts.Trajectory, v: Array, 
   return jax.lax.stop_gradient(w), mask, jax.lax.stop_gradient(g)
 
 
-def _make_loss(config: ReinforceConfig, network):
+def _make_loss(config: ReinforceConfig, actor: actors.Actor):
   """``loss_fn(params, traj, baseline, hp) -> (loss, (ReinforceStats, mean counted return))``."""
 
   def loss_fn(params, traj, baseline, hp):
-    logits, v = network.apply(params, traj.obs_t)                        # [T, E, A], [T, E]
+    pi, v = actor.network.apply(params, traj.obs_t)   # logits [T, E, A] (or mean, log_std)
     v_final = jnp.zeros_like(v)
     if config.truncation == "bootstrap":
-      v_final = network.apply(params, traj.obs_tp1)[1]
+      v_final = actor.network.apply(params, traj.obs_tp1)[1]
     w, mask, g = batch_weights(config, traj, jax.lax.stop_gradient(v),
                                jax.lax.stop_gradient(v_final), baseline, hp.discount)
     flat = lambda x: x.reshape((-1,) + x.shape[2:])  # noqa: E731
     # the sum over counted steps / (T E), a constant: unbiased (see the module docstring)
-    pg = losses_lib.policy_gradient_loss(flat(logits), flat(traj.a_t),
-                                         flat(w * mask.astype(w.dtype)))
+    pg = actors.pg_loss(actor.dist, jax.tree.map(flat, pi), flat(traj.a_t),
+                        flat(w * mask.astype(w.dtype)))
     vl = losses_lib.masked_value_loss(v, g, mask) if config.baseline == "value" else None
-    out = losses_lib.actor_critic_loss(pg, vl, -losses_lib.entropy_loss(flat(logits)),
+    out = losses_lib.actor_critic_loss(pg, vl, actors.mean_entropy(actor.dist,
+                                                                   jax.tree.map(flat, pi)),
                                        value_coef=hp.value_coef, entropy_coef=hp.entropy_coef)
     m = mask.astype(jnp.float32)
     g_mean = jnp.sum(g * m) / jnp.maximum(jnp.sum(m), 1.0)
@@ -321,22 +322,15 @@ def make_train(config: ReinforceConfig, env, env_params) -> trainer_lib.Trainer:
   config = resolve(config, env_params)
   loop = _intervals(config)
   obs_shape = tuple(env.observation_space(env_params).shape)
-  network = networks_lib.make_actor_critic(config.network, int(env.num_actions), obs_shape,
-                                           hidden_sizes=config.hidden_sizes)
+  actor = actors.make_actor("ReinforceConfig", config, env, env_params)
+  network = actor.network
   env = wrappers_lib.EpisodeStatistics(env)
-
-  def logits_fn(params, obs):
-    return network.apply(params, obs)[0]
-
-  def policy(key, params, obs):
-    return policies_lib.categorical_sample(key, logits_fn(params, obs)), ()
-
-  rollout = rollouts.make_rollout(rollouts.make_env_step(env, env_params, config.num_envs),
-                                  policy, config.rollout_length)
-  evaluate = rollouts.make_greedy_evaluation(env, env_params, logits_fn, config.eval_episodes,
-                                             config.eval_max_steps)
-  reference = rollouts.tabular_reference(env_params)
-  loss_fn = _make_loss(config, network)
+  rollout = rollouts.make_rollout(
+      rollouts.make_env_step(env, env_params, config.num_envs, action_map=actor.to_env),
+      actor.act, config.rollout_length)
+  evaluate = actor.evaluation(env, env_params, config.eval_episodes, config.eval_max_steps)
+  reference = None if actor.spec.continuous else rollouts.tabular_reference(env_params)
+  loss_fn = _make_loss(config, actor)
 
   def optimizer(hp):
     return optimizers.adam(hp.learning_rate, max_grad_norm=config.max_grad_norm)
@@ -364,7 +358,7 @@ def make_train(config: ReinforceConfig, env, env_params) -> trainer_lib.Trainer:
     del hp
     metrics = dict(baseline=state.baseline)
     if reference is not None:
-      metrics["policy_match"] = reference(logits_fn, state.params)["policy_match"]
+      metrics["policy_match"] = reference(actor.pi, state.params)["policy_match"]
     return metrics
 
   def init_state(key, hp) -> ReinforceState:

@@ -42,6 +42,7 @@ __all__ = (
     "EpisodeTally",
     "Intervals",
     "IterationStats",
+    "OnPolicyState",
     "Trainer",
     "intervals",
     "make_trainer",
@@ -49,6 +50,27 @@ __all__ = (
 
 #: Fields an agent's state must have (see the module docstring).
 STATE_FIELDS = ("params", "key", "env_steps", "updates")
+
+
+class OnPolicyState(NamedTuple):
+  """The state of an agent that learns from its own synchronous rollouts (A2C, PPO, PQN):
+  everything a run carries, so checkpoint this to resume.
+
+  Attributes:
+    params: the network's parameters; opt_state: the optimizer's state;
+    env_state, obs: the ``num_envs`` environments' states and current observations;
+    key: the run's PRNG key (split once per rollout and once per logging interval);
+    env_steps, updates: int32 counters (environment steps summed over the environments;
+      gradient steps).
+  """
+
+  params: Any
+  opt_state: Any
+  env_state: Any
+  obs: Array
+  key: Array
+  env_steps: Array
+  updates: Array
 
 
 class EpisodeTally(NamedTuple):

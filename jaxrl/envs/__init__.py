@@ -1,9 +1,14 @@
 """Environments with gymnax 1.x's interface: tabular MDPs, probes, wrappers and ``make``."""
 
 from jaxrl.envs.probes import NUM_PROBES
+from jaxrl.envs.probes import ContinuousProbe
+from jaxrl.envs.probes import continuous_probe
 from jaxrl.envs.probes import probe
 from jaxrl.envs.registry import env_names
 from jaxrl.envs.registry import make
+from jaxrl.envs.spaces import ActionSpec
+from jaxrl.envs.spaces import action_spec
+from jaxrl.envs.spaces import require_discrete
 from jaxrl.envs.tabular import QComparison
 from jaxrl.envs.tabular import TabularEnv
 from jaxrl.envs.tabular import TabularEnvParams
@@ -25,6 +30,8 @@ from jaxrl.envs.wrappers import TimeLimitState
 from jaxrl.envs.wrappers import Wrapper
 
 __all__ = (
+    "ActionSpec",
+    "ContinuousProbe",
     "EpisodeStatistics",
     "EpisodeStatisticsState",
     "FrameStack",
@@ -39,7 +46,9 @@ __all__ = (
     "TimeLimit",
     "TimeLimitState",
     "Wrapper",
+    "action_spec",
     "chain_env",
+    "continuous_probe",
     "compare_q_values",
     "env_names",
     "exact_q_values",
@@ -48,4 +57,5 @@ __all__ = (
     "is_terminal_state",
     "make",
     "probe",
+    "require_discrete",
 )

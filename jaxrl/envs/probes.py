@@ -29,7 +29,12 @@ in the loss; 5 the two together; 6 whether the agent's discount is the one it wa
 
 from __future__ import annotations
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+from flax import struct
+from gymnax.environments import environment
+from gymnax.environments import spaces
 
 from jaxrl import validation
 from jaxrl.envs.tabular import TabularEnv
@@ -39,7 +44,11 @@ from jaxrl.mdp import TabularMDP
 from jaxrl.mdp import chain
 
 __all__ = (
+    "ContinuousProbe",
+    "ContinuousProbeParams",
+    "ContinuousProbeState",
     "NUM_PROBES",
+    "continuous_probe",
     "probe",
 )
 
@@ -104,3 +113,106 @@ def probe(n: int, *, discount: float = 0.99,
     return from_mdp(mdp, initial_distribution=[0.5, 0.5, 0.0], **kwargs)
   mdp = chain(4, far_reward=2.0, near_reward=1.0, discount=float(discount))
   return from_mdp(mdp, initial_state=2, **kwargs)
+
+
+# ------------------------------------------------------------------------------------------------
+# A continuous-action probe
+# ------------------------------------------------------------------------------------------------
+@struct.dataclass
+class ContinuousProbeState(environment.EnvState):
+  """State of :class:`ContinuousProbe`: the context ``c`` (int32 ``[]``) drawn at reset."""
+
+  c: jax.Array
+
+
+@struct.dataclass
+class ContinuousProbeParams:
+  """Numbers of :class:`ContinuousProbe`.
+
+  Attributes:
+    targets: float32 ``[K]`` the best action in each of the ``K`` contexts.
+    max_steps_in_episode: 1 (every episode is one step).
+  """
+
+  targets: jax.Array
+  max_steps_in_episode: int = 1
+
+
+class ContinuousProbe(environment.Environment):
+  """A one-step continuous bandit whose optimal action is known: the probe for Gaussian policies.
+
+  Each episode draws a context ``c`` uniformly from ``K`` and shows ``one_hot(c)``; the agent
+  answers with one real action ``a`` in ``[-3, 3]`` and receives ``r = -(a - targets[c])^2``,
+  and the episode terminates. The optimal (greedy) action in context ``c`` is ``targets[c]``
+  (in ``[-1, 1]``), with return 0; a Gaussian policy with mean ``mu(c)`` and scale ``sigma``
+  earns ``-(mu(c) - targets[c])^2 - sigma^2`` on average while ``sigma`` is small against the
+  distance to the bounds (the bounds are wide so that clipping, which rewards pushing a wide
+  Gaussian's mean past a near bound, does not move the optimum). Register name
+  ``"ContinuousProbe-v0"``.
+  """
+
+  def __init__(self, num_contexts: int = 2):
+    super().__init__()
+    self._k = validation.check_int("num_contexts", num_contexts, minimum=1)
+
+  def __eq__(self, other):
+    return type(other) is type(self) and other._k == self._k
+
+  def __hash__(self):
+    return hash((type(self), self._k))
+
+  @property
+  def name(self) -> str:
+    return "ContinuousProbe-v0"
+
+  @property
+  def num_actions(self) -> int:
+    return 1
+
+  @property
+  def default_params(self) -> ContinuousProbeParams:
+    return ContinuousProbeParams(targets=jnp.linspace(-0.5, 0.5, self._k, dtype=jnp.float32))
+
+  def step_env(self, key, state: ContinuousProbeState, action, params: ContinuousProbeParams):
+    del key
+    a = jnp.asarray(action, jnp.float32).reshape(())
+    reward = -jnp.square(a - params.targets[state.c])
+    state = ContinuousProbeState(time=state.time + 1, c=state.c)
+    return self.get_obs(state), state, reward, jnp.bool_(True), {}
+
+  def reset_env(self, key, params: ContinuousProbeParams):
+    del params
+    c = jax.random.randint(key, (), 0, self._k, dtype=jnp.int32)
+    state = ContinuousProbeState(time=jnp.zeros((), jnp.int32), c=c)
+    return self.get_obs(state), state
+
+  def get_obs(self, state: ContinuousProbeState, params=None, key=None) -> jax.Array:
+    del params, key
+    return jax.nn.one_hot(state.c, self._k, dtype=jnp.float32)
+
+  def is_terminal(self, state, params) -> jax.Array:
+    return state.time >= 1
+
+  def is_terminated(self, state, params) -> jax.Array:
+    return state.time >= 1
+
+  def is_truncated(self, state, params) -> jax.Array:
+    return jnp.bool_(False)
+
+  def action_space(self, params=None) -> spaces.Box:
+    return spaces.Box(-3.0, 3.0, (1,), jnp.float32)
+
+  def observation_space(self, params=None) -> spaces.Box:
+    return spaces.Box(0.0, 1.0, (self._k,), jnp.float32)
+
+
+def continuous_probe(num_contexts: int = 2,
+                     targets=None) -> tuple[ContinuousProbe, ContinuousProbeParams]:
+  """The :class:`ContinuousProbe` with ``targets`` (default: evenly spaced in ``[-0.5, 0.5]``)."""
+  env = ContinuousProbe(num_contexts)
+  if targets is None:
+    return env, env.default_params
+  targets = np.asarray(targets, np.float32)
+  if targets.shape != (env._k,) or not np.all(np.abs(targets) <= 1.0):  # pylint: disable=protected-access
+    raise ValueError(f"targets must be {num_contexts} numbers in [-1, 1], got {targets.tolist()}.")
+  return env, ContinuousProbeParams(targets=jnp.asarray(targets))

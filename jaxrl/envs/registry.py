@@ -9,6 +9,7 @@ from typing import Any, Callable
 import gymnax
 
 from jaxrl.envs.probes import NUM_PROBES
+from jaxrl.envs.probes import continuous_probe
 from jaxrl.envs.probes import probe
 from jaxrl.envs.tabular import chain_env
 from jaxrl.envs.tabular import gridworld_env
@@ -23,6 +24,7 @@ _JAXRL_ENVS: dict[str, Callable[..., tuple[Any, Any]]] = {
     "GridWorld-v0": gridworld_env,
     "Chain-v0": chain_env,
     **{f"Probe{n}-v0": partial(probe, n) for n in range(1, NUM_PROBES + 1)},
+    "ContinuousProbe-v0": continuous_probe,
 }
 
 

@@ -1,0 +1,111 @@
+"""The policy-gradient agents' actor: network, action distribution and action map, in one place.
+
+A2C, REINFORCE and PPO act the same way on any action space; :func:`make_actor` reads the
+environment's :class:`~jaxrl.envs.ActionSpec` once and returns an :class:`Actor`:
+
+* a finite set of actions: an actor-critic with categorical logits, actions ``argmax`` when
+  greedy, the environment gets the sampled index;
+* a box of real vectors: the same torso with a diagonal Gaussian head (state-independent
+  ``log_std``), the environment gets the sample clipped to the bounds while the trajectory keeps
+  the unclipped sample (its log-density is what the gradient uses), greedy acts with the clipped
+  mean.
+
+The loss terms :func:`pg_loss` and :func:`mean_entropy` take the policy's output for any
+distribution; on categorical logits they are exactly :func:`jaxrl.losses.policy_gradient_loss`
+and ``-entropy_loss``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+import chex
+import jax
+import jax.numpy as jnp
+
+from jaxrl import distributions as distributions_lib
+from jaxrl import losses as losses_lib
+from jaxrl import networks as networks_lib
+from jaxrl import rollouts
+from jaxrl.envs import spaces as spaces_lib
+
+Array = chex.Array
+
+__all__ = ("Actor", "make_actor", "mean_entropy", "pg_loss")
+
+
+class Actor(NamedTuple):
+  """A policy network with its action distribution.
+
+  Attributes:
+    network: ``obs -> (policy output, critic)`` (:func:`jaxrl.networks.make_actor_critic`).
+    dist: the :class:`~jaxrl.distributions.Distribution` of the policy output.
+    to_env: the agent's action -> the environment's (identity, or a clip to the bounds).
+    spec: the environment's actions.
+  """
+
+  network: Any
+  dist: distributions_lib.Distribution
+  to_env: Callable[[Array], Array]
+  spec: spaces_lib.ActionSpec
+
+  def pi(self, params, obs):
+    """The policy's output (logits, or ``(mean, log_std)``)."""
+    return self.network.apply(params, obs)[0]
+
+  def act(self, key, params, obs):
+    """``(action, ())``: a sample of the policy (for :func:`jaxrl.rollouts.make_rollout`)."""
+    return self.dist.sample(key, self.pi(params, obs)), ()
+
+  def act_and_record(self, key, params, obs):
+    """``(action, (log pi(action | obs), V(obs)))``: a sample and what PPO keeps of it."""
+    pi, v = self.network.apply(params, obs)
+    action = self.dist.sample(key, pi)
+    return action, (self.dist.log_prob(pi, action), v)
+
+  def evaluation(self, env, env_params, num_episodes: int, max_steps: int | None = None):
+    """``evaluate(key, params) -> mean return`` of the greedy policy (most probable action, or
+    the clipped mean)."""
+    if not self.spec.continuous:
+      return rollouts.make_greedy_evaluation(env, env_params, self.pi, num_episodes, max_steps)
+    return rollouts.make_greedy_evaluation(env, env_params, self.pi, num_episodes, max_steps,
+                                           to_action=lambda out: self.to_env(self.dist.mode(out)))
+
+
+def make_actor(owner: str, config: Any, env, env_params, *, critic: str = "v",
+               dueling: bool = False) -> Actor:
+  """The :class:`Actor` for ``env``'s action space, built from ``config``'s ``network``,
+  ``hidden_sizes`` and (when present) ``shared_torso`` and ``log_std_init``.
+
+  Raises:
+    ValueError: continuous actions with a critic other than ``"v"`` or a network other than
+      ``"mlp"`` (the message names the space), or a network that cannot take the observations.
+  """
+  spec = spaces_lib.action_spec(env, env_params)
+  if spec.continuous and critic != "v":
+    raise ValueError(f"{owner}: critic={critic!r} needs a discrete action space (one value per "
+                     f"action); this environment has a {spec.describe()}. Use critic='v'.")
+  if spec.continuous and config.network != "mlp":
+    raise ValueError(f"{owner}: network={config.network!r} takes discrete actions; continuous "
+                     f"actions ({spec.describe()}) need network='mlp'.")
+  obs_shape = tuple(env.observation_space(env_params).shape)
+  network = networks_lib.make_actor_critic(
+      config.network, spec.size, obs_shape, hidden_sizes=config.hidden_sizes,
+      shared=getattr(config, "shared_torso", False), critic=critic, dueling=dueling,
+      continuous=spec.continuous, log_std_init=getattr(config, "log_std_init", 0.0))
+  dist, to_env = distributions_lib.for_action_spec(spec)
+  return Actor(network=network, dist=dist, to_env=to_env, spec=spec)
+
+
+def pg_loss(dist: distributions_lib.Distribution, pi_t, a_t: Array, weights_t: Array) -> Array:
+  """``-(1 / B) sum_t log pi(a_t | s_t) stop_gradient(w_t)`` on a flat batch ``[B]``."""
+  if not dist.continuous:
+    return losses_lib.policy_gradient_loss(pi_t, a_t, weights_t)
+  return -jnp.mean(dist.log_prob(pi_t, a_t) * jax.lax.stop_gradient(weights_t))
+
+
+def mean_entropy(dist: distributions_lib.Distribution, pi_t) -> Array:
+  """``(1 / B) sum_t H(pi(. | s_t))`` on a flat batch ``[B]``."""
+  if not dist.continuous:
+    return -losses_lib.entropy_loss(pi_t)
+  return jnp.mean(dist.entropy(pi_t))

@@ -1,0 +1,86 @@
+"""What an environment's actions are, read once from its action space, checked before compiling.
+
+Every agent reads its environment's actions through :func:`action_spec`: a finite set
+(gymnax ``Discrete(n)``: actions ``0 .. n-1``) or a box of real vectors (gymnax ``Box``: actions
+``[D]`` between ``low`` and ``high``). Value-based agents need the finite set and say so before
+anything compiles (:func:`require_discrete`); the policy-gradient agents take either.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+from gymnax.environments import spaces
+
+__all__ = ("ActionSpec", "action_spec", "require_discrete")
+
+#: The agents that take continuous actions (named in the refusal of the others).
+CONTINUOUS_AGENTS = ("ppo", "a2c", "reinforce")
+
+
+class ActionSpec(NamedTuple):
+  """An environment's actions.
+
+  Attributes:
+    continuous: real vectors (a ``Box``) rather than a finite set.
+    num_actions: ``n`` of a discrete space (None when continuous).
+    shape: the shape of one action: ``()`` when discrete, ``(D,)`` when continuous.
+    low, high: float32 ``[D]`` bounds of a continuous space (None when discrete).
+  """
+
+  continuous: bool
+  num_actions: int | None
+  shape: tuple[int, ...]
+  low: np.ndarray | None
+  high: np.ndarray | None
+
+  def describe(self) -> str:
+    if not self.continuous:
+      return f"Discrete({self.num_actions})"
+    return (f"continuous Box(shape {self.shape}, low {self.low.tolist()}, "
+            f"high {self.high.tolist()})")
+
+  @property
+  def size(self) -> int:
+    """The network's output width: ``n`` actions, or ``D`` action dimensions."""
+    return int(self.num_actions) if not self.continuous else int(np.prod(self.shape))
+
+
+def action_spec(env: Any, env_params: Any) -> ActionSpec:
+  """The :class:`ActionSpec` of ``env.action_space(env_params)``.
+
+  Raises:
+    ValueError: a space that is neither ``Discrete`` nor a 1-D ``Box`` with finite bounds.
+  """
+  space = env.action_space(env_params)
+  name = getattr(env, "name", type(env).__name__)
+  if isinstance(space, spaces.Discrete):
+    return ActionSpec(False, int(space.n), (), None, None)
+  if isinstance(space, spaces.Box):
+    shape = tuple(int(d) for d in space.shape)
+    if len(shape) != 1:
+      raise ValueError(f"{name}: continuous actions must be vectors [D]; its Box has shape "
+                       f"{shape}.")
+    low = np.broadcast_to(np.asarray(space.low, np.float32), shape).copy()
+    high = np.broadcast_to(np.asarray(space.high, np.float32), shape).copy()
+    if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high)) and np.all(low < high)):
+      raise ValueError(f"{name}: the action Box needs finite bounds low < high, got low "
+                       f"{low.tolist()}, high {high.tolist()}.")
+    return ActionSpec(True, None, shape, low, high)
+  raise ValueError(f"{name}: action space {type(space).__name__} is not supported (Discrete or "
+                   "a 1-D Box).")
+
+
+def require_discrete(owner: str, env: Any, env_params: Any) -> int:
+  """The number of actions, or ValueError when the actions are continuous.
+
+  The message names the agent, the space and the agents that can take it.
+  """
+  spec = action_spec(env, env_params)
+  if spec.continuous:
+    name = getattr(env, "name", type(env).__name__)
+    others = f"{', '.join(CONTINUOUS_AGENTS[:-1])} or {CONTINUOUS_AGENTS[-1]}"
+    raise ValueError(f"{owner} needs a discrete action space, and {name} has a "
+                     f"{spec.describe()}; use {others} for continuous actions.")
+  return spec.num_actions
