@@ -17,9 +17,9 @@ import jax
 import numpy as np
 import tyro
 
-from jaxrl import agents
 from jaxrl import mdp as mdp_lib
 from jaxrl import training
+from jaxrl.training import algorithms
 from jaxrl.training import rundir
 
 __all__ = (
@@ -35,13 +35,9 @@ __all__ = (
     "GridworldConfig",
     "ChainConfig",
     "RunOptions",
-    "TrainDQN",
-    "TrainA2C",
-    "TrainReinforce",
+    "TRAIN_COMMANDS",
+    "SWEEP_COMMANDS",
     "SweepOptions",
-    "SweepDQN",
-    "SweepA2C",
-    "SweepReinforce",
     "ResumeArgs",
     "RepeatArgs",
     "PlotArgs",
@@ -247,34 +243,6 @@ class RunOptions:
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainDQN(RunOptions):
-  """Train DQN (replay buffer, target network, epsilon-greedy) on seeds in one compiled call."""
-
-  config: Annotated[agents.DQNConfig, tyro.conf.OmitArgPrefixes] = agents.DQNConfig()
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainA2C(RunOptions):
-  """Train A2C (synchronous advantage actor-critic) on seeds in one compiled call."""
-
-  config: Annotated[agents.A2CConfig, tyro.conf.OmitArgPrefixes] = agents.A2CConfig()
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainReinforce(RunOptions):
-  """Train REINFORCE (whole-episode policy gradient, optional baseline) on seeds in one call."""
-
-  config: Annotated[agents.ReinforceConfig, tyro.conf.OmitArgPrefixes] = agents.ReinforceConfig()
-
-
-TrainCommand = Union[
-    Annotated[TrainDQN, tyro.conf.subcommand("dqn")],
-    Annotated[TrainA2C, tyro.conf.subcommand("a2c")],
-    Annotated[TrainReinforce, tyro.conf.subcommand("reinforce")],
-]
-
-
-@dataclasses.dataclass(frozen=True)
 class SweepOptions:
   """What to search over."""
 
@@ -288,41 +256,33 @@ class SweepOptions:
   """seed of the random search's draws"""
 
 
-@dataclasses.dataclass(frozen=True)
-class SweepDQN(RunOptions, SweepOptions):
-  """Sweep DQN hyperparameters: hyperparameters vary in one vmapped call, other fields loop."""
-
-  num_seeds: int = 4
-  """seeds per setting"""
-  config: Annotated[agents.DQNConfig, tyro.conf.OmitArgPrefixes] = agents.DQNConfig()
-
-
-@dataclasses.dataclass(frozen=True)
-class SweepA2C(RunOptions, SweepOptions):
-  """Sweep A2C hyperparameters: hyperparameters vary in one vmapped call, other fields loop."""
-
-  num_seeds: int = 4
-  """seeds per setting"""
-  config: Annotated[agents.A2CConfig, tyro.conf.OmitArgPrefixes] = agents.A2CConfig()
-
-
-@dataclasses.dataclass(frozen=True)
-class SweepReinforce(RunOptions, SweepOptions):
-  """Sweep REINFORCE hyperparameters: hyperparameters vary in one vmapped call, others loop."""
-
-  num_seeds: int = 4
-  """seeds per setting"""
-  config: Annotated[agents.ReinforceConfig, tyro.conf.OmitArgPrefixes] = agents.ReinforceConfig()
+def _command(kind: str, algo: algorithms.Algorithm) -> type:
+  """The ``jaxrl train ALGO`` / ``jaxrl sweep ALGO`` options: the run options plus the
+  algorithm's config fields (generated from the registry, so a new agent needs no CLI code)."""
+  config_field = ("config", Annotated[algo.config_cls, tyro.conf.OmitArgPrefixes],
+                  dataclasses.field(default=algo.config_cls()))
+  if kind == "train":
+    bases, fields = (RunOptions,), [config_field]
+    doc = f"Train {algo.description}. Seeds run in one compiled call."
+  else:
+    bases = (RunOptions, SweepOptions)
+    fields = [("num_seeds", Annotated[int, tyro.conf.arg(help="seeds per setting")],
+               dataclasses.field(default=4)), config_field]
+    doc = (f"Sweep {algo.name} hyperparameters: hyperparameters vary in one vmapped call, other "
+           "fields loop.")
+  cls = dataclasses.make_dataclass(f"{kind.title()}{algo.config_cls.__name__[:-6]}", fields,
+                                   bases=bases, frozen=True)
+  cls.__doc__ = doc
+  cls.algorithm = algo.name
+  return cls
 
 
-SweepCommand = Union[
-    Annotated[SweepDQN, tyro.conf.subcommand("dqn")],
-    Annotated[SweepA2C, tyro.conf.subcommand("a2c")],
-    Annotated[SweepReinforce, tyro.conf.subcommand("reinforce")],
-]
-
-_ALGORITHM_OF = {TrainDQN: "dqn", TrainA2C: "a2c", TrainReinforce: "reinforce",
-                 SweepDQN: "dqn", SweepA2C: "a2c", SweepReinforce: "reinforce"}
+TRAIN_COMMANDS = {name: _command("train", algo) for name, algo in algorithms.ALGORITHMS.items()}
+SWEEP_COMMANDS = {name: _command("sweep", algo) for name, algo in algorithms.ALGORITHMS.items()}
+TrainCommand = Union[tuple(Annotated[cls, tyro.conf.subcommand(name)]  # type: ignore
+                           for name, cls in TRAIN_COMMANDS.items())]
+SweepCommand = Union[tuple(Annotated[cls, tyro.conf.subcommand(name)]  # type: ignore
+                           for name, cls in SWEEP_COMMANDS.items())]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -416,7 +376,7 @@ def _parse_space(items: Sequence[str]) -> dict:
 
 
 def run_train(args: RunOptions) -> int:
-  algorithm = _ALGORITHM_OF[type(args)]
+  algorithm = type(args).algorithm
   spec = training.RunSpec(algorithm=algorithm, config=args.config, env=args.env,
                           num_seeds=args.num_seeds, seed=args.seed,
                           checkpoint_every=args.checkpoint_every)
@@ -429,7 +389,7 @@ def run_train(args: RunOptions) -> int:
 
 
 def run_sweep(args) -> int:
-  algorithm = _ALGORITHM_OF[type(args)]
+  algorithm = type(args).algorithm
   if bool(args.grid) == bool(args.random):
     raise ValueError("give either --grid NAME=V1,V2 ... or --random N with --space NAME=LOW:HIGH.")
   if args.grid:
@@ -481,7 +441,8 @@ def main(argv: list[str] | None = None) -> int:
   """Entry point of the ``jaxrl`` command."""
   commands = {
       "solve": (Problem, "solve a tabular MDP exactly; print values and policy (gridworld, chain)"),
-      "train": (TrainCommand, "train an agent (dqn, a2c, reinforce) on seeds in one compiled call"),
+      "train": (TrainCommand, f"train an agent ({', '.join(algorithms.ALGORITHMS)}) on seeds in "
+                              "one compiled call"),
       "sweep": (SweepCommand, "search hyperparameters (grid or random); settings ranked with 95% "
                               "intervals"),
       "resume": (ResumeArgs, "continue a stopped run from its last checkpoint"),
@@ -497,9 +458,9 @@ def main(argv: list[str] | None = None) -> int:
   try:
     if isinstance(config, (GridworldConfig, ChainConfig)):
       return run_solve(config)
-    if isinstance(config, (TrainDQN, TrainA2C, TrainReinforce)):
+    if isinstance(config, tuple(TRAIN_COMMANDS.values())):
       return run_train(config)
-    if isinstance(config, (SweepDQN, SweepA2C, SweepReinforce)):
+    if isinstance(config, tuple(SWEEP_COMMANDS.values())):
       return run_sweep(config)
     if isinstance(config, ResumeArgs):
       return run_resume(config)

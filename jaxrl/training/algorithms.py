@@ -8,6 +8,8 @@ from typing import Any, Callable, NamedTuple
 
 from jaxrl.agents import a2c
 from jaxrl.agents import dqn
+from jaxrl.agents import ppo
+from jaxrl.agents import pqn
 from jaxrl.agents import reinforce
 from jaxrl.agents import config as config_lib
 
@@ -23,11 +25,13 @@ class Algorithm(NamedTuple):
     config_cls: the frozen config dataclass (an :class:`~jaxrl.agents.AgentConfig`: static
       structure + hyperparameter defaults, each field declared once).
     make_train: ``(config, env, env_params) -> Trainer``.
+    description: one line for ``jaxrl train --help``.
   """
 
   name: str
   config_cls: type
   make_train: Callable[..., Any]
+  description: str = ""
 
   @property
   def hyperparams_cls(self) -> type:
@@ -36,9 +40,19 @@ class Algorithm(NamedTuple):
 
 
 ALGORITHMS: dict[str, Algorithm] = {
-    "dqn": Algorithm("dqn", dqn.DQNConfig, dqn.make_train),
-    "a2c": Algorithm("a2c", a2c.A2CConfig, a2c.make_train),
-    "reinforce": Algorithm("reinforce", reinforce.ReinforceConfig, reinforce.make_train),
+    "dqn": Algorithm("dqn", dqn.DQNConfig, dqn.make_train,
+                     "DQN (replay buffer, target network, epsilon-greedy); discrete actions"),
+    "pqn": Algorithm("pqn", pqn.PQNConfig, pqn.make_train,
+                     "PQN (Q(lambda) over parallel rollouts, LayerNorm, no replay, no target "
+                     "network); discrete actions"),
+    "a2c": Algorithm("a2c", a2c.A2CConfig, a2c.make_train,
+                     "A2C (synchronous advantage actor-critic); discrete or continuous actions"),
+    "ppo": Algorithm("ppo", ppo.PPOConfig, ppo.make_train,
+                     "PPO (clipped surrogate, GAE, epochs of minibatches); discrete or "
+                     "continuous actions"),
+    "reinforce": Algorithm("reinforce", reinforce.ReinforceConfig, reinforce.make_train,
+                           "REINFORCE (whole-episode policy gradient, optional baseline); "
+                           "discrete or continuous actions"),
 }
 
 

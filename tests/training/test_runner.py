@@ -150,7 +150,7 @@ def test_checkpoint_from_a_different_config_is_refused(straight, tmp_path):
 
 
 @pytest.mark.parametrize("change, message", [
-    (dict(algorithm="ppo"), "unknown algorithm 'ppo'"),
+    (dict(algorithm="sac"), "unknown algorithm 'sac'"),
     (dict(env="NoSuchEnv-v9"), "unknown environment 'NoSuchEnv-v9'"),
     (dict(num_seeds=0), "num_seeds must be a positive integer"),
     (dict(settings=({"hidden_sizes": (8,)},)), "not dqn hyperparameters"),
@@ -256,3 +256,24 @@ def test_without_checkpoints_the_other_files_are_written(tmp_path):
   assert not (run_dir / "checkpoints").exists()
   with pytest.raises(ValueError, match="finished without checkpoints"):
     training.resume(run_dir, progress=False, log=None)
+
+
+@pytest.mark.parametrize("algorithm", ["ppo", "pqn"])
+def test_new_agents_run_resume_and_sweep_through_the_driver(algorithm, tmp_path):
+  # the driver knows nothing of the agent: a killed PPO / PQN run resumes bitwise, and a
+  # hyperparameter setting varies inside the same compiled call
+  algo = training.ALGORITHMS[algorithm]
+  config = algo.config_cls(total_steps=2_048, num_envs=4, num_steps=16, num_epochs=2,
+                           num_minibatches=2, hidden_sizes=(8,), log_every=512, eval_every=1_024,
+                           eval_episodes=2)
+  spec = training.RunSpec(algorithm, config, env="Probe4-v0", num_seeds=2, seed=3,
+                          settings=({"learning_rate": 1e-3}, {"learning_rate": 3e-3}),
+                          checkpoint_every=1_024)
+  straight = training.run(spec, tmp_path / "straight", progress=False, log=None)
+  with pytest.raises(training.Interrupted):
+    training.run(spec, tmp_path / "resumed", progress=False, log=None, stop_after_chunks=1)
+  resumed = training.resume(tmp_path / "resumed", progress=False, log=None)
+  assert same(resumed.metrics, straight.metrics)
+  assert straight.summary["compiled_programs"] == 2
+  assert straight.metrics["loss"].shape == (2, 2, 4)
+  assert not np.array_equal(straight.metrics["loss"][0], straight.metrics["loss"][1])
