@@ -272,4 +272,4 @@ def make_train(config: PPOConfig, env, env_params) -> trainer_lib.Trainer:
 def _optimizer(config: PPOConfig, num_updates: int, hp) -> optax.GradientTransformation:
   """Adam (eps 1e-5) after a global-norm clip, annealed to 0 over the run's minibatch updates."""
   return optimizers.adam(hp.learning_rate, max_grad_norm=config.max_grad_norm, eps=1e-5,
-                         anneal_steps=num_updates if config.anneal_lr else None)
+                         anneal_steps=num_updates if config.anneal_lr else None, flatten=True)

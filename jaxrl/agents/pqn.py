@@ -186,7 +186,7 @@ def _optimizer(config: PQNConfig, num_updates: int, hp) -> optax.GradientTransfo
   """RAdam (or Adam) after a global-norm clip, annealed linearly to 0 over the run."""
   return optimizers.adam(hp.learning_rate, max_grad_norm=config.max_grad_norm,
                          anneal_steps=num_updates if config.anneal_lr else None,
-                         rectified=config.optimizer == "radam")
+                         rectified=config.optimizer == "radam", flatten=True)
 
 
 def make_train(config: PQNConfig, env, env_params) -> trainer_lib.Trainer:
