@@ -94,20 +94,29 @@ def rejax_config(total_timesteps: int, eval_mode: str) -> dict:
   )
   if eval_mode == "minimal":
     cfg.update(eval_freq=total_timesteps, skip_initial_evaluation=True)
+  elif eval_mode == "curve":
+    cfg.update(eval_freq=CURVE_EVAL_FREQ, skip_initial_evaluation=True)
   elif eval_mode != "config":
-    raise ValueError(f"eval must be 'minimal' or 'config', got {eval_mode!r}")
+    raise ValueError(f"eval must be 'minimal', 'curve' or 'config', got {eval_mode!r}")
   return cfg
+
+
+#: ``"curve"`` mode: a greedy evaluation of CURVE_EPISODES episodes every CURVE_EVAL_FREQ steps
+#: (what jaxrl's DQN does by default), for a learning curve against time.
+CURVE_EVAL_FREQ, CURVE_EPISODES = 5_000, 10
 
 
 def make_algo(total_timesteps: int, eval_mode: str):
   algo_cls = rejax.get_algo("dqn")
   algo = algo_cls.create(**rejax_config(total_timesteps, eval_mode))
-  if eval_mode == "minimal":
-    def one_episode(algo, ts, rng):
+  if eval_mode in ("minimal", "curve"):
+    episodes = 1 if eval_mode == "minimal" else CURVE_EPISODES
+
+    def greedy_episodes(algo, ts, rng):
       act = algo.make_act(ts)
-      return evaluate(act, rng, algo.env, algo.env_params, 1,
+      return evaluate(act, rng, algo.env, algo.env_params, episodes,
                       algo.env_params.max_steps_in_episode)
-    algo = algo.replace(eval_callback=one_episode)
+    algo = algo.replace(eval_callback=greedy_episodes)
   return algo_cls, algo
 
 
@@ -201,6 +210,19 @@ class Server:
     wall = time.perf_counter() - t0
     return dict(seeds=seeds, total_timesteps=total_timesteps, rep=rep, wall_s=wall,
                 **summarize(out, seeds))
+
+  def curve(self, seeds: int, total_timesteps: int, rep: int = 0) -> dict:
+    """A prepared point's run with its evaluations: the median over seeds of each evaluation's
+    mean greedy return (``"curve"`` mode evaluates every CURVE_EVAL_FREQ steps)."""
+    compiled, algo = self.prepared[(seeds, total_timesteps)]
+    keys = seed_keys(seeds, 1000 * (rep + 1))
+    t0 = time.perf_counter()
+    ts, (_, returns) = jax.block_until_ready(compiled(algo, keys))
+    wall = time.perf_counter() - t0
+    per_eval = np.asarray(returns).mean(axis=-1)            # [seeds, num_evals]
+    return dict(seeds=seeds, total_timesteps=total_timesteps, wall_s=wall,
+                eval_every=int(algo.eval_freq), median_eval=np.median(per_eval, 0).tolist(),
+                final_eval_per_seed=per_eval[:, -1].tolist())
 
   def free(self, seeds: int, total_timesteps: int) -> dict:
     self.prepared.pop((seeds, total_timesteps), None)

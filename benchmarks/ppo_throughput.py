@@ -1,0 +1,181 @@
+"""PPO training throughput on CartPole-v1: jaxrl PPO vs rejax PPO, same settings, one run.
+
+Both run rejax's CartPole PPO setting (``configs/gymnax/cartpole.yaml``): 5 envs x 100 steps,
+5 epochs of 5 minibatches (25 minibatch updates of 100 transitions per 500-step rollout),
+Adam 7.5e-4 (constant), global-norm clip 0.5, gamma 0.99, GAE 0.95, clip 0.2 (value clipped
+too), entropy 0.01, value 0.5, separate 64x64 tanh actor and critic, advantages standardised per
+minibatch. jaxrl's PPO also evaluates ``V(final observation)`` once per rollout so that a time
+limit bootstraps (rejax treats it as a termination); both evaluate one greedy episode at the end.
+
+env steps/s = seeds x env steps per seed / wall time of one ``jit(vmap(train))(keys)`` call,
+median of ``--repeats`` interleaved runs, at 1, 32 and 128 seeds (same steps per seed for both
+sides at each point); plus gymnax CartPole alone with 5 envs (both gymnax versions). rejax 0.1.3
+runs in ``benchmarks/.venv-rejax`` (created by ``dqn_throughput.ensure_rejax_venv``) through
+``rejax_ppo_runner.py``. Every compile and timed call runs under ``pg_throughput``'s watchdog.
+
+    .venv/bin/python benchmarks/ppo_throughput.py [--points 1:100000,32:25000,128:10000]
+        [--repeats 3] [--out-md F] [--out-json F]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+
+import common  # noqa: E402
+from dqn_throughput import bare_env_rate, ensure_rejax_venv, jaxrl_versions  # noqa: E402
+from pg_throughput import RejaxPPO, Watchdog, log, seed_keys  # noqa: E402
+from jaxrl.agents import ppo  # noqa: E402
+from jaxrl.envs import make  # noqa: E402
+
+NUM_ENVS, NUM_STEPS, EPOCHS, MINIBATCHES = 5, 100, 5, 5
+
+
+def jaxrl_config(total: int) -> ppo.PPOConfig:
+  return ppo.PPOConfig(
+      total_steps=total, num_envs=NUM_ENVS, num_steps=NUM_STEPS, num_epochs=EPOCHS,
+      num_minibatches=MINIBATCHES, hidden_sizes=(64, 64), learning_rate=7.5e-4,
+      max_grad_norm=0.5, discount=0.99, gae_lambda=0.95, clip_eps=0.2, entropy_coef=0.01,
+      value_coef=0.5, clip_value=True, anneal_lr=False, normalize_advantages=True,
+      log_every=total, eval_every=total, eval_episodes=1)
+
+
+class JaxrlPPO:
+  def __init__(self):
+    self.env, self.params = make("CartPole-v1")
+    self.prepared = {}
+
+  def prepare(self, seeds, total):
+    train = jax.jit(jax.vmap(ppo.make_train(jaxrl_config(total), self.env, self.params)))
+    keys = seed_keys(seeds, 0)
+    t0 = time.perf_counter()
+    lowered = train.lower(keys)
+    t1 = time.perf_counter()
+    self.prepared[(seeds, total)] = lowered.compile()
+    return dict(trace_lower_s=t1 - t0, compile_s=time.perf_counter() - t1)
+
+  def run(self, seeds, total, rep):
+    keys = seed_keys(seeds, 1000 * (rep + 1))
+    t0 = time.perf_counter()
+    state, metrics = jax.block_until_ready(self.prepared[(seeds, total)](keys))
+    wall = time.perf_counter() - t0
+    return dict(wall_s=wall, env_steps_per_seed=int(np.asarray(state.env_steps).reshape(-1)[0]),
+                updates_per_seed=int(np.asarray(state.updates).reshape(-1)[0]),
+                final_eval_return_mean=float(np.nanmean(np.asarray(metrics["eval_return"])[:, -1])))
+
+  def free(self, seeds, total):
+    self.prepared.pop((seeds, total), None)
+
+
+def main():
+  ap = argparse.ArgumentParser(description=__doc__)
+  ap.add_argument("--points", default="1:100000,32:25000,128:10000")
+  ap.add_argument("--repeats", type=int, default=3)
+  ap.add_argument("--call-timeout", type=float, default=900.0)
+  ap.add_argument("--out-md")
+  ap.add_argument("--out-json")
+  args = ap.parse_args()
+  t_start = time.perf_counter()
+  points = [tuple(int(x) for x in p.split(":")) for p in args.points.split(",")]
+  machine = common.machine_info()
+  ensure_rejax_venv()
+  state = dict(rejax=None)
+
+  def on_abort(what):
+    del what
+    if state["rejax"] is not None:
+      state["rejax"].kill()
+
+  dog = Watchdog(args.call_timeout, on_abort)
+  with dog.guard("starting the rejax runner"):
+    rejax = state["rejax"] = RejaxPPO()
+  mine = JaxrlPPO()
+  res = dict(command="python " + " ".join(sys.argv), machine=machine, repeats=args.repeats,
+             jaxrl_versions=jaxrl_versions(), rejax_versions=rejax.hello["versions"], points=[])
+  bare_steps = 200_000 // NUM_ENVS
+  with dog.guard("bare env"):
+    res["bare_env"] = dict(jaxrl=bare_env_rate(NUM_ENVS, bare_steps),
+                           rejax=rejax("bare_env", num_envs=NUM_ENVS, steps=bare_steps))
+  for seeds, total in points:
+    where = f"seeds={seeds} T={total}"
+    p = dict(seeds=seeds, total_steps=total, compile={}, runs={"rejax": [], "jaxrl": []})
+    with dog.guard(f"{where}: compile rejax"):
+      p["compile"]["rejax"] = rejax("prepare", seeds=seeds, total_timesteps=total)
+    with dog.guard(f"{where}: compile jaxrl"):
+      p["compile"]["jaxrl"] = mine.prepare(seeds, total)
+    for rep in range(args.repeats):
+      for name in (("rejax", "jaxrl") if rep % 2 == 0 else ("jaxrl", "rejax")):
+        with dog.guard(f"{where}: run {name} rep {rep}"):
+          r = (rejax("run", seeds=seeds, total_timesteps=total, rep=rep) if name == "rejax"
+               else mine.run(seeds, total, rep))
+        p["runs"][name].append(r)
+    p["steps_per_s"] = {name: seeds * runs[-1]["env_steps_per_seed"] /
+                        statistics.median(r["wall_s"] for r in runs)
+                        for name, runs in p["runs"].items()}
+    rejax("free", seeds=seeds, total_timesteps=total)
+    mine.free(seeds, total)
+    log(f"{where}: " + ", ".join(f"{k} {v:,.0f}" for k, v in p["steps_per_s"].items()))
+    res["points"].append(p)
+  with dog.guard("closing the rejax runner", 60):
+    rejax.close()
+  res["load_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+  res["wall_s"] = time.perf_counter() - t_start
+  report = build_report(res)
+  print(report, flush=True)
+  if args.out_md:
+    open(args.out_md, "w").write(report + "\n")
+  if args.out_json:
+    json.dump(res, open(args.out_json, "w"), indent=1, default=str)
+
+
+def build_report(res):
+  mi, jv, rv = res["machine"], res["jaxrl_versions"], res["rejax_versions"]
+  k = lambda x: f"{x / 1e3:,.0f}k"  # noqa: E731
+  b = res["bare_env"]
+  L = ["## PPO training throughput: jaxrl PPO vs rejax PPO (CartPole-v1, rejax's settings)\n",
+       f"Command: `{res['command']}`  \nDate: {mi['date']}; machine: {mi['cpu']}, {mi['cores']} "
+       f"cores, {mi['memory']}, JAX backend {mi['jax backend']}; load average "
+       f"{mi['load average']} before, {res['load_after']} after; whole benchmark "
+       f"{res['wall_s'] / 60:.1f} min.  \njaxrl venv: jax {jv['jax']}, jaxlib {jv['jaxlib']}, "
+       f"flax {jv['flax']}, optax {jv['optax']}, gymnax {jv['gymnax']}. rejax venv: rejax "
+       f"{rv['rejax']}, jax {rv['jax']}, jaxlib {rv['jaxlib']}, flax {rv['flax']}, gymnax "
+       f"{rv['gymnax']}.\n",
+       f"Bare gymnax CartPole-v1, {NUM_ENVS} envs, random actions: {k(b['jaxrl']['steps_per_s'])} "
+       f"steps/s (gymnax {jv['gymnax']}), {k(b['rejax']['steps_per_s'])} (gymnax {rv['gymnax']}).\n",
+       f"Steps/s: median of {res['repeats']} interleaved runs of one `jit(vmap(train))(keys)` "
+       "call; compile = AOT `lower().compile()` (s).\n",
+       "| seeds | steps/seed | rejax PPO steps/s | jaxrl PPO steps/s | jaxrl / rejax | "
+       "compile rejax / jaxrl (s) | final eval rejax / jaxrl |",
+       "|---:|---:|---:|---:|---:|---|---|"]
+  for p in res["points"]:
+    s, c, ru = p["steps_per_s"], p["compile"], p["runs"]
+    L.append(f"| {p['seeds']} | {p['total_steps']:,} | {k(s['rejax'])} | {k(s['jaxrl'])} | "
+             f"{s['jaxrl'] / s['rejax']:.2f}x | {c['rejax']['compile_s']:.1f} / "
+             f"{c['jaxrl']['compile_s']:.1f} | {ru['rejax'][-1]['final_eval_return_mean']:.0f} / "
+             f"{ru['jaxrl'][-1]['final_eval_return_mean']:.0f} |")
+  p0 = res["points"][0]["runs"]
+  L.append(f"\nMinibatch updates per seed (first point): rejax "
+           f"{p0['rejax'][-1]['actor_updates_per_seed']} (actor; critic the same), jaxrl "
+           f"{p0['jaxrl'][-1]['updates_per_seed']} (one joint step on actor and critic).\n")
+  by = {p["seeds"]: p["steps_per_s"] for p in res["points"]}
+  L.append("Target (jaxrl PPO >= 1.5x rejax PPO's steps/s):\n")
+  for s in (1, 32, 128):
+    if s in by:
+      r = by[s]["jaxrl"] / by[s]["rejax"]
+      L.append(f"- {s} seed{'s' if s > 1 else ''}: {r:.2f}x -> **{'met' if r >= 1.5 else 'missed'}**")
+  L.append("")
+  return "\n".join(L)
+
+
+if __name__ == "__main__":
+  main()

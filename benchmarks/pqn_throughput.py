@@ -1,0 +1,189 @@
+"""PQN on CartPole-v1: wall-clock to a median greedy return of 475 against jaxrl DQN and rejax DQN,
+and PQN's env steps/s against the bare environment, all measured in one run.
+
+1. **Time to 475**, 8 seeds vmapped in one program per agent, default configs (jaxrl PQN:
+   ``PQNConfig()``; jaxrl DQN: ``DQNConfig()``, rejax's CartPole setting; rejax 0.1.3 DQN:
+   rejax's ``configs/gymnax/cartpole.yaml`` with a plain 64x64 relu QNetwork, in its own venv,
+   ``rejax_dqn_runner.py`` ``"curve"`` mode: 10 greedy episodes every 5,000 steps, as jaxrl's DQN
+   evaluates). jaxrl's runs go one logging interval per call, so each point's time is measured;
+   rejax's run is one call (rejax cannot be stopped mid-run), so its time at evaluation ``k`` of
+   ``K`` is ``k / K`` of its wall time (its cost per step is uniform: the estimate is marked).
+   Compile time is excluded for all three and reported apart.
+2. **PQN throughput** at 1 and 32 seeds (PQNConfig: 32 envs x 64 steps, 4 x 4 minibatch updates of
+   a 64x64 LayerNorm MLP per rollout, no evaluation) against gymnax CartPole-v1 alone with the
+   same number of environments (32 x seeds), random actions, in a ``lax.scan``: the fraction of
+   the environment's ceiling the learner keeps. Median of ``--repeats`` runs.
+
+    .venv/bin/python benchmarks/pqn_throughput.py [--seeds 8] [--repeats 3] [--out-md F]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "experiments"))
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+
+import agent_runs  # noqa: E402
+import common  # noqa: E402
+from dqn_throughput import RejaxServer, bare_env_rate, ensure_rejax_venv, jaxrl_versions  # noqa: E402
+from jaxrl import envs  # noqa: E402
+from jaxrl.agents import dqn, pqn  # noqa: E402
+
+TARGET = 475.0
+
+
+def log(*a):
+  print(*a, file=sys.stderr, flush=True)
+
+
+def time_to_target_jaxrl(name, module, config, seeds, seed):
+  env, params = envs.make("CartPole-v1")
+  keys = jax.random.split(jax.random.PRNGKey(seed), seeds)
+  res = agent_runs.timed_run(module.make_train(config, env, params), keys)
+  m, secs = res["metrics"], res["seconds"]
+  med = agent_runs.median_over_seeds(m["eval_return"])
+  hit = agent_runs.first_reaching(med, TARGET)
+  out = dict(agent=name, compile_s=res["compile_s"], run_s=float(secs[-1]),
+             steps=m["env_steps"][0].tolist(), seconds=secs.tolist(), median_eval=med.tolist(),
+             seconds_to_target=None if hit is None else float(secs[hit]),
+             env_steps_to_target=None if hit is None else int(m["env_steps"][0][hit]),
+             final_median=float(np.median(m["eval_return"][:, -1])), estimated=False)
+  log(f"{name}: to {TARGET:.0f}: {out['seconds_to_target']} s / {out['env_steps_to_target']} steps")
+  return out
+
+
+def time_to_target_rejax(seeds, total):
+  ensure_rejax_venv()
+  server = RejaxServer("curve")
+  try:
+    prep = server("prepare", seeds=seeds, total_timesteps=total)
+    res = server("curve", seeds=seeds, total_timesteps=total)
+  finally:
+    server.close()
+  med = np.asarray(res["median_eval"])
+  k = len(med)
+  steps = [(i + 1) * res["eval_every"] for i in range(k)]
+  secs = [res["wall_s"] * (i + 1) / k for i in range(k)]
+  hit = agent_runs.first_reaching(med, TARGET)
+  out = dict(agent="rejax DQN", compile_s=prep["compile_s"], run_s=res["wall_s"], steps=steps,
+             seconds=secs, median_eval=med.tolist(),
+             seconds_to_target=None if hit is None else float(secs[hit]),
+             env_steps_to_target=None if hit is None else int(steps[hit]),
+             final_median=float(np.median(res["final_eval_per_seed"])), estimated=True,
+             versions=server.hello["versions"])
+  log(f"rejax DQN: to {TARGET:.0f}: {out['seconds_to_target']} s (estimated)")
+  return out
+
+
+def pqn_throughput(seeds, steps_per_seed, repeats):
+  env, params = envs.make("CartPole-v1")
+  config = pqn.PQNConfig(total_steps=steps_per_seed, log_every=steps_per_seed,
+                         eval_every=steps_per_seed, eval_episodes=1)
+  train = jax.jit(jax.vmap(pqn.make_train(config, env, params)))
+  keys = jax.random.split(jax.random.PRNGKey(0), seeds)
+  t0 = time.perf_counter()
+  compiled = train.lower(keys).compile()
+  compile_s = time.perf_counter() - t0
+  times = []
+  for r in range(repeats):
+    k = jax.random.split(jax.random.PRNGKey(100 + r), seeds)
+    t = time.perf_counter()
+    jax.block_until_ready(compiled(k))
+    times.append(time.perf_counter() - t)
+  med = statistics.median(times)
+  return dict(seeds=seeds, steps_per_seed=steps_per_seed, compile_s=compile_s, times_s=times,
+              steps_per_s=seeds * steps_per_seed / med)
+
+
+def main():
+  ap = argparse.ArgumentParser(description=__doc__)
+  ap.add_argument("--seeds", type=int, default=8)
+  ap.add_argument("--seed", type=int, default=3)
+  ap.add_argument("--repeats", type=int, default=3)
+  ap.add_argument("--out-md")
+  ap.add_argument("--out-json")
+  args = ap.parse_args()
+  t_start = time.perf_counter()
+  machine = common.machine_info()
+  res = dict(command="python " + " ".join(sys.argv), machine=machine,
+             jaxrl_versions=jaxrl_versions(), seeds=args.seeds)
+  pqn_cfg = pqn.PQNConfig(total_steps=163_840, log_every=8_192, eval_every=8_192,
+                          eval_episodes=10)
+  dqn_cfg = dqn.DQNConfig(total_steps=150_000, log_every=5_000, eval_every=5_000,
+                          eval_episodes=10)
+  res["time_to_target"] = [
+      time_to_target_jaxrl("jaxrl PQN", pqn, pqn_cfg, args.seeds, args.seed),
+      time_to_target_jaxrl("jaxrl DQN", dqn, dqn_cfg, args.seeds, args.seed),
+      time_to_target_rejax(args.seeds, 150_000),
+  ]
+  res["throughput"] = []
+  for seeds, steps in ((1, 163_840), (32, 40_960)):
+    bare = bare_env_rate(32 * seeds, steps // 32)
+    p = pqn_throughput(seeds, steps, args.repeats)
+    p["bare_env_steps_per_s"] = bare["steps_per_s"]
+    res["throughput"].append(p)
+    log(f"PQN {seeds} seeds: {p['steps_per_s']:,.0f} steps/s; bare env {bare['steps_per_s']:,.0f}")
+  res["load_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+  res["wall_s"] = time.perf_counter() - t_start
+  report = build_report(res)
+  print(report)
+  if args.out_md:
+    open(args.out_md, "w").write(report + "\n")
+  if args.out_json:
+    json.dump(res, open(args.out_json, "w"), indent=1, default=str)
+
+
+def build_report(res):
+  mi, jv = res["machine"], res["jaxrl_versions"]
+  L = ["## PQN on CartPole-v1: wall-clock to 475 vs DQN, and the share of the env's ceiling\n",
+       f"Command: `{res['command']}`  \nDate: {mi['date']}; machine: {mi['cpu']}, {mi['cores']} "
+       f"cores, {mi['memory']}, JAX backend {mi['jax backend']}; load average "
+       f"{mi['load average']} before, {res['load_after']} after; whole benchmark "
+       f"{res['wall_s'] / 60:.1f} min.  \njaxrl venv: jax {jv['jax']}, jaxlib {jv['jaxlib']}, "
+       f"flax {jv['flax']}, optax {jv['optax']}, gymnax {jv['gymnax']}.\n",
+       f"Time to a median (over {res['seeds']} seeds) greedy return >= {TARGET:.0f}, execution "
+       "seconds (compile excluded):\n",
+       "| agent | seconds to 475 | env steps per seed to 475 | compile (s) | final median |",
+       "|---|---:|---:|---:|---:|"]
+  for r in res["time_to_target"]:
+    to = "never" if r["seconds_to_target"] is None else f"{r['seconds_to_target']:.1f}"
+    if r["estimated"] and r["seconds_to_target"] is not None:
+      to += " (est.)"
+    st = "-" if r["env_steps_to_target"] is None else f"{r['env_steps_to_target']:,}"
+    L.append(f"| {r['agent']} | {to} | {st} | {r['compile_s']:.1f} | {r['final_median']:.0f} |")
+  by = {r["agent"]: r for r in res["time_to_target"]}
+  pq = by["jaxrl PQN"]["seconds_to_target"]
+  L.append("")
+  for other in ("jaxrl DQN", "rejax DQN"):
+    o = by[other]["seconds_to_target"]
+    if pq and o:
+      ratio = o / pq
+      met = " -> target >= 5x: **" + ("met" if ratio >= 5 else "missed") + "**" \
+          if other == "jaxrl DQN" else ""
+      L.append(f"- PQN is {ratio:.2f}x faster to 475 than {other}{met}")
+    else:
+      L.append(f"- PQN vs {other}: not comparable (one of them never reached 475)")
+  L.append("\nPQN training throughput vs the bare environment (same number of environments, "
+           f"median of {len(res['throughput'][0]['times_s'])}):\n")
+  L.append("| seeds | envs | PQN steps/s | bare env steps/s | PQN / env ceiling | compile (s) |")
+  L.append("|---:|---:|---:|---:|---:|---:|")
+  for p in res["throughput"]:
+    L.append(f"| {p['seeds']} | {32 * p['seeds']} | {p['steps_per_s']:,.0f} | "
+             f"{p['bare_env_steps_per_s']:,.0f} | "
+             f"{100 * p['steps_per_s'] / p['bare_env_steps_per_s']:.1f}% | {p['compile_s']:.1f} |")
+  L.append("")
+  return "\n".join(L)
+
+
+if __name__ == "__main__":
+  main()
