@@ -20,7 +20,7 @@ run: setup
 	$(VENV)/bin/jaxrl train dqn --env CartPole-v1 --num-seeds 8 --total-steps 100000
 
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist worksteal --durations=25
 
 clean:
 	rm -rf $(VENV)
