@@ -17,12 +17,15 @@ import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
+from jaxrl import cpu_devices
+
 __all__ = (
     "AXIS",
     "is_main_process",
     "make_mesh",
     "put",
     "runs_sharding",
+    "shard_runs",
     "to_host",
 )
 
@@ -33,11 +36,18 @@ AXIS = "runs"
 def make_mesh(num_runs: int, num_devices: int | None = None) -> Mesh:
   """A 1-D mesh over the first ``num_devices`` devices (None: all of them, on every host).
 
+  When the CPU was split into one device per core (:func:`jaxrl.cpu_devices.use_all_cores`, as
+  the ``jaxrl`` command does) and ``num_devices`` is None, the mesh takes the largest count of
+  those devices that divides ``num_runs`` (on a CPU fewer devices cost only speed).
+
   Raises ValueError when ``num_runs`` does not divide evenly over the devices (the driver does
   not pad: padded runs would cost time and shift no result, so it asks for a divisible count).
   """
   devices = jax.devices()
   n = len(devices) if num_devices is None else num_devices
+  if num_devices is None and cpu_devices.configured() and devices[0].platform == "cpu" and (
+      jax.process_count() == 1):
+    n = max(d for d in range(1, len(devices) + 1) if num_runs % d == 0)
   if n < 1 or n > len(devices):
     raise ValueError(f"num_devices must be between 1 and the {len(devices)} available "
                      f"device(s) ({devices[0].platform}), got {num_devices}.")
@@ -48,6 +58,25 @@ def make_mesh(num_runs: int, num_devices: int | None = None) -> Mesh:
                      f"number of runs that is a multiple of {n} (e.g. {' or '.join(options)} "
                      f"runs) or set num_devices to a divisor of {num_runs}.")
   return Mesh(np.asarray(devices[:n]), (AXIS,))
+
+
+def shard_runs(batched_fn: Any, mesh: Mesh, *, replicated: tuple[int, ...] = (),
+               donate_argnums: tuple[int, ...] = ()) -> Any:
+  """``jit(shard_map(batched_fn))``: each device runs ``batched_fn`` on its slice of the runs.
+
+  Every argument and output of ``batched_fn`` carries the run axis first (e.g. ``jax.vmap(train)``
+  over keys), except the arguments at positions ``replicated`` (e.g. a loop counter), which
+  every device gets whole. Runs never communicate, so this is the vmapped function, spread::
+
+      mesh = devices.make_mesh(keys.shape[0])
+      state, metrics = devices.shard_runs(jax.vmap(train), mesh)(keys)
+  """
+  def call(*args):
+    specs = tuple(P() if i in replicated else P(AXIS) for i in range(len(args)))
+    return jax.shard_map(batched_fn, mesh=mesh, in_specs=specs, out_specs=P(AXIS),
+                         check_vma=False)(*args)
+
+  return jax.jit(call, donate_argnums=donate_argnums)
 
 
 def runs_sharding(mesh: Mesh) -> NamedSharding:

@@ -343,6 +343,8 @@ def _prepare(spec: RunSpec, run_dir, *, resume: bool, overwrite: bool, num_devic
   trainer.validate(hp_host)
   num_runs = num_settings * spec.num_seeds
   mesh = devices_lib.make_mesh(num_runs, num_devices)
+  if mesh.devices.size > 1:
+    say(f"{num_runs} runs split over {mesh.devices.size} {mesh.devices.flat[0].platform} devices.")
   chunk = _chunk_logs(trainer.num_logs, trainer.steps_per_log, spec.checkpoint_every)
   main = devices_lib.is_main_process()
   if run_dir is not None and save_checkpoints and jax.process_count() > 1:
