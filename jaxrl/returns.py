@@ -24,6 +24,11 @@ as a cut: whatever lies beyond the window is summarised by ``v_tp1[T - 1]``. Pas
 (zeros) to bootstrap from nothing, as REINFORCE does with whole episodes.
 
 All recursions are reverse ``lax.scan`` s; they are pure and jit/vmap/grad friendly.
+:func:`gae` and :func:`lambda_returns` also take ``parallel=True``: the same recursion, affine in
+the next value, as a log-depth ``jax.lax.associative_scan`` (about ``2 log2 T`` vectorised steps
+instead of ``T`` sequential ones; equal to float rounding). On XLA:CPU a sequential step costs
+microseconds of loop overhead whatever its width, so PPO on CartPole (rollouts of 100 steps) runs
+about 15% faster with it at one seed.
 
 References:
   Sutton & Barto (2018), Reinforcement Learning: An Introduction, 2nd ed., ch. 7 and 12.
@@ -74,6 +79,20 @@ def _cuts(end_t: Array) -> Array:
   """``end_t`` as float with the last step forced to a cut (the window's end)."""
   cut = jnp.asarray(end_t).astype(jnp.float32)
   return cut.at[-1].set(1.0)
+
+
+def _affine_reverse_scan(x_t: Array, a_t: Array) -> Array:
+  """``y_t = x_t + a_t * y_{t+1}``, ``y_T = 0``, by ``jax.lax.associative_scan``.
+
+  Each step is the affine map ``y -> x_t + a_t y``; composing an earlier segment ``(a_e, x_e)``
+  with the later one ``(a_l, x_l)`` it feeds on gives ``(a_e a_l, x_e + a_e x_l)``.
+  """
+  def compose(later, earlier):
+    a_l, x_l = later
+    a_e, x_e = earlier
+    return a_e * a_l, x_e + a_e * x_l
+
+  return jax.lax.associative_scan(compose, (a_t, x_t), reverse=True)[1]
 
 
 def _check_fraction(name: str, value) -> None:
@@ -278,7 +297,7 @@ def n_step_returns(r_t: Array, discount_t: Array, end_t: Array, v_tp1: Array,
 
 
 def lambda_returns(r_t: Array, discount_t: Array, end_t: Array, v_tp1: Array,
-                   lambda_: float | Array) -> Array:
+                   lambda_: float | Array, *, parallel: bool = False) -> Array:
   """TD(lambda) returns, cut at episode ends and the window's end.
 
       G^lambda_t = r_t + discount_t * [(1 - c_t) * ((1 - lambda) v_tp1_t + lambda G^lambda_{t+1})
@@ -290,6 +309,8 @@ def lambda_returns(r_t: Array, discount_t: Array, end_t: Array, v_tp1: Array,
   Args:
     r_t, discount_t, end_t, v_tp1: as :func:`n_step_returns`.
     lambda_: float ``[]`` in ``[0, 1]`` (may be traced).
+    parallel: a log-depth associative scan instead of the sequential one (see the module
+      docstring; equal to float rounding).
 
   Returns:
     float ``[T]``.
@@ -298,6 +319,10 @@ def lambda_returns(r_t: Array, discount_t: Array, end_t: Array, v_tp1: Array,
   v_tp1 = _check_stream(r_t, discount_t, end_t, v_tp1)
   cut = _cuts(end_t)
   lam = jnp.asarray(lambda_, r_t.dtype)
+  if parallel:   # G_t = [r + d v ((1 - c)(1 - lam) + c)] + d (1 - c) lam G_{t+1}
+    return _affine_reverse_scan(
+        r_t + discount_t * v_tp1 * ((1.0 - cut) * (1.0 - lam) + cut),
+        discount_t * (1.0 - cut) * lam)
 
   def body(g_next, xs):
     r, d, c, v = xs
@@ -309,7 +334,7 @@ def lambda_returns(r_t: Array, discount_t: Array, end_t: Array, v_tp1: Array,
 
 
 def gae(r_t: Array, discount_t: Array, end_t: Array, v_t: Array, v_tp1: Array,
-        lambda_: float | Array) -> Array:
+        lambda_: float | Array, *, parallel: bool = False) -> Array:
   """Generalized advantage estimates, cut at episode ends and the window's end.
 
       delta_t = r_t + discount_t * v_tp1_t - v_t
@@ -323,6 +348,8 @@ def gae(r_t: Array, discount_t: Array, end_t: Array, v_t: Array, v_tp1: Array,
     v_t: float ``[T]`` ``V(s_t)``.
     v_tp1: float ``[T]`` value of the state after each step (final observation on truncation).
     lambda_: float ``[]`` in ``[0, 1]`` (may be traced).
+    parallel: a log-depth associative scan instead of the sequential one (see the module
+      docstring; equal to float rounding).
 
   Returns:
     float ``[T]`` advantages (no gradient is stopped here).
@@ -341,6 +368,8 @@ def gae(r_t: Array, discount_t: Array, end_t: Array, v_t: Array, v_tp1: Array,
   cut = _cuts(end_t)
   lam = jnp.asarray(lambda_, r_t.dtype)
   delta = r_t + discount_t * v_tp1 - v_t
+  if parallel:
+    return _affine_reverse_scan(delta, discount_t * lam * (1.0 - cut))
 
   def body(a_next, xs):
     dl, d, c = xs

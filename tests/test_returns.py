@@ -55,22 +55,44 @@ def test_n_step_returns(variant):
   np.testing.assert_allclose(many, returns.discounted_returns(R, D, END, V_TP1))
 
 
+@pytest.mark.parametrize("parallel", [False, True])
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_gae(variant):
-  adv = variant(returns.gae)(R, D, END, V, V_TP1, 0.5)
+def test_gae(variant, parallel):
+  adv = variant(lambda *a: returns.gae(*a, parallel=parallel))(R, D, END, V, V_TP1, 0.5)
   # delta = [5, 1, 17, 23, 29, 35]; A5 = 35, A4 = 29 + .25*35, A3 = 23 (cut), A2 = 17 + .25*23,
   # A1 = 1 (terminal), A0 = 5 + .25*1
   np.testing.assert_allclose(adv, [5.25, 1., 22.75, 23., 37.75, 35.])
 
 
+@pytest.mark.parametrize("parallel", [False, True])
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_lambda_returns(variant):
-  g = variant(returns.lambda_returns)(R, D, END, V_TP1, 0.5)
+def test_lambda_returns(variant, parallel):
+  g = variant(lambda *a: returns.lambda_returns(*a, parallel=parallel))(R, D, END, V_TP1, 0.5)
   np.testing.assert_allclose(g, [4., 2., 16.5, 24., 26.5, 36.])
-  np.testing.assert_allclose(returns.lambda_returns(R, D, END, V_TP1, 0.0),
+  np.testing.assert_allclose(returns.lambda_returns(R, D, END, V_TP1, 0.0, parallel=parallel),
                              returns.n_step_returns(R, D, END, V_TP1, n=1))
-  np.testing.assert_allclose(returns.lambda_returns(R, D, END, V_TP1, 1.0),
+  np.testing.assert_allclose(returns.lambda_returns(R, D, END, V_TP1, 1.0, parallel=parallel),
                              returns.discounted_returns(R, D, END, V_TP1))
+
+
+@pytest.mark.parametrize("length", [1, 2, 7, 100, 129])
+def test_parallel_recursions_equal_the_sequential_ones(length):
+  """The associative scan is the same recursion: random streams with terminations, truncations
+  and lambdas (traced too), under jit, vmap and grad, agree to float rounding."""
+  k = jax.random.split(jax.random.PRNGKey(length), 5)
+  r = jax.random.normal(k[0], (3, length))
+  end = jax.random.uniform(k[1], (3, length)) < 0.1
+  d = 0.99 * (1.0 - (end & (jax.random.uniform(k[2], (3, length)) < 0.5)))   # half terminate
+  v, v_tp1 = jax.random.normal(k[3], (2, 3, length))
+  for lam in (0.0, 0.65, 0.95, 1.0, jnp.float32(0.8)):
+    for fn, args in ((returns.gae, (r, d, end, v, v_tp1)), (returns.lambda_returns,
+                                                           (r, d, end, v_tp1))):
+      seq = jax.jit(jax.vmap(lambda *a: fn(*a, lam)))(*args)
+      par = jax.jit(jax.vmap(lambda *a: fn(*a, lam, parallel=True)))(*args)
+      np.testing.assert_allclose(par, seq, rtol=1e-5, atol=1e-5, err_msg=f"{fn.__name__} {lam}")
+  grad = lambda p: jax.grad(lambda x: jnp.sum(returns.gae(x, d[0], end[0], v[0], v_tp1[0], 0.9,  # noqa: E731
+                                                          parallel=p) ** 2))(r[0])
+  np.testing.assert_allclose(grad(True), grad(False), rtol=1e-5, atol=1e-5)
 
 
 def test_gae_plus_values_is_the_lambda_return_with_a_consistent_critic():

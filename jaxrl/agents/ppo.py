@@ -3,7 +3,8 @@
 Schulman et al. (2017). ``num_envs`` environments step ``num_steps`` times with the current
 policy ``pi_old`` (categorical logits for a discrete action space, a diagonal Gaussian with a
 state-independent ``log_std`` for a continuous one), recording ``log pi_old(a_t | s_t)`` and
-``V_old(s_t)``. Advantages are GAE(lambda) (:func:`jaxrl.returns.gae`), the critic's targets
+``V_old(s_t)``. Advantages are GAE(lambda) (:func:`jaxrl.returns.gae`, as a log-depth
+associative scan: ``parallel=True``), the critic's targets
 ``G_t = A_t + V_old(s_t)``. Then ``num_epochs`` passes over ``num_minibatches`` shuffled
 minibatches (:mod:`jaxrl.agents.epochs`) each take one gradient step on
 
@@ -199,7 +200,8 @@ def rollout_batch(traj: rollouts.Trajectory, v_tp1: Array, hp) -> PPOBatch:
     hp: the hyperparameters (``discount``, ``gae_lambda``).
   """
   log_prob, value = traj.extras_t
-  adv = jax.vmap(lambda *a: returns_lib.gae(*a, hp.gae_lambda), in_axes=1, out_axes=1)(
+  adv = jax.vmap(lambda *a: returns_lib.gae(*a, hp.gae_lambda, parallel=True), in_axes=1,
+                 out_axes=1)(
       traj.r_t, traj.discount_t(hp.discount), traj.end_t, value, v_tp1)
   flat = lambda x: x.reshape((-1,) + x.shape[2:])  # noqa: E731
   return PPOBatch(obs_t=flat(traj.obs_t), a_t=flat(traj.a_t), log_prob_t=flat(log_prob),

@@ -177,8 +177,8 @@ def q_lambda_targets(traj: rollouts.Trajectory, q_tp1: Array, hp) -> Array:
     q_tp1: float ``[T, E, A]`` ``Q(obs_tp1, .)``.
     hp: the hyperparameters (``discount``, ``q_lambda``, ``reward_scale``).
   """
-  return jax.vmap(lambda *a: returns_lib.lambda_returns(*a, hp.q_lambda), in_axes=1,
-                  out_axes=1)(hp.reward_scale * traj.r_t, traj.discount_t(hp.discount),
+  return jax.vmap(lambda *a: returns_lib.lambda_returns(*a, hp.q_lambda, parallel=True),
+                  in_axes=1, out_axes=1)(hp.reward_scale * traj.r_t, traj.discount_t(hp.discount),
                               traj.end_t, jnp.max(q_tp1, axis=-1))
 
 
