@@ -65,7 +65,6 @@ from jaxrl.agents import actors
 from jaxrl.agents import optimizers
 from jaxrl.agents import trainer as trainer_lib
 from jaxrl.agents.config import POSITIVE_OR_INF, AgentConfig, hyperparameter, option
-from jaxrl.envs import wrappers as wrappers_lib
 from jaxrl.validation import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, UNIT_INTERVAL
 
 Array = chex.Array
@@ -284,15 +283,10 @@ def make_train(config: A2CConfig, env, env_params) -> trainer_lib.Trainer:
     probable action is optimal under the exact ``Q*``.
   """
   loop = _check_config(config)
-  actor = actors.make_actor("A2CConfig", config, env, env_params, critic=config.critic,
-                            dueling=config.q_dueling)
+  actor, env, rollout, evaluate, reference = actors.make_on_policy_parts(
+      "A2CConfig", config, env, env_params, length=config.num_steps, critic=config.critic,
+      dueling=config.q_dueling)
   network = actor.network
-  env = wrappers_lib.EpisodeStatistics(env)
-  rollout = rollouts.make_rollout(
-      rollouts.make_env_step(env, env_params, config.num_envs, action_map=actor.to_env),
-      actor.act, config.num_steps)
-  evaluate = actor.evaluation(env, env_params, config.eval_episodes, config.eval_max_steps)
-  reference = None if actor.spec.continuous else rollouts.tabular_reference(env_params)
   n_step = config.num_steps if config.n_step is None else config.n_step
   loss_fn = (_make_q_loss(config, network, n_step) if config.critic == "q"
              else _make_v_loss(config, actor, n_step))

@@ -28,10 +28,12 @@ from jaxrl import losses as losses_lib
 from jaxrl import networks as networks_lib
 from jaxrl import rollouts
 from jaxrl.envs import spaces as spaces_lib
+from jaxrl.envs import wrappers as wrappers_lib
 
 Array = chex.Array
 
-__all__ = ("Actor", "make_actor", "mean_entropy", "pg_loss")
+__all__ = ("Actor", "OnPolicyParts", "make_actor", "make_on_policy_parts", "mean_entropy",
+           "pg_loss")
 
 
 class Actor(NamedTuple):
@@ -95,6 +97,44 @@ def make_actor(owner: str, config: Any, env, env_params, *, critic: str = "v",
       continuous=spec.continuous, log_std_init=getattr(config, "log_std_init", 0.0))
   dist, to_env = distributions_lib.for_action_spec(spec)
   return Actor(network=network, dist=dist, to_env=to_env, spec=spec)
+
+
+class OnPolicyParts(NamedTuple):
+  """What a policy-gradient agent acts and learns with (:func:`make_on_policy_parts`).
+
+  Attributes:
+    actor: the :class:`Actor`.
+    env: the environment wrapped in :class:`~jaxrl.envs.EpisodeStatistics` (reset this one).
+    rollout: ``rollout(key, params, env_state, obs) -> ((env_state, obs, key), Trajectory)``
+      (:func:`jaxrl.rollouts.make_rollout`) of ``num_envs`` environments for ``length`` steps.
+    evaluate: ``evaluate(key, params) -> mean greedy return``.
+    reference: on a tabular environment with discrete actions, the comparison with the exact
+      ``Q*`` (:func:`jaxrl.rollouts.tabular_reference`); None otherwise.
+  """
+
+  actor: Actor
+  env: Any
+  rollout: Callable
+  evaluate: Callable
+  reference: Callable | None
+
+
+def make_on_policy_parts(owner: str, config: Any, env, env_params, *, length: int,
+                         record: bool = False, critic: str = "v",
+                         dueling: bool = False) -> OnPolicyParts:
+  """The actor (:func:`make_actor`), the rollout of ``config.num_envs`` environments for
+  ``length`` steps acting with :meth:`Actor.act` (or :meth:`Actor.act_and_record` with
+  ``record``, keeping ``(log pi(a | s), V(s))`` in ``extras_t``), the greedy evaluation
+  (``config.eval_episodes``, ``config.eval_max_steps``) and the tabular reference."""
+  actor = make_actor(owner, config, env, env_params, critic=critic, dueling=dueling)
+  env = wrappers_lib.EpisodeStatistics(env)
+  rollout = rollouts.make_rollout(
+      rollouts.make_env_step(env, env_params, config.num_envs, action_map=actor.to_env),
+      actor.act_and_record if record else actor.act, length)
+  return OnPolicyParts(
+      actor=actor, env=env, rollout=rollout,
+      evaluate=actor.evaluation(env, env_params, config.eval_episodes, config.eval_max_steps),
+      reference=None if actor.spec.continuous else rollouts.tabular_reference(env_params))
 
 
 def pg_loss(dist: distributions_lib.Distribution, pi_t, a_t: Array, weights_t: Array) -> Array:

@@ -51,7 +51,6 @@ from jaxrl.agents import epochs as epochs_lib
 from jaxrl.agents import optimizers
 from jaxrl.agents import trainer as trainer_lib
 from jaxrl.agents.config import POSITIVE_OR_INF, AgentConfig, hyperparameter, option
-from jaxrl.envs import wrappers as wrappers_lib
 from jaxrl.validation import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, Rule
 
 Array = chex.Array
@@ -218,14 +217,9 @@ def make_train(config: PPOConfig, env, env_params) -> trainer_lib.Trainer:
   tabular environment ``policy_match``.
   """
   loop = _check_config(config)
-  actor = actors.make_actor("PPOConfig", config, env, env_params)
+  actor, env, rollout, evaluate, reference = actors.make_on_policy_parts(
+      "PPOConfig", config, env, env_params, length=config.num_steps, record=True)
   network = actor.network
-  env = wrappers_lib.EpisodeStatistics(env)
-  rollout = rollouts.make_rollout(
-      rollouts.make_env_step(env, env_params, config.num_envs, action_map=actor.to_env),
-      actor.act_and_record, config.num_steps)
-  evaluate = actor.evaluation(env, env_params, config.eval_episodes, config.eval_max_steps)
-  reference = None if actor.spec.continuous else rollouts.tabular_reference(env_params)
   loss_fn = _make_loss(config, actor)
   updates_per_iteration = config.num_epochs * config.num_minibatches
   optimizer = functools.partial(_optimizer, config,

@@ -84,7 +84,6 @@ from jaxrl.agents import actors
 from jaxrl.agents import optimizers
 from jaxrl.agents import trainer as trainer_lib
 from jaxrl.agents.config import POSITIVE_OR_INF, AgentConfig, hyperparameter, option
-from jaxrl.envs import wrappers as wrappers_lib
 from jaxrl.validation import (AT_LEAST_ONE, HALF_OPEN_UNIT, NON_NEGATIVE, POSITIVE,
                               UNIT_INTERVAL)
 
@@ -322,14 +321,9 @@ def make_train(config: ReinforceConfig, env, env_params) -> trainer_lib.Trainer:
   config = resolve(config, env_params)
   loop = _intervals(config)
   obs_shape = tuple(env.observation_space(env_params).shape)
-  actor = actors.make_actor("ReinforceConfig", config, env, env_params)
+  actor, env, rollout, evaluate, reference = actors.make_on_policy_parts(
+      "ReinforceConfig", config, env, env_params, length=config.rollout_length)
   network = actor.network
-  env = wrappers_lib.EpisodeStatistics(env)
-  rollout = rollouts.make_rollout(
-      rollouts.make_env_step(env, env_params, config.num_envs, action_map=actor.to_env),
-      actor.act, config.rollout_length)
-  evaluate = actor.evaluation(env, env_params, config.eval_episodes, config.eval_max_steps)
-  reference = None if actor.spec.continuous else rollouts.tabular_reference(env_params)
   loss_fn = _make_loss(config, actor)
 
   def optimizer(hp):
