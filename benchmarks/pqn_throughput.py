@@ -8,7 +8,9 @@ and PQN's env steps/s against the bare environment, all measured in one run.
    evaluates). jaxrl's runs go one logging interval per call, so each point's time is measured;
    rejax's run is one call (rejax cannot be stopped mid-run), so its time at evaluation ``k`` of
    ``K`` is ``k / K`` of its wall time (its cost per step is uniform: the estimate is marked).
-   Compile time is excluded for all three and reported apart.
+   Compile time is excluded for all three and reported apart. jaxrl's seeds are split over one
+   CPU device per core (``experiments/agent_runs.timed_run``, as ``jaxrl train`` runs them);
+   rejax runs its ``jit(vmap)`` on one device.
 2. **PQN throughput** at 1 and 32 seeds (PQNConfig: 32 envs x 64 steps, 4 x 4 minibatch updates of
    a 64x64 LayerNorm MLP per rollout, no evaluation) against gymnax CartPole-v1 alone with the
    same number of environments (32 x seeds), random actions, in a ``lax.scan``: the fraction of
