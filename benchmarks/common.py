@@ -104,7 +104,7 @@ def machine_info() -> dict[str, str]:
       "numpy": _version("numpy"),
       "scipy": _version("scipy"),
       "pymdptoolbox": _version("pymdptoolbox"),
-      "jax backend": f"{jax.default_backend()} ({len(jax.devices())} device)",
+      "jax backend": f"{jax.default_backend()} ({len(jax.devices())} device{'s' if len(jax.devices()) > 1 else ''})",
       "load average": " ".join(f"{x:.2f}" for x in os.getloadavg()),
   }
 
