@@ -75,7 +75,7 @@ def test_lambda_returns(variant, parallel):
                              returns.discounted_returns(R, D, END, V_TP1))
 
 
-@pytest.mark.parametrize("length", [1, 2, 7, 100, 129])
+@pytest.mark.parametrize("length", [1, 2, 7, 100])
 def test_parallel_recursions_equal_the_sequential_ones(length):
   """The associative scan is the same recursion: random streams with terminations, truncations
   and lambdas (traced too), under jit, vmap and grad, agree to float rounding."""
@@ -84,12 +84,19 @@ def test_parallel_recursions_equal_the_sequential_ones(length):
   end = jax.random.uniform(k[1], (3, length)) < 0.1
   d = 0.99 * (1.0 - (end & (jax.random.uniform(k[2], (3, length)) < 0.5)))   # half terminate
   v, v_tp1 = jax.random.normal(k[3], (2, 3, length))
-  for lam in (0.0, 0.65, 0.95, 1.0, jnp.float32(0.8)):
-    for fn, args in ((returns.gae, (r, d, end, v, v_tp1)), (returns.lambda_returns,
-                                                           (r, d, end, v_tp1))):
-      seq = jax.jit(jax.vmap(lambda *a: fn(*a, lam)))(*args)
-      par = jax.jit(jax.vmap(lambda *a: fn(*a, lam, parallel=True)))(*args)
-      np.testing.assert_allclose(par, seq, rtol=1e-5, atol=1e-5, err_msg=f"{fn.__name__} {lam}")
+  for fn, args in ((returns.gae, (r, d, end, v, v_tp1)), (returns.lambda_returns,
+                                                         (r, d, end, v_tp1))):
+    # lambda traced: one compile per form serves every lambda
+    seq = jax.jit(jax.vmap(lambda lam, *a: fn(*a, lam), in_axes=(None,) + (0,) * len(args)))
+    par = jax.jit(jax.vmap(lambda lam, *a: fn(*a, lam, parallel=True),
+                           in_axes=(None,) + (0,) * len(args)))
+    for lam in (0.0, 0.65, 0.95, 1.0):
+      np.testing.assert_allclose(par(jnp.float32(lam), *args), seq(jnp.float32(lam), *args),
+                                 rtol=1e-5, atol=1e-5, err_msg=f"{fn.__name__} {lam}")
+  # a Python-float lambda (not traced) takes the same path
+  np.testing.assert_allclose(returns.gae(r[0], d[0], end[0], v[0], v_tp1[0], 0.8, parallel=True),
+                             returns.gae(r[0], d[0], end[0], v[0], v_tp1[0], 0.8),
+                             rtol=1e-5, atol=1e-5)
   grad = lambda p: jax.grad(lambda x: jnp.sum(returns.gae(x, d[0], end[0], v[0], v_tp1[0], 0.9,  # noqa: E731
                                                           parallel=p) ** 2))(r[0])
   np.testing.assert_allclose(grad(True), grad(False), rtol=1e-5, atol=1e-5)
