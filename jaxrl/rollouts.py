@@ -129,7 +129,10 @@ def make_env_step(env, env_params, num_envs: int,
 
 
 def reset(env, env_params, key, num_envs: int):
-  """``(obs [E, *O], env_state [E])`` of ``num_envs`` fresh episodes (``key`` consumed)."""
+  """``(obs [E, *O], env_state [E])`` of ``num_envs`` fresh episodes (``key`` consumed).
+
+  Raises ValueError unless ``num_envs`` is an int >= 1 (numpy/jax integers taken by value)."""
+  num_envs = validation.check_int("num_envs", num_envs, minimum=1)
   return jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(key, num_envs), env_params)
 
 

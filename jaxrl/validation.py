@@ -43,6 +43,7 @@ __all__ = (
     "check_rule",
     "check_scalar",
     "is_traced",
+    "plain_scalar",
 )
 
 
@@ -54,6 +55,23 @@ def is_traced(x: Any) -> bool:
 def any_traced(tree: Any) -> bool:
   """True when any leaf of the pytree ``tree`` is a tracer."""
   return any(is_traced(x) for x in jax.tree_util.tree_leaves(tree))
+
+
+def plain_scalar(value: Any) -> Any:
+  """A concrete numpy or 0-d jax number (``np.int64(3)``, ``jnp.float32(0.5)``, ``np.bool_``) as
+  the Python ``int``/``float``/``bool`` of the same value; anything else is returned unchanged
+  (tracers, arrays with a shape, strings: the field's check judges them).
+
+  Dataclasses that store settings (agent configs, run specs) normalise with it, so that a value
+  taken from numpy or jax is the same setting as the Python number (one JSON file, one hash).
+  """
+  if is_traced(value):
+    return value
+  if isinstance(value, (np.generic, np.ndarray, jax.Array)) and np.ndim(value) == 0:
+    arr = np.asarray(value)
+    if arr.dtype.kind in "biuf":
+      return arr.item()
+  return value
 
 
 def _scalar(name: str, value: Any) -> Any:

@@ -96,6 +96,19 @@ _TYPES: dict[type, type] = {}
 class AgentConfig:
   """Base of the agents' frozen config dataclasses (see the module docstring)."""
 
+  def __post_init__(self):
+    """Takes numpy and 0-d jax numbers by value: ``total_steps=np.int64(5000)`` stores the
+    Python ``5000`` (one config, one JSON file, one fingerprint); :meth:`check` judges the
+    values (``2.5`` for an int field, ``True`` for a number are refused there)."""
+    for f in dataclasses.fields(self):
+      value = getattr(self, f.name)
+      if isinstance(value, tuple):
+        plain = tuple(validation.plain_scalar(v) for v in value)
+      else:
+        plain = validation.plain_scalar(value)
+      if plain is not value:
+        object.__setattr__(self, f.name, plain)
+
   @classmethod
   def _declared(cls) -> list[tuple[dataclasses.Field, Any, Any]]:
     hints = typing.get_type_hints(cls)

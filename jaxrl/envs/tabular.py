@@ -407,6 +407,7 @@ def chain_env(num_cells: int = 5, *, start: int | None = None, max_steps_in_epis
   mdp = chain(num_cells, **chain_kwargs)
   if start is None:
     start = num_cells - 2
+  start = validation.check_int("chain_env start", start)
   return from_mdp(mdp, initial_state=start, max_steps_in_episode=max_steps_in_episode,
                   name="Chain-v0")
 
@@ -455,6 +456,7 @@ def compare_q_values(params: TabularEnvParams, q_values: Array, *, atol: float =
   Returns:
     A :class:`QComparison`.
   """
+  atol = validation.check_number("compare_q_values atol", atol, low=0.0)
   chex.assert_rank(q_values, 2)
   q_star = exact_q_values(params) if exact is None else exact
   chex.assert_equal_shape([q_values, q_star])

@@ -13,6 +13,7 @@ import chex
 import jax
 import jax.numpy as jnp
 
+from jaxrl import validation
 from jaxrl.mdp.core import SparseTransitions, TabularMDP
 
 __all__ = (
@@ -98,6 +99,7 @@ def policy_probabilities(policy: Array, num_actions: int) -> Array:
   policy = jnp.asarray(policy)
   if jnp.issubdtype(policy.dtype, jnp.integer):
     chex.assert_rank(policy, 1)
+    num_actions = validation.check_int("num_actions", num_actions, minimum=1)
     return jax.nn.one_hot(policy, num_actions)
   chex.assert_rank(policy, 2)
   return policy

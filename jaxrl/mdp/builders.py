@@ -254,8 +254,8 @@ def gridworld_layout(rows: int, cols: int, *, exits: Mapping[tuple[int, int], fl
 
   Defaults: a +1 exit in the top-right corner, a -1 exit just below it, the start bottom left.
   """
-  if rows < 1 or cols < 1:
-    raise ValueError(f"a grid needs at least one row and column, got {rows}x{cols}.")
+  rows = validation.check_int("gridworld_layout rows", rows, minimum=1)
+  cols = validation.check_int("gridworld_layout cols", cols, minimum=1)
   if exits is None:
     exits = {(0, cols - 1): 1.0}
     if rows > 1:
@@ -346,13 +346,14 @@ def random_mdp(key: jax.Array, num_states: int, num_actions: int, *, num_success
     reward_scale: half-width of the reward interval.
     dtype: float dtype.
   """
-  if num_states < 1 or num_actions < 1:
-    raise ValueError(f"random_mdp needs num_states, num_actions >= 1, got {num_states}, {num_actions}.")
+  num_states = validation.check_int("random_mdp num_states", num_states, minimum=1)
+  num_actions = validation.check_int("random_mdp num_actions", num_actions, minimum=1)
   if sparse and num_successors is None:
     raise ValueError("random_mdp(sparse=True) needs num_successors.")
-  if num_successors is not None and not 1 <= num_successors:
-    raise ValueError(f"num_successors must be >= 1, got {num_successors}.")
+  if num_successors is not None:
+    num_successors = validation.check_int("random_mdp num_successors", num_successors, minimum=1)
   _check_range("discount", discount, 0.0, 1.0)
+  reward_scale = validation.check_number("random_mdp reward_scale", reward_scale, low=0.0)
   k_p, k_i, k_r = jax.random.split(key, 3)
   width = num_states if num_successors is None else num_successors
   weights = jax.random.exponential(k_p, (num_states, num_actions, width), dtype)

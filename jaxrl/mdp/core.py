@@ -190,6 +190,7 @@ class TabularMDP:
 
 def _validate(transitions, rewards, discount, atol):
   """Checks concrete arrays; returns them as jax arrays. Raises ValueError."""
+  atol = validation.check_number("TabularMDP atol (row-sum tolerance)", atol, low=0.0)
   sparse = isinstance(transitions, SparseTransitions)
   if sparse:
     probs = np.asarray(transitions.probs)

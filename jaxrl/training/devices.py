@@ -18,6 +18,7 @@ from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from jaxrl import cpu_devices
+from jaxrl import validation
 
 __all__ = (
     "AXIS",
@@ -43,7 +44,10 @@ def make_mesh(num_runs: int, num_devices: int | None = None) -> Mesh:
   Raises ValueError when ``num_runs`` does not divide evenly over the devices (the driver does
   not pad: padded runs would cost time and shift no result, so it asks for a divisible count).
   """
+  num_runs = validation.check_int("num_runs", num_runs, minimum=1)
   devices = jax.devices()
+  if num_devices is not None:
+    num_devices = validation.check_int("num_devices", num_devices)
   n = len(devices) if num_devices is None else num_devices
   if num_devices is None and cpu_devices.configured() and devices[0].platform == "cpu" and (
       jax.process_count() == 1):

@@ -39,6 +39,7 @@ import numpy as np
 from jax.sharding import PartitionSpec as P
 
 from jaxrl import envs as envs_lib
+from jaxrl import validation
 from jaxrl.training import algorithms
 from jaxrl.training import devices as devices_lib
 from jaxrl.training import progress as progress_lib
@@ -87,6 +88,11 @@ class RunSpec:
   seed: int = 0
   settings: tuple[dict, ...] = ()
   checkpoint_every: int | None = None
+
+  def __post_init__(self):
+    # numpy / 0-d jax counts are taken by value (one spec, one config.json); check() judges them.
+    for name in ("num_seeds", "seed", "checkpoint_every"):
+      object.__setattr__(self, name, validation.plain_scalar(getattr(self, name)))
 
   def to_dict(self) -> dict:
     return dict(
@@ -161,8 +167,10 @@ def _check_spec(spec: RunSpec):
   if type(spec.config) is not algo.config_cls:  # pylint: disable=unidiomatic-typecheck
     raise ValueError(f"algorithm {spec.algorithm!r} takes a {algo.config_cls.__name__}, got "
                      f"{type(spec.config).__name__}.")
-  if not isinstance(spec.num_seeds, int) or spec.num_seeds < 1:
-    raise ValueError(f"num_seeds must be a positive integer, got {spec.num_seeds!r}.")
+  validation.check_int("num_seeds", spec.num_seeds, minimum=1)
+  validation.check_int("seed", spec.seed, minimum=0)
+  if spec.checkpoint_every is not None:
+    validation.check_int("checkpoint_every", spec.checkpoint_every, minimum=1)
   names = algorithms.hyperparam_names(algo)
   for i, s in enumerate(spec.settings):
     bad = sorted(set(s) - set(names))

@@ -25,6 +25,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from jaxrl import validation
 from jaxrl.training import algorithms
 from jaxrl.training import rundir
 from jaxrl.training import runner
@@ -69,8 +70,8 @@ class Range:
 
 def random_search(space: dict[str, Range], num: int, seed: int = 0) -> list[dict]:
   """``num`` settings drawn independently from ``space`` (numpy, seeded: reproducible)."""
-  if num < 1:
-    raise ValueError(f"random search needs at least one sample, got {num}.")
+  num = validation.check_int("random search num (how many settings to draw)", num, minimum=1)
+  seed = validation.check_int("random search seed", seed, minimum=0)
   if not space:
     raise ValueError("random search needs at least one field with a range.")
   rng = np.random.default_rng(seed)

@@ -232,8 +232,10 @@ def test_gridworld_layout():
   assert gridworld_layout(1, 3) == ("S . +1",)
   big = gridworld(gridworld_layout(20, 30), sparse=True)
   assert big.num_states == 600 and big.mdp.is_sparse
-  with pytest.raises(ValueError, match="at least one row and column"):
+  with pytest.raises(ValueError, match="gridworld_layout rows must be an int >= 1, got 0"):
     gridworld_layout(0, 4)
+  with pytest.raises(ValueError, match="gridworld_layout cols must be an int, got 2.5"):
+    gridworld_layout(3, 2.5)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -325,10 +327,12 @@ def test_random_mdp_keys():
 
 
 @pytest.mark.parametrize("args,kwargs,message", [
-    ((0, 2), {}, r"num_states, num_actions >= 1"),
-    ((3, 0), {}, r"num_states, num_actions >= 1"),
+    ((0, 2), {}, r"random_mdp num_states must be an int >= 1, got 0"),
+    ((3, 0), {}, r"random_mdp num_actions must be an int >= 1, got 0"),
+    ((3.0, 2), {}, r"random_mdp num_states must be an int, got 3.0"),
+    ((3, True), {}, r"random_mdp num_actions must be an int, got the bool"),
     ((3, 2), dict(sparse=True), r"needs num_successors"),
-    ((3, 2), dict(num_successors=0), r"num_successors must be >= 1"),
+    ((3, 2), dict(num_successors=0), r"num_successors must be an int >= 1"),
     ((3, 2), dict(discount=1.5), r"discount must lie in"),
 ])
 def test_random_mdp_bad_arguments(args, kwargs, message):

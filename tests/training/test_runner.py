@@ -152,7 +152,9 @@ def test_checkpoint_from_a_different_config_is_refused(straight, tmp_path):
 @pytest.mark.parametrize("change, message", [
     (dict(algorithm="sac"), "unknown algorithm 'sac'"),
     (dict(env="NoSuchEnv-v9"), "unknown environment 'NoSuchEnv-v9'"),
-    (dict(num_seeds=0), "num_seeds must be a positive integer"),
+    (dict(num_seeds=0), "num_seeds must be an int >= 1, got 0"),
+    (dict(num_seeds=2.0), "num_seeds must be an int, got 2.0"),
+    (dict(seed=-1), "seed must be an int >= 0, got -1"),
     (dict(settings=({"hidden_sizes": (8,)},)), "not dqn hyperparameters"),
     (dict(settings=({"learning_rate": -1.0},)), "learning_rate must be positive"),
     (dict(checkpoint_every=300), "multiple of log_every"),
