@@ -83,7 +83,11 @@ def make_actor(owner: str, config: Any, env, env_params, *, critic: str = "v",
     ValueError: continuous actions with a critic other than ``"v"`` or a network other than
       ``"mlp"`` (the message names the space), or a network that cannot take the observations.
   """
-  spec = spaces_lib.action_spec(env, env_params)
+  try:
+    spec = spaces_lib.action_spec(env, env_params)
+  except ValueError as err:
+    agent = owner.removesuffix("Config").upper()
+    raise ValueError(f"{agent} cannot act in this environment: {err}") from None
   if spec.continuous and critic != "v":
     raise ValueError(f"{owner}: critic={critic!r} needs a discrete action space (one value per "
                      f"action); this environment has a {spec.describe()}. Use critic='v'.")

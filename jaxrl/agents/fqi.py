@@ -27,6 +27,7 @@ from jaxrl import networks as networks_lib
 from jaxrl import rollouts
 from jaxrl import validation
 from jaxrl.agents.config import AgentConfig, option
+from jaxrl.envs import spaces as spaces_lib
 from jaxrl.envs import wrappers as wrappers_lib
 from jaxrl.validation import AT_LEAST_ONE, POSITIVE
 
@@ -67,7 +68,7 @@ def collect_random_transitions(key, env, env_params, *, num_steps: int, num_envs
   """
   num_steps = validation.check_int("num_steps", num_steps, minimum=1)
   num_envs = validation.check_int("num_envs", num_envs, minimum=1)
-  num_actions = int(env.num_actions)
+  num_actions = spaces_lib.require_discrete("FQI (collect_random_transitions)", env, env_params)
   env = wrappers_lib.EpisodeStatistics(env)
   env_step = rollouts.make_env_step(env, env_params, num_envs)
   k_reset, k_run = jax.random.split(key)
@@ -94,8 +95,9 @@ def make_fqi(config: FQIConfig, env, env_params) -> Callable:
   iteration) and, on tabular environments, ``q_error`` and ``policy_match`` against ``Q*``.
   """
   config.check()
+  num_actions = spaces_lib.require_discrete("FQI", env, env_params)
   obs_shape = tuple(env.observation_space(env_params).shape)
-  network = networks_lib.make_q_network(config.network, int(env.num_actions), obs_shape,
+  network = networks_lib.make_q_network(config.network, num_actions, obs_shape,
                                         hidden_sizes=config.hidden_sizes)
   optimizer = optax.adam(config.learning_rate)
   reference = rollouts.tabular_reference(env_params)

@@ -75,12 +75,17 @@ def action_spec(env: Any, env_params: Any) -> ActionSpec:
 def require_discrete(owner: str, env: Any, env_params: Any) -> int:
   """The number of actions, or ValueError when the actions are continuous.
 
-  The message names the agent, the space and the agents that can take it.
+  The message names the agent, the space and, for a ``Box``, the agents that can take it.
   """
-  spec = action_spec(env, env_params)
-  if spec.continuous:
-    name = getattr(env, "name", type(env).__name__)
+  space = env.action_space(env_params)
+  name = getattr(env, "name", type(env).__name__)
+  if isinstance(space, spaces.Discrete):
+    return action_spec(env, env_params).num_actions
+  if isinstance(space, spaces.Box):
     others = f"{', '.join(CONTINUOUS_AGENTS[:-1])} or {CONTINUOUS_AGENTS[-1]}"
-    raise ValueError(f"{owner} needs a discrete action space, and {name} has a "
-                     f"{spec.describe()}; use {others} for continuous actions.")
-  return spec.num_actions
+    raise ValueError(f"{owner} needs a discrete action space, and {name} has a continuous Box "
+                     f"(shape {tuple(space.shape)}); use {others} for continuous actions "
+                     "(a Box of shape [D]).")
+  raise ValueError(f"{owner} needs a discrete action space, and {name} has a "
+                   f"{type(space).__name__} action space, which no jaxrl agent takes (they take "
+                   "gymnax Discrete, or a Box of shape [D]).")
