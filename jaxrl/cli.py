@@ -176,14 +176,21 @@ def _plot(config, problem, solution, path: pathlib.Path) -> None:
 
 
 def run_solve(config: GridworldConfig | ChainConfig) -> int:
+  name = "gridworld" if isinstance(config, GridworldConfig) else "chain"
+  out = config.out or _default_out("solve", name)
+  if config.plot is not None:
+    _check_out_file(config.plot, "--plot")
+  if config.save:    # before solving: a bad --out wastes nothing
+    rundir.check_out_dir(out, hint="choose another --out")
+    if out.is_dir() and any(out.iterdir()):
+      raise ValueError(f"run directory {out} already exists; choose another --out (a solve "
+                       "is not resumed: it runs in one go).")
   problem, solution, seconds = solve(config)
   print(_report(config, problem, solution, seconds))
   if config.plot is not None:
     _plot(config, problem, solution, config.plot)
     print(f"\nwrote {config.plot}")
   if config.save:
-    name = "gridworld" if isinstance(config, GridworldConfig) else "chain"
-    out = config.out or _default_out("solve", name)
     _save_solution(out, config, problem, solution, seconds)
     print(f"\nrun directory: {out}")
   if not bool(solution.converged):
@@ -333,6 +340,29 @@ def _default_out(algorithm: str, env: str) -> pathlib.Path:
   return path
 
 
+def _check_out_file(path: pathlib.Path, flag: str) -> None:
+  """ValueError unless the file ``path`` (given by ``flag``) can be written: not a directory,
+  in a folder that exists or can be made."""
+  if path.is_dir():
+    raise ValueError(f"{flag} {path} is a directory; give a file name (e.g. {path / 'out.png'}).")
+  try:
+    rundir.check_out_dir(path.parent, what="the folder", hint=f"choose another {flag}")
+  except ValueError as err:
+    raise ValueError(f"{flag} {path}: {err}") from None
+
+
+def _check_out(out: pathlib.Path, *, resume: bool, overwrite: bool, sweep: bool = False) -> None:
+  """The run (or sweep) directory ``--out``: a directory that can be written, and not an existing
+  run unless ``--resume`` or ``--overwrite`` says what to do with it (checked before building)."""
+  what = "sweep directory" if sweep else "run directory"
+  rundir.check_out_dir(out, what=what, hint="choose another --out")
+  if resume or overwrite or not (out.is_dir() and any(out.iterdir())):
+    return
+  also = "" if sweep else f" (or run `jaxrl resume {out}`)"
+  raise ValueError(f"{what} {out} already exists; add --resume to continue it{also}, "
+                   "--overwrite to replace it, or choose another --out.")
+
+
 def _parse_value(text: str):
   low = text.strip().lower()
   if low in ("true", "false"):
@@ -381,6 +411,7 @@ def run_train(args: RunOptions) -> int:
                           num_seeds=args.num_seeds, seed=args.seed,
                           checkpoint_every=args.checkpoint_every)
   out = args.out or _default_out(algorithm, args.env)
+  _check_out(out, resume=args.resume, overwrite=args.overwrite)
   result = training.run(spec, out, resume=args.resume, overwrite=args.overwrite,
                         num_devices=args.num_devices, progress_interval_s=args.progress_interval,
                         save_checkpoints=args.checkpoints)
@@ -390,13 +421,14 @@ def run_train(args: RunOptions) -> int:
 
 def run_sweep(args) -> int:
   algorithm = type(args).algorithm
+  out = args.out or _default_out(f"sweep-{algorithm}", args.env)
+  _check_out(out, resume=args.resume, overwrite=args.overwrite, sweep=True)
   if bool(args.grid) == bool(args.random):
     raise ValueError("give either --grid NAME=V1,V2 ... or --random N with --space NAME=LOW:HIGH.")
   if args.grid:
     settings = training.grid(_parse_grid(args.grid))
   else:
     settings = training.random_search(_parse_space(args.space), args.random, args.search_seed)
-  out = args.out or _default_out(f"sweep-{algorithm}", args.env)
   result = training.sweep(algorithm, args.config, settings, env=args.env,
                           num_seeds=args.num_seeds, seed=args.seed, out=out,
                           checkpoint_every=args.checkpoint_every, resume=args.resume,
@@ -409,7 +441,22 @@ def run_sweep(args) -> int:
   return 0
 
 
+def _refuse_solve_dir(run_dir: pathlib.Path, command: str) -> None:
+  """A ``jaxrl solve`` directory is not a training run: say so, and what to do instead."""
+  config = run_dir / rundir.CONFIG
+  if config.is_file():
+    try:
+      saved = rundir.read_json(config)
+    except ValueError:
+      return
+    if isinstance(saved, dict) and saved.get("command") == "solve":
+      raise ValueError(f"{run_dir} is a `jaxrl solve` directory, not a training run: a solve "
+                       f"runs in one go and has nothing to {command}. Run `jaxrl solve ...` "
+                       f"again (its options are in {config}) with a new --out.")
+
+
 def run_resume(args: ResumeArgs) -> int:
+  _refuse_solve_dir(args.run_dir, "resume")
   if (args.run_dir / "sweep.json").exists():
     raise ValueError(f"{args.run_dir} is a sweep: run the same `jaxrl sweep ...` command again "
                      f"with --out {args.run_dir} --resume (finished groups are kept, the "
@@ -421,8 +468,10 @@ def run_resume(args: ResumeArgs) -> int:
 
 
 def run_repeat(args: RepeatArgs) -> int:
+  _refuse_solve_dir(args.run_dir, "repeat")
   spec = training.load_spec(args.run_dir)
   out = args.out or _default_out(spec.algorithm, spec.env)
+  _check_out(out, resume=False, overwrite=False)
   result = training.run(spec, out, num_devices=args.num_devices,
                         progress_interval_s=args.progress_interval)
   print(f"run directory: {result.run_dir}")
@@ -432,6 +481,7 @@ def run_repeat(args: RepeatArgs) -> int:
 def run_plot(args: PlotArgs) -> int:
   if not args.run_dirs:
     raise ValueError("give at least one run directory to plot.")
+  _check_out_file(args.out, "--out")
   metric = training.write_plots(args.run_dirs, args.out, metric=args.metric)
   print(f"wrote {args.out} ({metric})")
   return 0

@@ -1,6 +1,7 @@
 """The `jaxrl` command line, end to end on tiny problems."""
 
 import json
+import os
 
 import pytest
 
@@ -103,7 +104,9 @@ def test_train_writes_a_complete_run_directory(tmp_path, capsys):
   # The same directory again is refused and left alone; --resume of a finished run is a no-op.
   before = (out / "metrics.csv").read_bytes()
   assert cli.main(["train", "a2c", *TINY, "--num-seeds", "2", "--out", str(out)]) == 2
-  assert "already exists" in capsys.readouterr().err
+  assert (f"jaxrl: error: run directory {out} already exists; add --resume to continue it (or "
+          f"run `jaxrl resume {out}`), --overwrite to replace it, or choose another --out."
+          ) in capsys.readouterr().err
   assert (out / "metrics.csv").read_bytes() == before
   assert cli.main(["resume", str(out)]) == 0
   assert (out / "metrics.csv").read_bytes() == before
@@ -167,3 +170,59 @@ def test_top_level_help_lists_the_commands(capsys):
   for command in ("solve", "train", "sweep", "resume", "repeat", "plot"):
     assert command in out
   assert "Union" not in out
+
+
+# ------------------------------------------------------------------------------- output paths
+
+_QUICK_TRAIN = ["train", "dqn", "--env", "Probe1-v0", "--total-steps", "1000"]  # a bad config too
+
+
+def _out_commands(out):
+  return [[*_QUICK_TRAIN, "--out", out],
+          ["sweep", "dqn", "--env", "Probe1-v0", "--grid", "learning_rate=1e-3", "--out", out],
+          ["solve", "chain", "--out", out]]
+
+
+@pytest.mark.parametrize("which", range(3), ids=["train", "sweep", "solve"])
+def test_an_out_path_that_is_a_file_is_refused_first(which, tmp_path, capsys):
+  afile = tmp_path / "afile"
+  afile.write_text("keep me")
+  for out, message in ((afile, f"{afile} is a file, not a directory; choose another --out."),
+                       (afile / "sub", f"{afile} is a file, not a directory; choose another --out")):
+    assert cli.main(_out_commands(str(out))[which]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("jaxrl: error: ") and message in err, err
+    assert "Traceback" not in err
+  assert afile.read_text() == "keep me"
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
+@pytest.mark.parametrize("which", range(3), ids=["train", "sweep", "solve"])
+def test_an_out_path_where_nothing_can_be_created_is_refused(which, capsys):
+  assert cli.main(_out_commands("/proc/jaxrl-run")[which]) == 2
+  err = capsys.readouterr().err
+  assert "cannot write" in err and "/proc does not take new directories" in err, err
+  assert "choose another --out" in err
+
+
+def test_file_outputs_that_are_folders_or_unwritable_are_refused(tmp_path, capsys):
+  assert cli.main(["solve", "chain", "--no-save", "--plot", str(tmp_path)]) == 2
+  assert f"--plot {tmp_path} is a directory; give a file name" in capsys.readouterr().err
+  afile = tmp_path / "afile"
+  afile.write_text("")
+  assert cli.main(["plot", str(tmp_path), "--out", str(afile / "c.png")]) == 2
+  assert (f"--out {afile / 'c.png'}: the folder {afile} is a file, not a directory; choose "
+          "another --out.") in capsys.readouterr().err
+
+
+def test_resume_or_repeat_of_a_solve_directory_says_what_it_is(tmp_path, capsys):
+  out = tmp_path / "solved"
+  assert cli.main(["solve", "chain", "--out", str(out)]) == 0
+  capsys.readouterr()
+  for command in ("resume", "repeat"):
+    assert cli.main([command, str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"jaxrl: error: {out} is a `jaxrl solve` directory, not a training run: "
+                          f"a solve runs in one go and has nothing to {command}."), err
+  assert cli.main(["solve", "chain", "--out", str(out)]) == 2
+  assert "already exists; choose another --out" in capsys.readouterr().err

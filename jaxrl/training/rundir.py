@@ -23,6 +23,7 @@ import os
 import pathlib
 import platform
 import sys
+import tempfile
 from typing import Any, Sequence
 
 import jax
@@ -35,6 +36,7 @@ __all__ = (
     "METRICS",
     "SUMMARY",
     "VERSIONS",
+    "check_out_dir",
     "metrics_csv",
     "plot_curves",
     "read_json",
@@ -51,6 +53,33 @@ METRICS = "metrics.csv"
 SUMMARY = "summary.json"
 CURVE = "curve.png"
 CHECKPOINTS = "checkpoints"
+
+def check_out_dir(path: str | os.PathLike, *, what: str = "run directory",
+                  hint: str = "choose another directory") -> pathlib.Path:
+  """``path`` as a Path, when it is a directory or can be made one; ValueError otherwise.
+
+  Checked before anything is built or compiled, and nothing is left behind: ``path`` must not be
+  a file, and its nearest existing ancestor must be a directory in which a directory can be
+  created (probed by creating and removing a temporary one, so a read-only or virtual file system
+  such as ``/proc`` is caught too). The message names ``path``, the reason and ``hint``.
+  """
+  path = pathlib.Path(path)
+  if path.exists() and not path.is_dir():
+    raise ValueError(f"{what} {path} is a file, not a directory; {hint}.")
+  ancestor = path if path.exists() else path.parent
+  while not ancestor.exists():
+    ancestor = ancestor.parent
+  if not ancestor.is_dir():
+    raise ValueError(f"cannot create {what} {path}: {ancestor} is a file, not a directory; "
+                     f"{hint}.")
+  try:
+    probe = tempfile.mkdtemp(prefix=".jaxrl-write-check-", dir=ancestor)
+  except OSError as err:
+    raise ValueError(f"cannot write {what} {path}: {ancestor} does not take new directories "
+                     f"({err.strerror or err}); {hint}.") from None
+  os.rmdir(probe)
+  return path
+
 
 _PACKAGES = ("jaxrl", "jax", "jaxlib", "flax", "optax", "chex", "gymnax", "numpy",
              "orbax-checkpoint", "tyro", "matplotlib")

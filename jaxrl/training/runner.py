@@ -228,8 +228,8 @@ def _prepare_dir(run_dir: pathlib.Path, spec: RunSpec, resume: bool,
     run_dir.mkdir(parents=True)
     return False, aside
   if not resume:
-    raise ValueError(f"run directory {run_dir} already exists; pass resume to continue it, "
-                     "overwrite to replace it, or choose another directory.")
+    raise ValueError(f"run directory {run_dir} already exists; pass resume=True to continue it, "
+                     "overwrite=True to replace it, or choose another directory.")
   saved = load_spec(run_dir)
   if saved.to_dict() != spec.to_dict():
     a, b = saved.to_dict(), spec.to_dict()
@@ -344,6 +344,8 @@ def _prepare(spec: RunSpec, run_dir, *, resume: bool, overwrite: bool, num_devic
              save_checkpoints: bool, say) -> _Plan:
   """Checks the spec (ValueError before anything compiles), builds the trainer, lays the runs on
   a device mesh and prepares (or reopens, or moves aside) the run directory."""
+  if run_dir is not None:   # a file or an unwritable place is refused before anything is built
+    rundir.check_out_dir(run_dir, hint="choose another run_dir")
   algo = _check_spec(spec)
   env, env_params = envs_lib.make(spec.env)
   trainer = algo.make_train(spec.config, env, env_params)

@@ -133,6 +133,8 @@ def sweep(algorithm: str, config: Any, settings: Sequence[dict], *, env: str = "
       ``overwrite``.
     run_kwargs: passed to :func:`jaxrl.training.run` (``num_devices``, ``progress``, ...).
   """
+  if out is not None:   # a file or an unwritable place is refused before anything is built
+    rundir.check_out_dir(out, what="sweep directory", hint="choose another out")
   algo = algorithms.get(algorithm)
   if type(config) is not algo.config_cls:  # pylint: disable=unidiomatic-typecheck
     raise ValueError(f"algorithm {algorithm!r} takes a {algo.config_cls.__name__}, got "
@@ -189,8 +191,8 @@ def _open_sweep_dir(out_dir: pathlib.Path, plan: dict, resume: bool,
     raise ValueError("resume and overwrite exclude each other.")
   exists = out_dir.exists() and any(out_dir.iterdir())
   if exists and not (resume or overwrite):
-    raise ValueError(f"sweep directory {out_dir} already exists; pass resume to continue it, "
-                     "overwrite to replace it, or choose another directory.")
+    raise ValueError(f"sweep directory {out_dir} already exists; pass resume=True to continue "
+                     "it, overwrite=True to replace it, or choose another directory.")
   if exists and overwrite:
     if not (out_dir / "sweep.json").exists():
       raise ValueError(f"refusing to overwrite {out_dir}: it is not a jaxrl sweep directory.")
