@@ -168,7 +168,8 @@ def _check_spec(spec: RunSpec):
     raise ValueError(f"algorithm {spec.algorithm!r} takes a {algo.config_cls.__name__}, got "
                      f"{type(spec.config).__name__}.")
   validation.check_int("num_seeds", spec.num_seeds, minimum=1)
-  validation.check_int("seed", spec.seed, minimum=0)
+  # jax.random.PRNGKey keeps 32 bits of the seed (without x64): 2**32 would be seed 0 again.
+  validation.check_int("seed", spec.seed, minimum=0, maximum=2**32 - 1)
   if spec.checkpoint_every is not None:
     validation.check_int("checkpoint_every", spec.checkpoint_every, minimum=1)
   names = algorithms.hyperparam_names(algo)

@@ -155,6 +155,7 @@ def test_checkpoint_from_a_different_config_is_refused(straight, tmp_path):
     (dict(num_seeds=0), "num_seeds must be an int >= 1, got 0"),
     (dict(num_seeds=2.0), "num_seeds must be an int, got 2.0"),
     (dict(seed=-1), "seed must be an int >= 0, got -1"),
+    (dict(seed=2**32), "seed must be an int <= 4294967295, got 4294967296"),
     (dict(settings=({"hidden_sizes": (8,)},)), "not dqn hyperparameters"),
     (dict(settings=({"learning_rate": -1.0},)), "learning_rate must be positive"),
     (dict(checkpoint_every=300), "multiple of log_every"),
