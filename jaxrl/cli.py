@@ -8,7 +8,11 @@
 from __future__ import annotations
 
 import dataclasses
+import decimal
+import inspect
+import os
 import pathlib
+import re
 import sys
 import time
 from typing import Annotated, Any, Literal, Sequence, Union
@@ -41,7 +45,93 @@ __all__ = (
     "ResumeArgs",
     "RepeatArgs",
     "PlotArgs",
+    "exact_int",
+    "plain_text",
 )
+
+
+# ------------------------------------------------------------------ how values and help read
+
+
+def exact_int(text: str) -> int:
+  """The integer a command-line value spells: ``100000``, ``1e5``, ``1.5e3`` or ``1_000``.
+
+  Raises ValueError (tyro names the option) for a value that is not exactly a whole number:
+  ``2.5``, ``1e-3``, ``inf``, ``fast``.
+  """
+  try:
+    return int(text)
+  except ValueError:
+    pass
+  try:
+    value = decimal.Decimal(text.strip())
+  except decimal.InvalidOperation:
+    value = None
+  if value is None or not value.is_finite() or value != value.to_integral_value():
+    raise ValueError(f"{text!r} is not a whole number (e.g. 100000, 1e5 or 1.5e3)")
+  return int(value)
+
+
+_REGISTRY = tyro.constructors.ConstructorRegistry()
+
+_ROLE = re.compile(r":[a-z]+(?::[a-z]+)?:`~?([^`<]*?)(?:\s*<[^>]*>)?`")   # :class:`~a.B` -> a.B
+_LITERAL = re.compile(r"``(.+?)``", re.S)                          # ``x`` -> x
+_LINK = re.compile(r"`([^`<]+?)(?:\s*<[^>]*>)?`_{1,2}")             # `text <url>`_ -> text
+_DEFAULT_ROLE = re.compile(r"(?<![\w`])`([^`\n]+)`(?![\w`])")       # `x` -> x
+
+
+def plain_text(text: str | None) -> str | None:
+  """Docstring text as a terminal shows it: reST roles (``:class:`~jaxrl.agents.DQNConfig```),
+  inline literals (````x````) and links lose their markup, keeping the words."""
+  if not text:
+    return text
+  text = _ROLE.sub(lambda m: m.group(1).split(".")[-1] if m.group(0).count("~") else m.group(1),
+                   text)
+  text = _LITERAL.sub(r"\1", text)
+  text = _LINK.sub(r"\1", text)
+  return _DEFAULT_ROLE.sub(r"\1", text)
+
+
+_IN_HELP_RULE = [False]
+
+
+@_REGISTRY.struct_rule
+def _plain_help_rule(info):
+  """Every dataclass the CLI shows (the agents' configs among them, whose docstrings are reST for
+  the API docs) gets its field help through :func:`plain_text`; the fields themselves are
+  tyro's own (the rule asks the other rules, then rewrites only the help)."""
+  if _IN_HELP_RULE[0] or not dataclasses.is_dataclass(info.type):
+    return None
+  _IN_HELP_RULE[0] = True
+  try:
+    spec = tyro.constructors.ConstructorRegistry.get_struct_spec(info)
+  finally:
+    _IN_HELP_RULE[0] = False
+  if not isinstance(spec, tyro.constructors.StructConstructorSpec):
+    return spec
+  fields = tuple(dataclasses.replace(f, helptext=_plain_lazy(f.helptext)) for f in spec.fields)
+  return tyro.constructors.StructConstructorSpec(instantiate=spec.instantiate, fields=fields)
+
+
+def _plain_lazy(helptext):
+  if callable(helptext):
+    return lambda: plain_text(helptext())
+  return plain_text(helptext)
+
+
+@_REGISTRY.primitive_rule
+def _int_rule(type_info):
+  """Every int option (and int inside a tuple or an optional) reads its text with
+  :func:`exact_int`, so ``--total-steps 1e5`` is 100000 and ``--total-steps 2.5`` an error."""
+  if type_info.type is not int:
+    return None
+  return tyro.constructors.PrimitiveConstructorSpec(
+      nargs=1, metavar="INT", instance_from_str=lambda args: exact_int(args[0]),
+      is_instance=lambda x: isinstance(x, int) and not isinstance(x, bool),
+      str_from_instance=lambda x: [str(x)])
+
+
+# ----------------------------------------------------------------------------- solving
 
 
 SolverName = Literal["value_iteration", "q_iteration", "policy_iteration"]
@@ -266,7 +356,9 @@ class SweepOptions:
 def _command(kind: str, algo: algorithms.Algorithm) -> type:
   """The ``jaxrl train ALGO`` / ``jaxrl sweep ALGO`` options: the run options plus the
   algorithm's config fields (generated from the registry, so a new agent needs no CLI code)."""
-  config_field = ("config", Annotated[algo.config_cls, tyro.conf.OmitArgPrefixes],
+  summary = plain_text(inspect.getdoc(algo.config_cls) or "").split("\n\n")[0]
+  config_field = ("config", Annotated[algo.config_cls, tyro.conf.OmitArgPrefixes,
+                                      tyro.conf.arg(help=summary)],
                   dataclasses.field(default=algo.config_cls()))
   if kind == "train":
     bases, fields = (RunOptions,), [config_field]
@@ -377,13 +469,20 @@ def _parse_value(text: str):
     return text
 
 
-def _parse_grid(items: Sequence[str]) -> dict:
+def _parse_grid(items: Sequence[str], config: Any) -> dict:
+  """``--grid NAME=V1,V2 ...`` as ``{name: [values]}``, each value of its config field's type
+  (ValueError naming --grid, the field and the value that is not of its type)."""
+  from jaxrl.training import sweeps  # pylint: disable=import-outside-toplevel
   out = {}
   for item in items:
     name, sep, values = item.partition("=")
     if not sep or not name or not values:
       raise ValueError(f"--grid takes NAME=V1,V2,..., got {item!r}.")
-    out[name.strip().replace("-", "_")] = [_parse_value(v) for v in values.split(",")]
+    name = name.strip().replace("-", "_")
+    try:
+      out[name] = [sweeps.typed_value(config, name, _parse_value(v)) for v in values.split(",")]
+    except ValueError as err:
+      raise ValueError(f"--grid {item}: {err}") from None
   return out
 
 
@@ -426,9 +525,13 @@ def run_sweep(args) -> int:
   if bool(args.grid) == bool(args.random):
     raise ValueError("give either --grid NAME=V1,V2 ... or --random N with --space NAME=LOW:HIGH.")
   if args.grid:
-    settings = training.grid(_parse_grid(args.grid))
+    settings = training.grid(_parse_grid(args.grid, args.config))
   else:
-    settings = training.random_search(_parse_space(args.space), args.random, args.search_seed)
+    try:
+      settings = training.random_search(_parse_space(args.space), args.random, args.search_seed,
+                                        config=args.config)
+    except ValueError as err:
+      raise ValueError(f"--space / --random: {err}") from None
   result = training.sweep(algorithm, args.config, settings, env=args.env,
                           num_seeds=args.num_seeds, seed=args.seed, out=out,
                           checkpoint_every=args.checkpoint_every, resume=args.resume,
@@ -488,7 +591,37 @@ def run_plot(args: PlotArgs) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-  """Entry point of the ``jaxrl`` command."""
+  """Entry point of the ``jaxrl`` command.
+
+  A reader that stops early (``jaxrl --help | head``) ends the command quietly with status 141,
+  as for any Unix tool killed by SIGPIPE, instead of a BrokenPipeError traceback.
+  """
+  try:
+    code = _main(argv)
+    sys.stdout.flush()   # inside the try: a closed pipe surfaces here, not at interpreter exit
+    return code
+  except BrokenPipeError:
+    _silence_stdout()
+    return 141
+  except SystemExit as exit_:   # tyro's --help / usage errors, after their output is flushed
+    try:
+      sys.stdout.flush()
+    except BrokenPipeError:
+      _silence_stdout()
+      raise SystemExit(141) from None
+    raise exit_
+
+
+def _silence_stdout() -> None:
+  """Points stdout at /dev/null, so Python's flush at exit does not fail on the closed pipe."""
+  try:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+  except (OSError, ValueError, AttributeError):   # stdout replaced (tests) or already closed
+    pass
+
+
+def _main(argv: list[str] | None) -> int:
   commands = {
       "solve": (Problem, "solve a tabular MDP exactly; print values and policy (gridworld, chain)"),
       "train": (TrainCommand, f"train an agent ({', '.join(algorithms.ALGORITHMS)}) on seeds in "
@@ -503,7 +636,7 @@ def main(argv: list[str] | None = None) -> int:
       Union[tuple(Annotated[Any, tyro.conf.subcommand(name=name, constructor=ctor,  # type: ignore
                                                       description=text)]
                   for name, (ctor, text) in commands.items())],
-      prog="jaxrl", args=argv,
+      prog="jaxrl", args=argv, registry=_REGISTRY,
       description="jaxrl: exact tabular solvers and deep RL agents in JAX, compiled end to end.")
   try:
     if isinstance(config, (GridworldConfig, ChainConfig)):

@@ -2,6 +2,9 @@
 
 import json
 import os
+import re
+import subprocess
+import sys
 
 import pytest
 
@@ -226,3 +229,108 @@ def test_resume_or_repeat_of_a_solve_directory_says_what_it_is(tmp_path, capsys)
                           f"a solve runs in one go and has nothing to {command}."), err
   assert cli.main(["solve", "chain", "--out", str(out)]) == 2
   assert "already exists; choose another --out" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------- values
+
+@pytest.mark.parametrize("text, value", [("100000", 100_000), ("1e5", 100_000), ("1.5e3", 1500),
+                                         ("1_000", 1000), (" 7 ", 7), ("-3", -3)])
+def test_exact_int_reads_whole_numbers_in_any_notation(text, value):
+  assert cli.exact_int(text) == value and type(cli.exact_int(text)) is int
+
+
+@pytest.mark.parametrize("text", ["2.5", "1e-3", "inf", "nan", "fast", ""])
+def test_exact_int_refuses_what_is_not_a_whole_number(text):
+  with pytest.raises(ValueError, match="is not a whole number"):
+    cli.exact_int(text)
+
+
+def test_int_options_take_exact_integers_written_as_floats(capsys):
+  # Parsed as 3000 and 300 (the config check that follows names them): no "invalid literal".
+  args = ["train", "dqn", "--env", "Probe1-v0", "--eval-every", "3e3", "--log-every", "3e2",
+          "--num-seeds", "1e0", "--hidden-sizes", "1.6e1", "8"]
+  assert cli.main(args) == 2
+  assert "total_steps (100000) must be a positive multiple of log_every (300)" in (
+      capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("flag, text", [
+    ("--total-steps", "2.5"), ("--num-seeds", "1e-3"), ("--log-every", "fast"),
+    ("--checkpoint-every", "1.5"), ("--eval-max-steps", "2.5"), ("--hidden-sizes", "16.5")])
+def test_int_options_refuse_other_numbers_naming_the_option(flag, text, capsys):
+  with pytest.raises(SystemExit) as exit_info:
+    cli.main(["train", "dqn", "--env", "Probe1-v0", flag, text])
+  assert exit_info.value.code == 2
+  err = capsys.readouterr().err
+  assert f"Error parsing {flag}" in err and "invalid literal" not in err, err
+
+
+@pytest.mark.parametrize("grid, message", [
+    ("learning_rate=fast", "--grid learning_rate=fast: DQNConfig.learning_rate takes a number, "
+                           "got 'fast'."),
+    ("total_steps=2.5", "--grid total_steps=2.5: DQNConfig.total_steps is an int, got 2.5."),
+    ("double_dqn=maybe", "--grid double_dqn=maybe: DQNConfig.double_dqn is a bool (true or "
+                         "false), got 'maybe'."),
+    ("no_such=1", "--grid no_such=1: DQNConfig has no field 'no_such'"),
+])
+def test_grid_values_of_the_wrong_kind_name_the_field_and_the_flag(grid, message, capsys):
+  assert cli.main(["sweep", "dqn", "--env", "Probe1-v0", "--grid", grid]) == 2
+  assert f"jaxrl: error: {message}" in capsys.readouterr().err
+
+
+def test_grid_and_space_values_of_int_fields_read_exact_integers():
+  from jaxrl.agents import DQNConfig  # pylint: disable=import-outside-toplevel
+  from jaxrl.training import sweeps  # pylint: disable=import-outside-toplevel
+  grid = cli._parse_grid(["total_steps=1e5,1.5e3", "learning_rate=1e-3"], DQNConfig())  # pylint: disable=protected-access
+  assert grid == {"total_steps": [100_000, 1500], "learning_rate": [1e-3]}
+  drawn = sweeps.random_search({"batch_size": sweeps.Range(8, 64, log=True)}, 20, config=DQNConfig())
+  assert all(type(s["batch_size"]) is int and 8 <= s["batch_size"] <= 64 for s in drawn)
+  with pytest.raises(ValueError, match=r"DQNConfig.batch_size is an int, and the range \[1.2, 1.5\] "
+                                       "holds no integer"):
+    sweeps.random_search({"batch_size": sweeps.Range(1.2, 1.5)}, 2, config=DQNConfig())
+
+
+# ------------------------------------------------------------------------------- help
+
+def _help_commands():
+  from jaxrl.training import algorithms  # pylint: disable=import-outside-toplevel
+  commands = [[], ["solve"], ["solve", "gridworld"], ["solve", "chain"], ["train"], ["sweep"],
+              ["resume"], ["repeat"], ["plot"]]
+  return commands + [[kind, name] for kind in ("train", "sweep") for name in algorithms.ALGORITHMS]
+
+
+_MARKUP = re.compile(r"``|:(class|func|meth|mod|data|attr|obj|math|ref|py:[a-z]+):`|`[^`\s][^`]*`_?")
+
+
+@pytest.mark.parametrize("command", _help_commands(), ids=" ".join)
+def test_help_texts_show_no_rest_markup(command, capsys, monkeypatch):
+  monkeypatch.setenv("COLUMNS", "400")   # one line per option: a role is never split by wrapping
+  with pytest.raises(SystemExit) as exit_info:
+    cli.main([*command, "--help"])
+  assert exit_info.value.code == 0
+  text = capsys.readouterr().out
+  assert "usage: jaxrl" in text
+  bad = [line.strip() for line in text.splitlines() if _MARKUP.search(line)]
+  assert not bad, bad
+
+
+def test_plain_text_keeps_the_words_of_rest_markup():
+  text = ("Fields of :class:`~jaxrl.agents.DQNHyperparams` (:func:`jaxrl.policies.greedy`), "
+          "``num_envs * num_steps``, ``\"mlp\"``, `PPO <https://arxiv.org/abs/1707.06347>`_, `x`.")
+  assert cli.plain_text(text) == ("Fields of DQNHyperparams (jaxrl.policies.greedy), "
+                                  "num_envs * num_steps, \"mlp\", PPO, x.")
+
+
+@pytest.mark.parametrize("args", [["--help"], ["train", "ppo", "--help"], ["solve", "chain",
+                                                                          "--no-save"]])
+def test_a_reader_that_stops_early_gets_no_broken_pipe_traceback(args, tmp_path):
+  read, write = os.pipe()
+  os.close(read)       # like `jaxrl --help | head` once head has exited
+  try:
+    proc = subprocess.run([sys.executable, "-m", "jaxrl", *args], stdout=write,
+                          stderr=subprocess.PIPE, text=True, cwd=tmp_path, timeout=300,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+  finally:
+    os.close(write)
+  assert "Traceback" not in proc.stderr and "BrokenPipeError" not in proc.stderr, proc.stderr
+  assert proc.returncode == 141

@@ -21,6 +21,7 @@ import math
 import os
 import pathlib
 import shutil
+import typing
 from typing import Any, Sequence
 
 import numpy as np
@@ -37,6 +38,7 @@ __all__ = (
     "random_search",
     "ranking_table",
     "sweep",
+    "typed_value",
 )
 
 
@@ -54,26 +56,36 @@ def grid(values: dict[str, Sequence[Any]]) -> list[dict]:
 
 @dataclasses.dataclass(frozen=True)
 class Range:
-  """A search range: uniform in ``[low, high]``, or log-uniform with ``log=True``; integer
-  fields are rounded."""
+  """A search range: uniform in ``[low, high]``, or log-uniform with ``log=True``; the draws
+  of integer fields are rounded when :func:`random_search` is given the config."""
 
   low: float
   high: float
   log: bool = False
 
   def __post_init__(self):
+    object.__setattr__(self, "low", validation.check_number("Range low", self.low))
+    object.__setattr__(self, "high", validation.check_number("Range high", self.high))
+    validation.check_bool("Range log", self.log)
     if not self.low <= self.high:
       raise ValueError(f"a range needs low <= high, got [{self.low}, {self.high}].")
     if self.log and not self.low > 0:
       raise ValueError(f"a log range needs low > 0, got {self.low}.")
 
 
-def random_search(space: dict[str, Range], num: int, seed: int = 0) -> list[dict]:
-  """``num`` settings drawn independently from ``space`` (numpy, seeded: reproducible)."""
+def random_search(space: dict[str, Range], num: int, seed: int = 0, *,
+                  config: Any = None) -> list[dict]:
+  """``num`` settings drawn independently from ``space`` (numpy, seeded: reproducible).
+
+  With ``config`` (the sweep's base config), the draws of its ``int`` fields are rounded to the
+  nearest integer inside ``[ceil(low), floor(high)]`` (a range holding no integer is refused), and
+  a name that is not one of its fields is refused.
+  """
   num = validation.check_int("random search num (how many settings to draw)", num, minimum=1)
   seed = validation.check_int("random search seed", seed, minimum=0)
   if not space:
     raise ValueError("random search needs at least one field with a range.")
+  ints = {} if config is None else _int_bounds(config, space)
   rng = np.random.default_rng(seed)
   out = []
   for _ in range(num):
@@ -83,29 +95,87 @@ def random_search(space: dict[str, Range], num: int, seed: int = 0) -> list[dict
         s[name] = float(math.exp(rng.uniform(math.log(r.low), math.log(r.high))))
       else:
         s[name] = float(rng.uniform(r.low, r.high))
+      if name in ints:
+        s[name] = min(max(int(round(s[name])), ints[name][0]), ints[name][1])
     out.append(s)
   return out
 
 
-def _typed(config: Any, setting: dict) -> dict:
-  """Casts each override to its config field's type; ValueError for unknown fields."""
-  fields = {f.name: f for f in dataclasses.fields(config)}
+def _int_bounds(config: Any, space: dict[str, Range]) -> dict[str, tuple[int, int]]:
+  """``{int field: (ceil(low), floor(high))}`` for the fields of ``space``."""
+  hints = _field_hints(config)
   out = {}
-  for name, value in setting.items():
-    if name not in fields:
-      raise ValueError(f"{type(config).__name__} has no field {name!r}; fields: {sorted(fields)}.")
-    default = getattr(config, name)
-    if isinstance(default, bool):
-      out[name] = bool(value) if not isinstance(value, str) else value.lower() in ("1", "true", "yes")
-    elif isinstance(default, int) and not isinstance(default, bool):
-      if float(value) != round(float(value)):
-        raise ValueError(f"field {name!r} is an integer; got {value!r}.")
-      out[name] = int(round(float(value)))
-    elif isinstance(default, float):
-      out[name] = float(value)
-    else:
-      out[name] = value
+  for name, r in space.items():
+    if name not in hints:
+      raise ValueError(f"{type(config).__name__} has no field {name!r}; fields: {sorted(hints)}.")
+    if _is_int(hints[name]):
+      lo, hi = math.ceil(r.low), math.floor(r.high)
+      if lo > hi:
+        raise ValueError(f"{type(config).__name__}.{name} is an int, and the range "
+                         f"[{r.low:g}, {r.high:g}] holds no integer.")
+      out[name] = (lo, hi)
   return out
+
+
+def _field_hints(config: Any) -> dict[str, Any]:
+  return {f.name: typing.get_type_hints(type(config))[f.name] for f in dataclasses.fields(config)}
+
+
+def _is_int(hint) -> bool:
+  return hint is int or hint == (int | None)
+
+
+_BOOL_WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+
+def typed_value(config: Any, name: str, value: Any) -> Any:
+  """``value`` (a number, a bool or the text of one) as config field ``name``'s type.
+
+  An int field takes an integer, or a float or text that is exactly one (``1e5``, ``"1.5e3"``);
+  a float field a real number or its text; a bool field a bool or true/false/yes/no/1/0.
+  Raises ValueError naming the field, its type and the value (``2.5`` for an int, ``"fast"``
+  for a number, ``"maybe"`` for a bool); other fields take the value as it is.
+  """
+  hints = _field_hints(config)
+  if name not in hints:
+    raise ValueError(f"{type(config).__name__} has no field {name!r}; fields: {sorted(hints)}.")
+  hint, field = hints[name], f"{type(config).__name__}.{name}"
+  value = validation.plain_scalar(value)
+  if value is None and hint in (int | None, float | None):
+    return None
+  if hint is bool:
+    word = value.strip().lower() if isinstance(value, str) else None
+    if isinstance(value, bool) or word in _BOOL_WORDS:
+      return value if isinstance(value, bool) else _BOOL_WORDS[word]
+    raise ValueError(f"{field} is a bool (true or false), got {value!r}.")
+  if _is_int(hint) or hint in (float, float | None):
+    number = _number(field, value, "an int" if _is_int(hint) else "a number")
+    if not _is_int(hint):
+      return float(number)
+    if not (math.isfinite(number) and number == int(number)):
+      raise ValueError(f"{field} is an int, got {value!r}.")
+    return int(number)
+  return value
+
+
+def _number(field: str, value: Any, kind: str) -> float | int:
+  if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+    raise ValueError(f"{field} takes {kind}, got {value!r}.")
+  if isinstance(value, str):
+    try:
+      return int(value)
+    except ValueError:
+      pass
+    try:
+      return float(value)
+    except ValueError:
+      raise ValueError(f"{field} takes {kind}, got {value!r}.") from None
+  return value
+
+
+def _typed(config: Any, setting: dict) -> dict:
+  """Casts each override to its config field's type (:func:`typed_value`)."""
+  return {name: typed_value(config, name, value) for name, value in setting.items()}
 
 
 @dataclasses.dataclass
