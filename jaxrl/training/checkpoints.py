@@ -11,6 +11,9 @@ scalars; possibly with a leading ``[R]`` runs axis, possibly sharded over a devi
   meta = checkpoints.read_metadata(directory)        # the dict given to save
   state = checkpoints.restore(directory, like=init_state)
 
+and two help past a damaged checkpoint: ``steps(directory)`` lists every complete one, and
+``set_aside(directory, step)`` renames one out of sight (``damaged-step_XXXXXXXX``).
+
 ``restore`` rebuilds the state in the structure of ``like`` (a pytree of arrays or of
 ``jax.ShapeDtypeStruct``, e.g. ``jax.eval_shape(init, key)``), so orbax never has to understand
 NamedTuples or custom pytree nodes: ``save`` flattens the state with
@@ -23,9 +26,11 @@ Layout on disk::
   directory/
     step_00000100/               a complete checkpoint: it appears by one atomic rename
       metadata.json              format version, step, the caller's metadata, each leaf's
-                                 key path, shape and dtype (plain JSON)
+                                 key path, shape and dtype, each file's size and SHA-256
+                                 (plain JSON)
       state/                     an orbax PyTree checkpoint of the flat dict of leaves
-    .tmp-step_00000200-1a2b3c4d/  a save in progress, or one killed mid-write: never read
+    .tmp-step_00000200/          a save in progress, or one killed mid-write: never read
+    damaged-step_00000300/       set aside by ``set_aside``: never read
 
 Atomicity: a checkpoint is written whole (arrays, then ``metadata.json``, each file fsynced) under a
 ``.tmp-`` name in ``directory`` and then renamed to ``step_XXXXXXXX``; only names of that form that
@@ -33,7 +38,21 @@ hold a ``metadata.json`` count as checkpoints, so a save killed at any point lea
 checkpoint as the latest. Older checkpoints beyond ``keep`` are deleted only after the rename (by
 renaming them to a ``.tmp-`` name first, then removing them), and stale ``.tmp-`` directories are
 swept by the next successful ``save``. This relies on ``os.rename`` being atomic, so ``directory``
-must be on a local (POSIX) filesystem, and one process at a time may write to it.
+must be on a POSIX filesystem, and one run at a time may write to it.
+
+Integrity: ``save`` records the size and SHA-256 of every file orbax wrote in ``metadata.json``;
+``restore`` checks them (sizes first) before orbax reads anything, so a truncated, changed or
+missing file, or a ``metadata.json`` that is not what ``save`` wrote, raises
+:class:`DamagedCheckpointError`, a one-paragraph ``ValueError`` naming the file, instead of an
+orbax/TensorStore traceback. Orbax's own read errors (TensorStore's ``ValueError``, ``OSError``)
+are turned into the same error; they remain possible for format-1 checkpoints, which recorded no
+sizes or checksums. Hashing costs one read of the state per save and per restore.
+
+Several processes (``jax.distributed``, e.g. hosts of a pod): every process calls ``save`` and
+``restore`` with the same arguments and globally sharded arrays; ``directory`` must be one folder
+that every process sees (a shared filesystem). Each process writes and reads its own shards through
+orbax; process 0 alone writes ``metadata.json``, renames and prunes, with barriers
+(``jax.experimental.multihost_utils.sync_global_devices``) in between.
 
 Safety: loading never unpickles anything. Orbax's PyTree handler stores every array with
 TensorStore (zarr chunks inside an OCDBT key-value store, raw little-endian bytes, compressed) and
@@ -394,7 +413,8 @@ def _read_error(err: BaseException) -> BaseException | None:
   """
   if isinstance(err, (OSError, ValueError)):
     return err
-  if type(err) is Exception and isinstance(err.__cause__, (OSError, ValueError)):  # pylint: disable=unidiomatic-typecheck
+  wrapper = type(err) is Exception  # pylint: disable=unidiomatic-typecheck
+  if wrapper and isinstance(err.__cause__, (OSError, ValueError)):
     return err.__cause__
   return None
 
