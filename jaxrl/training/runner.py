@@ -412,6 +412,10 @@ def _compiled_chunk(plan: _Plan, exe: _Execution, length: int):
 def _already_finished(plan: _Plan, say) -> RunResult:
   """A finished run (its ``summary.json`` is written last), read from its files: no checkpoint
   is opened, so a damaged one does not matter; ``final_state`` is None."""
+  if not (plan.run_dir / rundir.METRICS).is_file():
+    raise ValueError(f"{plan.run_dir} has finished ({rundir.SUMMARY} is there) but its "
+                     f"{rundir.METRICS} is missing; run its config again with `jaxrl repeat "
+                     f"{plan.run_dir}` to get the metrics back.")
   summary = rundir.read_json(plan.run_dir / rundir.SUMMARY)
   metrics = rundir.read_metrics(plan.run_dir / rundir.METRICS)
   say(f"{plan.run_dir} has already finished ({summary['env_steps_per_run']:,} env steps per run); "
