@@ -336,7 +336,7 @@ class RunOptions:
   progress_interval: float = 10.0
   """least seconds between progress lines (0: every logging interval)"""
   checkpoints: bool = True
-  """write checkpoints (--no-checkpoints: the run cannot be resumed; needed on several hosts)"""
+  """write checkpoints (--no-checkpoints: the run cannot be resumed)"""
 
 
 @dataclasses.dataclass(frozen=True)

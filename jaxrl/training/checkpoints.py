@@ -11,6 +11,9 @@ scalars; possibly with a leading ``[R]`` runs axis, possibly sharded over a devi
   meta = checkpoints.read_metadata(directory)        # the dict given to save
   state = checkpoints.restore(directory, like=init_state)
 
+and two help past a damaged checkpoint: ``steps(directory)`` lists every complete one, and
+``set_aside(directory, step)`` renames one out of sight (``damaged-step_XXXXXXXX``).
+
 ``restore`` rebuilds the state in the structure of ``like`` (a pytree of arrays or of
 ``jax.ShapeDtypeStruct``, e.g. ``jax.eval_shape(init, key)``), so orbax never has to understand
 NamedTuples or custom pytree nodes: ``save`` flattens the state with
@@ -23,9 +26,11 @@ Layout on disk::
   directory/
     step_00000100/               a complete checkpoint: it appears by one atomic rename
       metadata.json              format version, step, the caller's metadata, each leaf's
-                                 key path, shape and dtype (plain JSON)
+                                 key path, shape and dtype, each file's size and SHA-256
+                                 (plain JSON)
       state/                     an orbax PyTree checkpoint of the flat dict of leaves
-    .tmp-step_00000200-1a2b3c4d/  a save in progress, or one killed mid-write: never read
+    .tmp-step_00000200/          a save in progress, or one killed mid-write: never read
+    damaged-step_00000300/       set aside by ``set_aside``: never read
 
 Atomicity: a checkpoint is written whole (arrays, then ``metadata.json``, each file fsynced) under a
 ``.tmp-`` name in ``directory`` and then renamed to ``step_XXXXXXXX``; only names of that form that
@@ -33,7 +38,21 @@ hold a ``metadata.json`` count as checkpoints, so a save killed at any point lea
 checkpoint as the latest. Older checkpoints beyond ``keep`` are deleted only after the rename (by
 renaming them to a ``.tmp-`` name first, then removing them), and stale ``.tmp-`` directories are
 swept by the next successful ``save``. This relies on ``os.rename`` being atomic, so ``directory``
-must be on a local (POSIX) filesystem, and one process at a time may write to it.
+must be on a POSIX filesystem, and one run at a time may write to it.
+
+Integrity: ``save`` records the size and SHA-256 of every file orbax wrote in ``metadata.json``;
+``restore`` checks them (sizes first) before orbax reads anything, so a truncated, changed or
+missing file, or a ``metadata.json`` that is not what ``save`` wrote, raises
+:class:`DamagedCheckpointError`, a one-paragraph ``ValueError`` naming the file, instead of an
+orbax/TensorStore traceback. Orbax's own read errors (TensorStore's ``ValueError``, ``OSError``)
+are turned into the same error; they remain possible for format-1 checkpoints, which recorded no
+sizes or checksums. Hashing costs one read of the state per save and per restore.
+
+Several processes (``jax.distributed``, e.g. hosts of a pod): every process calls ``save`` and
+``restore`` with the same arguments and globally sharded arrays; ``directory`` must be one folder
+that every process sees (a shared filesystem). Each process writes and reads its own shards through
+orbax; process 0 alone writes ``metadata.json``, renames and prunes, with barriers
+(``jax.experimental.multihost_utils.sync_global_devices``) in between.
 
 Safety: loading never unpickles anything. Orbax's PyTree handler stores every array with
 TensorStore (zarr chunks inside an OCDBT key-value store, raw little-endian bytes, compressed) and
@@ -55,6 +74,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import json
 import logging
 import os
@@ -69,13 +89,50 @@ import numpy as np
 
 from jaxrl import validation
 
-__all__ = ["save", "latest_step", "read_metadata", "restore"]
+__all__ = [
+    "DamagedCheckpointError",
+    "latest_step",
+    "read_metadata",
+    "restore",
+    "save",
+    "set_aside",
+    "steps",
+]
 
-_FORMAT = 1
+_FORMAT = 2           # 2: metadata.json records each file's size and SHA-256
+_READABLE_FORMATS = (1, 2)
 _METADATA_FILE = "metadata.json"
 _STATE_DIR = "state"
 _TMP_PREFIX = ".tmp-"
 _STEP_RE = re.compile(r"^step_(\d+)$")
+_DAMAGED_PREFIX = "damaged-"
+_HASH_BLOCK = 1 << 20
+
+
+class DamagedCheckpointError(ValueError):
+  """A checkpoint whose files are not what was saved (truncated, changed, missing or garbled).
+
+  Attributes:
+    step: the checkpoint's step.
+    file: the damaged (or missing) file or folder, a path.
+    reason: what is wrong with it, e.g. ``"is 120 bytes, 2,779 were saved (truncated)"``.
+  """
+
+  def __init__(self, step: int, file: pathlib.Path, reason: str):
+    self.step, self.file, self.reason = step, file, reason
+    super().__init__(
+        f"checkpoint {file.parent if file.name == _METADATA_FILE else _checkpoint_of(file)} is "
+        f"damaged: {file} {reason}. Its state cannot be restored; restore an earlier step "
+        "(checkpoints.steps lists them) or save the state again."
+    )
+
+
+def _checkpoint_of(file: pathlib.Path) -> pathlib.Path:
+  """The ``step_XXXXXXXX`` folder that holds ``file``."""
+  for parent in (file, *file.parents):
+    if _STEP_RE.match(parent.name):
+      return parent
+  return file.parent
 
 
 def save(
@@ -109,14 +166,12 @@ def save(
     The path of the new checkpoint directory, as a string.
 
   Raises:
-    ValueError: for a bad ``step``, ``keep`` or ``metadata``, a leaf that is not an array, or more
-      than one JAX process.
+    ValueError: for a bad ``step``, ``keep`` or ``metadata``, or a leaf that is not an array.
     FileExistsError: when ``directory`` already holds a checkpoint for ``step``.
   """
   step = _check_step(step, "step")
   keep = validation.check_int("keep (how many checkpoints to keep)", keep, minimum=1)
   _check_metadata(metadata)
-  _check_single_process("save")
 
   leaves_with_paths, _ = jax.tree_util.tree_flatten_with_path(state)
   records, arrays = [], {}
@@ -135,7 +190,9 @@ def save(
   final = root / _step_name(step)
   _write_atomically(root, final, arrays,
                     {"format": _FORMAT, "step": step, "metadata": metadata, "leaves": records})
-  _prune(root, step, keep)
+  if _is_primary():
+    _prune(root, step, keep)
+  _sync(f"jaxrl-checkpoint-pruned-{final}")
   return str(final)
 
 
@@ -153,9 +210,14 @@ def _check_metadata(metadata: Any) -> None:
 
 def _write_atomically(root: pathlib.Path, final: pathlib.Path, arrays: dict,
                       record_file: dict) -> None:
-  """Writes the arrays (orbax) and ``metadata.json`` under a temporary name, fsyncs, renames."""
-  tmp = root / f"{_TMP_PREFIX}{final.name}-{uuid.uuid4().hex[:8]}"
-  tmp.mkdir()
+  """Writes the arrays (orbax, every process its shards) and ``metadata.json`` (with each file's
+  size and SHA-256) under a temporary name; the primary process fsyncs and renames."""
+  primary = _is_primary()
+  tmp = root / f"{_TMP_PREFIX}{final.name}"     # the same name on every process
+  if primary:
+    shutil.rmtree(tmp, ignore_errors=True)      # left by a save of this step that was killed
+    tmp.mkdir()
+  _sync(f"jaxrl-checkpoint-start-{final}")
   try:
     if arrays:
       ocp = _orbax()
@@ -165,14 +227,18 @@ def _write_atomically(root: pathlib.Path, final: pathlib.Path, arrays: dict,
           checkpointer.save(tmp / _STATE_DIR, args=ocp.args.PyTreeSave(arrays))
         finally:
           checkpointer.close()
-    with open(tmp / _METADATA_FILE, "w") as f:
-      json.dump(record_file, f, indent=1)
-    _fsync_tree(tmp)
-    os.rename(tmp, final)
-    _fsync_dir(root)
+    if primary:
+      record_file = dict(record_file, files=_file_records(tmp))
+      with open(tmp / _METADATA_FILE, "w") as f:
+        json.dump(record_file, f, indent=1)
+      _fsync_tree(tmp)
+      os.rename(tmp, final)
+      _fsync_dir(root)
   except BaseException:
-    shutil.rmtree(tmp, ignore_errors=True)
+    if primary:
+      shutil.rmtree(tmp, ignore_errors=True)
     raise
+  _sync(f"jaxrl-checkpoint-written-{final}")
 
 
 def _prune(root: pathlib.Path, step: int, keep: int) -> None:
@@ -201,6 +267,39 @@ def latest_step(directory: str | os.PathLike) -> int | None:
   return steps[-1] if steps else None
 
 
+def steps(directory: str | os.PathLike) -> list[int]:
+  """The steps of every complete checkpoint under ``directory``, oldest first ([] when none).
+
+  Complete means published by ``save`` (a ``step_XXXXXXXX`` folder holding ``metadata.json``);
+  whether its files are intact is checked by ``read_metadata`` and ``restore``.
+  """
+  return _complete_steps(pathlib.Path(os.fspath(directory)))
+
+
+def set_aside(directory: str | os.PathLike, step: int) -> str:
+  """Renames checkpoint ``step`` to ``damaged-step_XXXXXXXX[-N]`` in ``directory``, out of sight.
+
+  For a damaged checkpoint that should neither be read again nor block a new save of the same
+  step, while its files stay for inspection (delete them by hand). With several JAX processes
+  every process calls it; the primary one renames. Returns the new path.
+  """
+  root = pathlib.Path(os.fspath(directory)).absolute()
+  step = _check_step(step, "step")
+  if step not in _complete_steps(root):
+    raise FileNotFoundError(f"no checkpoint for step {step} under {root} to set aside.")
+  name = f"{_DAMAGED_PREFIX}{_step_name(step)}"
+  target, n = root / name, 1
+  while target.exists():
+    n += 1
+    target = root / f"{name}-{n}"
+  _sync(f"jaxrl-checkpoint-aside-{root}-{step}")      # every process has chosen the same name
+  if _is_primary():
+    os.rename(root / _step_name(step), target)
+    _fsync_dir(root)
+  _sync(f"jaxrl-checkpoint-set-aside-{root}-{step}")
+  return str(target)
+
+
 def read_metadata(directory: str | os.PathLike, step: int | None = None) -> dict:
   """The ``metadata`` dict saved with checkpoint ``step``.
 
@@ -213,6 +312,8 @@ def read_metadata(directory: str | os.PathLike, step: int | None = None) -> dict
 
   Raises:
     FileNotFoundError: when there is no complete checkpoint (for ``step``) under ``directory``.
+    DamagedCheckpointError: when its ``metadata.json`` is not the JSON ``save`` wrote (the
+      message names the file).
   """
   _, record_file = _open_checkpoint(directory, step)
   return record_file["metadata"]
@@ -240,11 +341,13 @@ def restore(directory: str | os.PathLike, like: Any, step: int | None = None) ->
 
   Raises:
     FileNotFoundError: when there is no complete checkpoint (for ``step``) under ``directory``.
+    DamagedCheckpointError: when a file of the checkpoint is missing, truncated or changed since
+      ``save`` (sizes and SHA-256 are checked before orbax reads anything), or orbax cannot read
+      it; the message names the file.
     ValueError: when the checkpoint does not fit ``like``: a different number or key paths of
       leaves, or a leaf of a different shape or dtype (the message names the first such leaf and
       both shapes and dtypes), e.g. a checkpoint saved from a different config.
   """
-  _check_single_process("restore")
   path, record_file = _open_checkpoint(directory, step)
   records = record_file["leaves"]
   leaves_with_paths, treedef = jax.tree_util.tree_flatten_with_path(like)
@@ -258,32 +361,62 @@ def restore(directory: str | os.PathLike, like: Any, step: int | None = None) ->
       _leaf_target(p, leaf, r, where)
       for p, (_, leaf), r in zip(like_paths, leaves_with_paths, records)
   ]
-  restored = {}
-  if targets:
-    ocp = _orbax()
-    items, restore_args = {}, {}
-    for i, t in enumerate(targets):
-      name = _leaf_name(i)
-      items[name] = jax.ShapeDtypeStruct(t["data_shape"], t["data_dtype"])
-      if t["sharding"] is not None and t["key_impl"] is None:
-        restore_args[name] = ocp.ArrayRestoreArgs(
-            restore_type=jax.Array,
-            sharding=t["sharding"],
-            global_shape=t["data_shape"],
-            dtype=t["data_dtype"],
-        )
-      else:
-        restore_args[name] = ocp.RestoreArgs(restore_type=np.ndarray, dtype=t["data_dtype"])
-    with _quiet_orbax():
-      checkpointer = ocp.Checkpointer(ocp.PyTreeCheckpointHandler())
-      try:
-        restored = checkpointer.restore(
-            path / _STATE_DIR, args=ocp.args.PyTreeRestore(item=items, restore_args=restore_args)
-        )
-      finally:
-        checkpointer.close()
+  _verify_files(path, record_file)
+  restored = _orbax_restore(path, record_file["step"], targets) if targets else {}
   leaves = [_leaf_from_restore(restored[_leaf_name(i)], t) for i, t in enumerate(targets)]
   return jax.tree_util.tree_unflatten(treedef, leaves)
+
+
+def _orbax_restore(path: pathlib.Path, step: int, targets: list[dict]) -> dict:
+  """Reads the flat dict of leaves with orbax; DamagedCheckpointError when orbax cannot."""
+  ocp = _orbax()
+  items, restore_args = {}, {}
+  for i, t in enumerate(targets):
+    name = _leaf_name(i)
+    items[name] = jax.ShapeDtypeStruct(t["data_shape"], t["data_dtype"])
+    if t["sharding"] is not None and t["key_impl"] is None:
+      restore_args[name] = ocp.ArrayRestoreArgs(
+          restore_type=jax.Array,
+          sharding=t["sharding"],
+          global_shape=t["data_shape"],
+          dtype=t["data_dtype"],
+      )
+    else:
+      restore_args[name] = ocp.RestoreArgs(restore_type=np.ndarray, dtype=t["data_dtype"])
+  with _quiet_orbax():
+    checkpointer = ocp.Checkpointer(ocp.PyTreeCheckpointHandler())
+    try:
+      return checkpointer.restore(
+          path / _STATE_DIR, args=ocp.args.PyTreeRestore(item=items, restore_args=restore_args)
+      )
+    except Exception as err:  # pylint: disable=broad-exception-caught
+      read_error = _read_error(err)
+      if read_error is None:
+        raise
+      # Only reached when the files passed _verify_files (or a format-1 checkpoint has no record).
+      text = str(read_error).strip()
+      first = text.splitlines()[0][:300] if text else ""
+      raise DamagedCheckpointError(
+          step, path / _STATE_DIR,
+          f"could not be read by orbax ({type(read_error).__name__}: {first})") from err
+    finally:
+      checkpointer.close()
+
+
+def _read_error(err: BaseException) -> BaseException | None:
+  """The error that says a checkpoint's files are unreadable, or None for any other error.
+
+  TensorStore reports undecodable data as ``ValueError`` (``DATA_LOSS: ...``), orbax a missing
+  folder as ``FileNotFoundError`` and a garbled JSON file of its own as ``json.JSONDecodeError``
+  (a ValueError); orbax wraps a failed array read in a plain ``Exception`` whose cause is the
+  TensorStore error.
+  """
+  if isinstance(err, (OSError, ValueError)):
+    return err
+  wrapper = type(err) is Exception  # pylint: disable=unidiomatic-typecheck
+  if wrapper and isinstance(err.__cause__, (OSError, ValueError)):
+    return err.__cause__
+  return None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -436,13 +569,16 @@ def _check_step(step: Any, name: str) -> int:
   return validation.check_int(name, step, minimum=0)
 
 
-def _check_single_process(what: str) -> None:
+def _is_primary() -> bool:
+  """Whether this process writes the files that only one process may write (process 0)."""
+  return jax.process_index() == 0
+
+
+def _sync(name: str) -> None:
+  """A barrier of every JAX process (nothing with one process)."""
   if jax.process_count() > 1:
-    raise ValueError(
-        f"checkpoints.{what} supports a single JAX process (it renames files itself), but "
-        f"jax.process_count() is {jax.process_count()}. For multi-host runs use "
-        "orbax.checkpoint.CheckpointManager directly."
-    )
+    from jax.experimental import multihost_utils  # pylint: disable=import-outside-toplevel
+    multihost_utils.sync_global_devices(name)
 
 
 def _complete_steps(root: pathlib.Path) -> list[int]:
@@ -460,30 +596,94 @@ def _complete_steps(root: pathlib.Path) -> list[int]:
 def _open_checkpoint(directory: str | os.PathLike, step: int | None) -> tuple[pathlib.Path, dict]:
   """The path and parsed ``metadata.json`` of checkpoint ``step`` (None: latest)."""
   root = pathlib.Path(os.fspath(directory)).absolute()
-  steps = _complete_steps(root)
+  complete = _complete_steps(root)
   if step is None:
-    if not steps:
+    if not complete:
       raise FileNotFoundError(
           f"no complete checkpoint under {root}"
           + ("" if root.is_dir() else " (the directory does not exist)")
           + "; save one first with checkpoints.save."
       )
-    step = steps[-1]
+    step = complete[-1]
   else:
     step = _check_step(step, "step")
-    if step not in steps:
+    if step not in complete:
       raise FileNotFoundError(
-          f"no complete checkpoint for step {step} under {root}; complete steps: {steps}."
+          f"no complete checkpoint for step {step} under {root}; complete steps: {complete}."
       )
   path = root / _step_name(step)
-  with open(path / _METADATA_FILE) as f:
-    record_file = json.load(f)
-  if record_file.get("format") != _FORMAT:
+  record_file = _read_record_file(path / _METADATA_FILE, step)
+  if record_file["format"] not in _READABLE_FORMATS:
     raise ValueError(
-        f"{path / _METADATA_FILE} has checkpoint format {record_file.get('format')!r}; this "
-        f"version of jaxrl reads format {_FORMAT}. Restore it with the jaxrl version that wrote it."
+        f"{path / _METADATA_FILE} has checkpoint format {record_file['format']!r}; this version of "
+        f"jaxrl reads formats {list(_READABLE_FORMATS)}. Restore it with the jaxrl version that "
+        "wrote it."
     )
   return path, record_file
+
+
+def _read_record_file(file: pathlib.Path, step: int) -> dict:
+  """Parses ``metadata.json``; DamagedCheckpointError when it is not what ``save`` writes."""
+  try:
+    with open(file, "rb") as f:
+      record_file = json.loads(f.read().decode("utf-8"))
+  except (UnicodeDecodeError, json.JSONDecodeError) as err:
+    raise DamagedCheckpointError(step, file, f"is not valid JSON ({err})") from None
+  expected = {"format": int, "step": int, "metadata": dict, "leaves": list}
+  if not isinstance(record_file, dict):
+    raise DamagedCheckpointError(step, file, "holds no JSON object")
+  for key, kind in expected.items():
+    if not isinstance(record_file.get(key), kind):
+      raise DamagedCheckpointError(step, file, f"has no valid {key!r} entry")
+  if record_file["format"] >= 2 and not isinstance(record_file.get("files"), dict):
+    raise DamagedCheckpointError(step, file, "has no valid 'files' entry")
+  return record_file
+
+
+def _file_records(checkpoint: pathlib.Path) -> dict:
+  """``{relative path: {"bytes": size, "sha256": hex}}`` of every file under ``checkpoint``."""
+  records = {}
+  for dirpath, _, filenames in os.walk(checkpoint):
+    for filename in sorted(filenames):
+      file = pathlib.Path(dirpath) / filename
+      records[file.relative_to(checkpoint).as_posix()] = {
+          "bytes": file.stat().st_size, "sha256": _sha256(file)}
+  return dict(sorted(records.items()))
+
+
+def _sha256(file: pathlib.Path) -> str:
+  digest = hashlib.sha256()
+  with open(file, "rb") as f:
+    while block := f.read(_HASH_BLOCK):
+      digest.update(block)
+  return digest.hexdigest()
+
+
+def _verify_files(path: pathlib.Path, record_file: dict) -> None:
+  """Checks every file recorded at save time (sizes first, then SHA-256) before orbax reads any;
+  DamagedCheckpointError naming the first damaged file. Format 1 recorded none."""
+  files, step = record_file.get("files"), record_file["step"]
+  if files is None:
+    return
+  if record_file["leaves"] and not (path / _STATE_DIR).is_dir():
+    raise DamagedCheckpointError(step, path / _STATE_DIR, "is missing (the folder of the arrays)")
+  for name, record in files.items():
+    file = path / name
+    if not (isinstance(record, dict) and isinstance(record.get("bytes"), int)
+            and isinstance(record.get("sha256"), str)):
+      raise DamagedCheckpointError(step, path / _METADATA_FILE,
+                                   f"has no valid size and SHA-256 for {name!r}")
+    if not file.is_file():
+      raise DamagedCheckpointError(step, file, "is missing")
+    size = file.stat().st_size
+    if size != record["bytes"]:
+      what = "truncated" if size < record["bytes"] else "grown"
+      raise DamagedCheckpointError(
+          step, file, f"is {size:,} bytes, {record['bytes']:,} were saved ({what})")
+  for name, record in files.items():
+    if _sha256(path / name) != record["sha256"]:
+      raise DamagedCheckpointError(
+          step, path / name, "does not hold the bytes that were saved (SHA-256 differs)")
 
 
 def _remove(path: pathlib.Path) -> None:

@@ -268,7 +268,8 @@ def run(spec: RunSpec, run_dir: str | os.PathLike | None = None, *, resume: bool
     progress_interval_s: least seconds between progress lines.
     write_plot: write ``curve.png``.
     save_checkpoints: write checkpoints into ``run_dir`` (False: only the other files; the run
-      cannot be resumed). Checkpoints are single-process for now: on several hosts pass False.
+      cannot be resumed). On several hosts ``run_dir`` must be one folder every process sees
+      (a shared filesystem): each process writes its own shards of the checkpoint.
     stop_after_chunks: raise :class:`Interrupted` after this many chunks of this call have
       been checkpointed (what a kill does, for tests).
     log: where status lines go (None: silent).
@@ -286,6 +287,8 @@ def run(spec: RunSpec, run_dir: str | os.PathLike | None = None, *, resume: bool
                                  plan.trainer.num_logs * plan.trainer.steps_per_log,
                                  f"{spec.algorithm} {spec.env} x{plan.num_runs}",
                                  interval_s=progress_interval_s if progress else None)
+  if plan.resuming and (plan.run_dir / rundir.SUMMARY).exists():
+    return _already_finished(plan, say)
   t_wall = time.perf_counter()
   exe = _compile(plan, prog)
   if plan.run_dir is not None and plan.main and not plan.resuming:
@@ -294,11 +297,6 @@ def run(spec: RunSpec, run_dir: str | os.PathLike | None = None, *, resume: bool
     rundir.write_json(plan.run_dir / rundir.VERSIONS, plan.versions)
   if plan.resuming:
     _restore(plan, exe, say)
-    if exe.logs_done == plan.trainer.num_logs and (plan.run_dir / rundir.SUMMARY).exists():
-      say(f"{plan.run_dir} has already finished; nothing to resume.")
-      return RunResult(spec=spec, metrics=_by_setting(exe.metrics, plan.num_settings),
-                       summary=rundir.read_json(plan.run_dir / rundir.SUMMARY),
-                       final_state=plan.trainer.state_of(exe.carry), run_dir=plan.run_dir)
   _chunk_loop(plan, exe, prog, t_wall, stop_after_chunks)
   return _finish(plan, exe, t_wall, write_plot, say)
 
@@ -358,11 +356,6 @@ def _prepare(spec: RunSpec, run_dir, *, resume: bool, overwrite: bool, num_devic
     say(f"{num_runs} runs split over {mesh.devices.size} {mesh.devices.flat[0].platform} devices.")
   chunk = _chunk_logs(trainer.num_logs, trainer.steps_per_log, spec.checkpoint_every)
   main = devices_lib.is_main_process()
-  if run_dir is not None and save_checkpoints and jax.process_count() > 1:
-    raise ValueError(f"checkpoints are written by a single process for now, and this run spans "
-                     f"{jax.process_count()} processes; pass save_checkpoints=False "
-                     "(--no-checkpoints) on several hosts (the other files are still written by "
-                     "process 0).")
   resuming, aside = False, None
   if run_dir is not None:
     run_dir = pathlib.Path(run_dir)
@@ -427,33 +420,73 @@ def _compiled_chunk(plan: _Plan, exe: _Execution, length: int):
   return exe.compiled[length]
 
 
+def _already_finished(plan: _Plan, say) -> RunResult:
+  """A finished run (its ``summary.json`` is written last), read from its files: no checkpoint
+  is opened, so a damaged one does not matter; ``final_state`` is None."""
+  if not (plan.run_dir / rundir.METRICS).is_file():
+    raise ValueError(f"{plan.run_dir} has finished ({rundir.SUMMARY} is there) but its "
+                     f"{rundir.METRICS} is missing; run its config again with `jaxrl repeat "
+                     f"{plan.run_dir}` to get the metrics back.")
+  summary = rundir.read_json(plan.run_dir / rundir.SUMMARY)
+  metrics = rundir.read_metrics(plan.run_dir / rundir.METRICS)
+  say(f"{plan.run_dir} has already finished ({summary['env_steps_per_run']:,} env steps per run); "
+      f"nothing to resume. Its results are in {rundir.SUMMARY} and {rundir.METRICS}.")
+  return RunResult(spec=plan.spec, metrics=metrics, summary=summary, final_state=None,
+                   run_dir=plan.run_dir)
+
+
 def _restore(plan: _Plan, exe: _Execution, say) -> None:
-  """Loads the run directory's last checkpoint into ``exe`` (nothing when it has none yet)."""
+  """Loads the newest intact checkpoint of the run directory into ``exe`` (nothing when it has
+  none yet). Damaged newer ones are set aside (renamed ``damaged-step_...``), saying which and
+  how many env steps per run are redone; ValueError when every checkpoint is damaged."""
   from jaxrl.training import checkpoints  # pylint: disable=import-outside-toplevel
-  step = None if plan.ckpt_dir is None else checkpoints.latest_step(plan.ckpt_dir)
-  if step is None and (plan.run_dir / rundir.SUMMARY).exists():
-    raise ValueError(f"{plan.run_dir} finished without checkpoints, so there is nothing to "
-                     "resume from; run its config again with `jaxrl repeat` (or load_spec + run).")
-  if step is None:
+  steps = [] if plan.ckpt_dir is None else checkpoints.steps(plan.ckpt_dir)
+  if not steps:
     say(f"{plan.run_dir}: no checkpoint yet; starting from the beginning.")
     return
-  meta = checkpoints.read_metadata(plan.ckpt_dir, step)
-  if meta.get("fingerprint") != plan.spec.fingerprint():
-    raise ValueError(f"checkpoint {step} in {plan.ckpt_dir} was written by a different config "
-                     f"(fingerprint {meta.get('fingerprint')} != {plan.spec.fingerprint()}); "
-                     "start a new run directory.")
   sharding = devices_lib.runs_sharding(plan.mesh)
   like = dict(
       carry=jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
                          exe.carry),
       metrics={k: jax.ShapeDtypeStruct(v.shape, v.dtype) for k, v in exe.metrics.items()})
-  restored = checkpoints.restore(plan.ckpt_dir, like, step)
+  damaged = []
+  for step in reversed(steps):
+    try:
+      meta = checkpoints.read_metadata(plan.ckpt_dir, step)
+      if meta.get("fingerprint") != plan.spec.fingerprint():
+        raise ValueError(f"checkpoint {step} in {plan.ckpt_dir} was written by a different "
+                         f"config (fingerprint {meta.get('fingerprint')} != "
+                         f"{plan.spec.fingerprint()}); start a new run directory.")
+      restored = checkpoints.restore(plan.ckpt_dir, like, step)
+      break
+    except checkpoints.DamagedCheckpointError as err:
+      damaged.append(err)
+  else:
+    raise ValueError(_all_damaged(plan, damaged))
   exe.carry = restored["carry"]
   exe.metrics = {k: np.array(v) for k, v in restored["metrics"].items()}
   exe.logs_done = exe.logs_at_start = int(meta["logs_done"])
   exe.prior_wall, exe.prior_exec = float(meta["wall_s"]), float(meta["exec_s"])
-  say(f"resuming {plan.run_dir} from env step "
-      f"{exe.logs_done * plan.trainer.steps_per_log:,} per run.")
+  at = exe.logs_done * plan.trainer.steps_per_log
+  for err in damaged:
+    moved = checkpoints.set_aside(plan.ckpt_dir, err.step)
+    say(f"checkpoint {err.step:,} of {plan.run_dir} is damaged: {err.file} {err.reason}. "
+        f"Moved it to {moved} (delete it once you have looked).")
+  if damaged:
+    say(f"resuming {plan.run_dir} from its newest intact checkpoint, env step {at:,} per run: "
+        f"{damaged[0].step - at:,} env steps per run up to the damaged checkpoint's "
+        f"{damaged[0].step:,} are redone.")
+  else:
+    say(f"resuming {plan.run_dir} from env step {at:,} per run.")
+
+
+def _all_damaged(plan: _Plan, damaged: list) -> str:
+  """The message when no intact checkpoint is left to resume from."""
+  listing = "; ".join(f"step {e.step:,}: {e.file} {e.reason}" for e in damaged)
+  return (f"cannot resume {plan.run_dir}: every checkpoint in {plan.ckpt_dir} is damaged "
+          f"({listing}). Start the run again: `jaxrl repeat {plan.run_dir}` (into a new "
+          "directory), or the same `jaxrl train ...` command with --overwrite (the damaged run "
+          "is kept aside until the new one finishes).")
 
 
 def _chunk_loop(plan: _Plan, exe: _Execution, prog: progress_lib.Progress, t_wall: float,

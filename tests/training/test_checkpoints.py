@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+import pathlib
+import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -296,3 +300,117 @@ def test_relative_directory_works(tmp_path, monkeypatch):
   assert checkpoints.latest_step("rel/ckpt") == 1
   back = checkpoints.restore("rel/ckpt", like=state)
   np.testing.assert_array_equal(back["w"], state["w"])
+
+
+# --------------------------------------------------------------------------------------------------
+# Damaged checkpoints: one paragraph naming the file, never orbax's traceback.
+
+
+def _saved(tmp_path):
+  state = {"w": jnp.arange(3000.0), "m": np.arange(10), "k": jax.random.PRNGKey(1)}
+  path = pathlib.Path(checkpoints.save(tmp_path, 5, state, metadata={"a": 1}))
+  return state, path
+
+
+def _largest_data_file(path):
+  return max((path / "state" / "ocdbt.process_0" / "d").iterdir(), key=lambda f: f.stat().st_size)
+
+
+def _truncate(file, size=20):
+  file.write_bytes(file.read_bytes()[:size])
+  return file
+
+
+@pytest.mark.parametrize("damage, expected", [
+    (lambda p: _truncate(_largest_data_file(p)), r"is 20 bytes, [\d,]+ were saved \(truncated\)"),
+    (lambda p: _truncate(p / "state" / "ocdbt.process_0" / "manifest.ocdbt"), r"truncated"),
+    (lambda p: _truncate(p / "state" / "manifest.ocdbt"), r"truncated"),
+    (lambda p: _truncate(p / "state" / "_METADATA"), r"truncated"),
+    (lambda p: (shutil.rmtree(p / "state"), p / "state")[1], r"is missing \(the folder of"),
+    (lambda p: _flip_last_byte(_largest_data_file(p)), r"SHA-256 differs"),
+    (lambda p: (_largest_data_file(p).unlink(), _largest_data_file(p))[1], None),
+])
+def test_damaged_array_files_are_named(tmp_path, damage, expected):
+  state, path = _saved(tmp_path)
+  file = damage(path)
+  with pytest.raises(checkpoints.DamagedCheckpointError) as info:
+    checkpoints.restore(tmp_path, like=state)
+  message = str(info.value)
+  assert "\n" not in message and len(message) < 600, message       # one paragraph
+  assert f"checkpoint {path} is damaged" in message and "earlier step" in message, message
+  assert info.value.step == 5
+  if expected is None:      # the deleted file: whichever the listing reaches first is named
+    assert "is missing" in message and str(path / "state") in message, message
+  else:
+    assert info.value.file == file and str(file) in message, message
+    assert re.search(expected, message), message
+  assert checkpoints.read_metadata(tmp_path) == {"a": 1}    # metadata.json itself is intact
+
+
+def _flip_last_byte(file):
+  data = bytearray(file.read_bytes())
+  data[-1] ^= 0xFF
+  file.write_bytes(bytes(data))
+  return file
+
+
+@pytest.mark.parametrize("text, expected", [
+    (lambda t: t[:100], "is not valid JSON"),
+    (lambda t: t.replace('"leaves"', '"leafs"'), "has no valid 'leaves' entry"),
+    (lambda t: "[1, 2]", "holds no JSON object"),
+])
+def test_garbled_metadata_json_is_named(tmp_path, text, expected):
+  state, path = _saved(tmp_path)
+  meta = path / "metadata.json"
+  meta.write_text(text(meta.read_text()))
+  for call in (lambda: checkpoints.read_metadata(tmp_path),
+               lambda: checkpoints.restore(tmp_path, like=state)):
+    with pytest.raises(checkpoints.DamagedCheckpointError, match=expected) as info:
+      call()
+    assert str(meta) in str(info.value) and info.value.file == meta
+  garbled = meta.read_bytes()
+  meta.write_bytes(b"\xff\xfe" + garbled)           # not even UTF-8
+  with pytest.raises(checkpoints.DamagedCheckpointError, match="is not valid JSON"):
+    checkpoints.read_metadata(tmp_path)
+
+
+def test_orbax_read_errors_of_an_unrecorded_checkpoint_are_caught(tmp_path):
+  # format 1 recorded no sizes or checksums: the damage then shows only when orbax reads, and
+  # its errors (TensorStore's ValueError wrapped in a bare Exception) become one paragraph.
+  state, path = _saved(tmp_path)
+  meta = path / "metadata.json"
+  record = json.loads(meta.read_text())
+  del record["files"]
+  meta.write_text(json.dumps(dict(record, format=1)))
+  _truncate(_largest_data_file(path), 100)
+  with pytest.raises(checkpoints.DamagedCheckpointError,
+                     match=r"state could not be read by orbax \(ValueError: ") as info:
+    checkpoints.restore(tmp_path, like=state)
+  assert "\n" not in str(info.value) and "TensorStore(" not in str(info.value)
+  shutil.rmtree(path / "state")
+  with pytest.raises(checkpoints.DamagedCheckpointError, match="FileNotFoundError"):
+    checkpoints.restore(tmp_path, like=state)
+
+
+def test_steps_and_set_aside(tmp_path):
+  for step in (1, 2, 3):
+    checkpoints.save(tmp_path, step, {"x": jnp.full(2, step)}, metadata={}, keep=3)
+  assert checkpoints.steps(tmp_path) == [1, 2, 3] and checkpoints.steps(tmp_path / "no") == []
+  moved = checkpoints.set_aside(tmp_path, 3)
+  assert moved == str(tmp_path / "damaged-step_00000003")
+  assert checkpoints.steps(tmp_path) == [1, 2] and checkpoints.latest_step(tmp_path) == 2
+  # the step can be saved again, and set aside again under a new name
+  checkpoints.save(tmp_path, 3, {"x": jnp.zeros(2)}, metadata={}, keep=3)
+  assert checkpoints.set_aside(tmp_path, 3) == str(tmp_path / "damaged-step_00000003-2")
+  with pytest.raises(FileNotFoundError, match="step 3"):
+    checkpoints.set_aside(tmp_path, 3)
+
+
+def test_metadata_json_records_every_file(tmp_path):
+  _, path = _saved(tmp_path)
+  files = json.loads((path / "metadata.json").read_text())["files"]
+  on_disk = sorted(str(f.relative_to(path)) for f in (path / "state").rglob("*") if f.is_file())
+  assert sorted(files) == on_disk and all(n.startswith("state/") for n in files)
+  name = on_disk[0]
+  assert files[name]["bytes"] == (path / name).stat().st_size
+  assert files[name]["sha256"] == hashlib.sha256((path / name).read_bytes()).hexdigest()
