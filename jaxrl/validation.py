@@ -313,36 +313,63 @@ def raise_failures(flags: dict[str, Any]) -> None:
     raise ValueError("; ".join(bad) + ".")
 
 
-def checked(fn, *, in_axes: Any = None):
+#: How jax 0.10.2 refuses checkify of a vmapped while_loop: checkify-of-vmap raises the first;
+#: vmap-of-checkify hits a batching bug of ``dce_sink`` that raises the second.
+_BATCHED_WHILE = ("Checkify does not support batched while-loops",
+                  "foreach() argument 2 is longer than argument 1")
+
+
+def checked(fn, *, in_axes: Any = None, sequential: bool = False):
   """``fn`` compiled with its traced checks on: a call raises ValueError when one fails.
 
   ``jax.jit(checkify.checkify(fn, errors=checkify.user_checks))``, then the error is thrown in
   Python: the message names the rule, the offending entry and its value (jaxrl's solvers and
   trainers check their traced inputs; see :func:`traced_check`). With ``in_axes``, ``fn`` is
-  vmapped inside the checkify wrapper (``jax.vmap(checkify(fn), in_axes)``), so each failing
-  member of the batch is named: ``"batch member 3: TabularMDP.transitions rows must sum to 1
-  ..."``. (``checked(jax.vmap(fn))`` still raises, but checkify then reports one failing
-  member's message without its index.) Without checks asked for, the same code compiles as if
-  they were not there.
+  mapped over a batch inside the checkify wrapper, so each failing member is named:
+  ``"batch member 3: TabularMDP.transitions rows must sum to 1 ..."``. (``checked(jax.vmap(fn))``
+  raises too, but checkify then reports one failing member's message without its index.)
+  Without checks asked for, the same code compiles as if they were not there.
+
+  The batch is mapped with ``jax.vmap`` (``jax.vmap(checkify(fn), in_axes)``), or one member
+  after another with ``sequential=True`` (``lax.map``). jax 0.10's checkify cannot transform a
+  ``while_loop`` under ``vmap``, so the MDP solvers need ``sequential=True`` (the vmapped form
+  raises a ValueError that says so); the agents' trainers (``lax.scan`` loops) vmap. A batch of
+  MDPs can also be checked in parallel with the flags of :func:`jaxrl.mdp.validity` and
+  :func:`raise_failures`.
 
   Args:
-    fn: a function of arrays (close over static arguments, e.g. with ``functools.partial``).
-    in_axes: ``jax.vmap``'s ``in_axes`` to map ``fn`` over a batch; None: no vmap.
+    fn: a function of positional array arguments (close over static ones, e.g. with
+      ``functools.partial``).
+    in_axes: ``jax.vmap``'s ``in_axes`` to map ``fn`` over a batch; None: no mapping. With
+      ``sequential=True``: 0 or None, or one of them per argument.
+    sequential: map with ``lax.map`` instead of ``vmap`` (needs ``in_axes``).
 
   Returns:
-    A function with ``fn``'s arguments and outputs.
+    A function with ``fn``'s arguments and outputs (with a leading batch axis when mapped).
 
-  Raises (when called):
-    ValueError: a check failed; one line per failing member.
+  Raises:
+    ValueError: ``sequential`` without ``in_axes``, or ``in_axes`` other than 0/None with it;
+      when called: a check failed (one line per failing member), or ``fn`` vmaps a while_loop.
   """
   inner = checkify.checkify(fn, errors=checkify.user_checks)
-  if in_axes is not None:
+  if sequential:
+    inner = _map_sequentially(inner, in_axes)
+  elif in_axes is not None:
     inner = jax.vmap(inner, in_axes=in_axes)
   inner = jax.jit(inner)
 
   @functools.wraps(fn, assigned=("__name__", "__qualname__", "__doc__"), updated=())
-  def run(*args, **kwargs):
-    err, out = inner(*args, **kwargs)
+  def run(*args):
+    try:
+      err, out = inner(*args)
+    except ValueError as e:
+      if not any(text in str(e) for text in _BATCHED_WHILE):
+        raise
+      raise ValueError(
+          "checked: jax's checkify cannot transform a vmapped while_loop (jax 0.10; the MDP "
+          "solvers loop): use checked(fn, in_axes=..., sequential=True), or read "
+          "jaxrl.mdp.validity(batch) next to jax.vmap(solver)(batch) and pass it to "
+          "jaxrl.validation.raise_failures.") from e
     message = err.get()
     if message is not None:
       lines = [line.replace("at mapped index", "batch member").replace(" (`check` failed)", "")
@@ -351,3 +378,30 @@ def checked(fn, *, in_axes: Any = None):
     return out
 
   return run
+
+
+def _map_sequentially(fn, in_axes):
+  """``fn`` mapped with ``lax.map`` over axis 0 of the arguments whose ``in_axes`` is 0."""
+  if in_axes is None:
+    raise ValueError("checked(sequential=True) maps over a batch: give in_axes (0, or 0/None "
+                     "per argument).")
+  if not isinstance(in_axes, (tuple, list)) and in_axes not in (0, None):
+    raise ValueError(f"checked(sequential=True) maps axis 0; in_axes must be 0 or None (one per "
+                     f"argument), got {in_axes!r}.")
+  if isinstance(in_axes, (tuple, list)) and any(a not in (0, None) for a in in_axes):
+    raise ValueError(f"checked(sequential=True) maps axis 0; in_axes must be 0 or None (one per "
+                     f"argument), got {in_axes!r}.")
+
+  def mapped(*args):
+    axes = tuple(in_axes) if isinstance(in_axes, (tuple, list)) else (in_axes,) * len(args)
+    if len(axes) != len(args):
+      raise ValueError(f"checked: in_axes {in_axes!r} has {len(axes)} entries for {len(args)} "
+                       "arguments.")
+
+    def one(batched):
+      it = iter(batched)
+      return fn(*[next(it) if ax == 0 else a for a, ax in zip(args, axes)])
+
+    return jax.lax.map(one, [a for a, ax in zip(args, axes) if ax == 0])
+
+  return mapped

@@ -18,7 +18,7 @@ after the compiled call; :func:`jaxrl.validation.raise_failures` names the bad m
 :func:`check_traced` emits them as ``checkify`` checks that the solvers run on traced MDPs, raised
 by :func:`jaxrl.validation.checked` and free in a plain ``jit``::
 
-    solve = validation.checked(value_iteration, in_axes=0)
+    solve = validation.checked(value_iteration, in_axes=0, sequential=True)
     solve(batch)  # ValueError: batch member 3: TabularMDP.transitions rows must sum to 1 ...
 """
 
@@ -316,7 +316,7 @@ def _rules(mdp: TabularMDP, atol: float) -> list[tuple[str, Any, tuple[str, ...]
       ("TabularMDP.rewards must be finite", ~jnp.isfinite(rewards),
        succ[: rewards.ndim - batch_rank], rewards, "is"),
       ("TabularMDP.discount must lie in [0, 1]", ~((discount >= 0) & (discount <= 1)), (),
-       discount, "is")]
+       discount, "got")]
   return rules
 
 

@@ -27,9 +27,10 @@ negative one nothing can escape). Such a solution's numbers must not be used.
 but one built inside ``jit``/``vmap`` (traced) cannot be read while tracing. Every solver then
 emits the MDP's rules as opt-in traced checks (:func:`~jaxrl.mdp.core.check_traced`, also for a
 traced ``tol``/``max_iterations``/policy): compiled away in a plain ``jit``, a ValueError naming
-the rule, state and action under ``jaxrl.validation.checked(value_iteration)(mdp)``. For a
-vmapped batch (jax 0.10's ``checkify`` cannot transform a vmapped ``while_loop``) read
-:func:`~jaxrl.mdp.core.validity` next to the solve and name the bad members with
+the rule, state and action under ``jaxrl.validation.checked(value_iteration)(mdp)``. jax 0.10's
+``checkify`` cannot transform a vmapped ``while_loop``: check a batch member by member with
+``checked(value_iteration, in_axes=0, sequential=True)(batch)``, or in parallel, read
+:func:`~jaxrl.mdp.core.validity` next to the vmapped solve and name the bad members with
 ``jaxrl.validation.raise_failures``::
 
     sol, ok = jax.jit(lambda b: (jax.vmap(value_iteration)(b), validity(b)))(batch)
