@@ -112,7 +112,8 @@ def test_one_bad_member_of_a_vmapped_mdp_batch_is_named():
   with pytest.raises(ValueError, match=ROWS + r": batch member 3 \(of a batch \(5,\)\)\.$"):
     validation.raise_failures(ok)
   # checked, member by member (checkify cannot vmap the solvers' while_loop in jax 0.10)
-  with pytest.raises(ValueError, match=r"^batch member 3: " + ROWS + r": \[s=0, a=1\] sums to 2\.$"):
+  with pytest.raises(ValueError,
+                     match=r"^batch member 3: " + ROWS + r": \[s=0, a=1\] sums to 2\.$"):
     validation.checked(mdp.value_iteration, in_axes=0, sequential=True)(batch)
   # the vmapped form says what to do instead of failing inside jax
   with pytest.raises(ValueError, match=r"cannot transform a vmapped while_loop.*sequential=True"):
