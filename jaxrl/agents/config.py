@@ -18,7 +18,9 @@ From that one declaration come
   ``jax.vmap(train, in_axes=(0, 0))(keys, stacked_hyperparams)``;
 * ``config.hyperparams()``: this config's values as that pytree of scalars;
 * ``MyConfig.validate_hyperparams(hp)``: the eager range check of concrete hyperparameters of any
-  batch shape (a swept batch names its first bad entry);
+  batch shape (a swept batch names its first bad entry), and for traced ones the opt-in
+  ``checkify`` check that :func:`jaxrl.validation.checked` raises;
+* ``MyConfig.hyperparams_validity(hp)``: the same rules as per-member flags, traceable;
 * ``config.check()``: the range / choice / type check of every declared field (ValueError naming
   the field, before anything compiles); the agent adds only its cross-field rules;
 * the driver's and the command line's list of what a sweep may vary in one call
@@ -140,13 +142,36 @@ class AgentConfig:
 
   @classmethod
   def validate_hyperparams(cls, hp: Any) -> None:
-    """Raises ValueError for concrete hyperparameters (any batch shape) outside their ranges;
-    traced ones pass (inside ``jit``/``vmap`` there is nothing to read)."""
-    if validation.any_traced(hp):
-      return
+    """Raises ValueError for concrete hyperparameters (any batch shape) outside their ranges.
+
+    A traced field (inside ``jit``/``vmap``: nothing to read) gets the traced twin of the check
+    instead (:func:`jaxrl.validation.check_rule_traced`): free in a plain ``jit``, a ValueError
+    naming the field, the value (and under ``checked(train, in_axes=...)`` the batch member)
+    when the call runs under :func:`jaxrl.validation.checked`. The trainers call this on entry.
+    """
     for f, spec, _ in cls._declared():
       if isinstance(spec, _Hyperparameter):
-        validation.check_rule(f"{cls.__name__}.{f.name}", getattr(hp, f.name), spec.rule)
+        name, value = f"{cls.__name__}.{f.name}", getattr(hp, f.name)
+        if validation.is_traced(value):
+          validation.check_rule_traced(name, value, spec.rule)
+        else:
+          validation.check_rule(name, value, spec.rule)
+
+  @classmethod
+  def hyperparams_validity(cls, hp: Any) -> dict[str, Any]:
+    """The hyperparameters' range rules as flags, one per field and batch member; traceable.
+
+    For a stacked ``hp`` (leading axes ``[*B]``) inside a compiled function, e.g. next to
+    ``jax.vmap(train)(keys, hp)``; read the flags after the call and
+    :func:`jaxrl.validation.raise_failures` names each failing field and member.
+
+    Returns:
+      ``{"{Config}.{field} {rule words}": bool [*B]}``, True where the member's value obeys the
+      field's rule.
+    """
+    return {f"{cls.__name__}.{f.name} {spec.rule.describe()}":
+            jnp.asarray(spec.rule.holds(jnp.asarray(getattr(hp, f.name))))
+            for f, spec, _ in cls._declared() if isinstance(spec, _Hyperparameter)}
 
   def check(self) -> None:
     """Checks every declared field's type, range or choice (ValueError naming the field)."""

@@ -21,7 +21,9 @@ from jaxrl.mdp.builders import gridworld_layout
 from jaxrl.mdp.builders import random_mdp
 from jaxrl.mdp.core import SparseTransitions
 from jaxrl.mdp.core import TabularMDP
+from jaxrl.mdp.core import check_traced
 from jaxrl.mdp.core import to_dense
+from jaxrl.mdp.core import validity
 from jaxrl.mdp.solvers import Evaluation
 from jaxrl.mdp.solvers import Solution
 from jaxrl.mdp.solvers import policy_evaluation
@@ -43,6 +45,7 @@ __all__ = (
     "bellman_optimality",
     "bellman_q_optimality",
     "chain",
+    "check_traced",
     "expected_next_values",
     "expected_rewards",
     "from_mdptoolbox",
@@ -59,5 +62,6 @@ __all__ = (
     "random_mdp",
     "terminal_states",
     "to_dense",
+    "validity",
     "value_iteration",
 )

@@ -11,7 +11,15 @@ An MDP is ``(transitions, rewards, discount)``:
 Every leaf may carry the same leading batch axes ``[*B]`` (as ``jax.tree.map(jnp.stack, ...)``
 makes); a batch is solved with ``jax.vmap``. Constructing a :class:`TabularMDP` from concrete
 arrays validates it in Python and raises ``ValueError`` naming the problem. Inside ``jit``,
-``vmap`` or ``tree_map`` (traced or placeholder leaves) it is a plain pytree and checks nothing.
+``vmap`` or ``tree_map`` (traced or placeholder leaves) it is a plain pytree: traced leaves get
+their shapes checked (static), their values cannot be read. For those, the same rules exist in
+traced form (opt-in): :func:`validity` returns one bool flag per rule and batch member (read it
+after the compiled call; :func:`jaxrl.validation.raise_failures` names the bad members), and
+:func:`check_traced` emits them as ``checkify`` checks that the solvers run on traced MDPs, raised
+by :func:`jaxrl.validation.checked` and free in a plain ``jit``::
+
+    solve = validation.checked(value_iteration, in_axes=0, sequential=True)
+    solve(batch)  # ValueError: batch member 3: TabularMDP.transitions rows must sum to 1 ...
 """
 
 from __future__ import annotations
@@ -28,7 +36,9 @@ __all__ = (
     "PROB_ATOL",
     "SparseTransitions",
     "TabularMDP",
+    "check_traced",
     "to_dense",
+    "validity",
 )
 
 
@@ -142,6 +152,9 @@ class TabularMDP:
       transitions, rewards, discount = jax.tree.map(
           lambda x: jnp.asarray(x) if isinstance(x, (np.ndarray, np.generic, float, int)) else x,
           (transitions, rewards, discount))
+      if all(hasattr(x, "shape") for x in jax.tree_util.tree_leaves((transitions, rewards,
+                                                                       discount))):
+        _check_layout(transitions, rewards, discount)
     object.__setattr__(self, "transitions", transitions)
     object.__setattr__(self, "rewards", rewards)
     object.__setattr__(self, "discount", discount)
@@ -188,6 +201,36 @@ class TabularMDP:
             f"num_actions={self.num_actions})")
 
 
+def _check_layout(transitions, rewards, discount) -> None:
+  """The shape rules (static, so checked for traced leaves too). Raises ValueError."""
+  sparse = isinstance(transitions, SparseTransitions)
+  shape = tuple(np.shape(transitions.probs if sparse else transitions))
+  if sparse and tuple(np.shape(transitions.indices)) != shape:
+    raise ValueError(
+        f"SparseTransitions.indices {tuple(np.shape(transitions.indices))} and probs {shape} must "
+        "have the same shape [*B, S, A, K].")
+  if len(shape) < 3:
+    raise ValueError(f"transitions must have shape [*B, S, A, S'], got {shape}.")
+  batch = shape[:-3]
+  num_states, num_actions, width = shape[-3:]
+  if num_states == 0 or num_actions == 0:
+    raise ValueError(f"an MDP needs at least one state and one action, got transitions {shape}.")
+  if not sparse and width != num_states:
+    raise ValueError(
+        f"transitions must be square in states, [*B, S, A, S], got {shape} "
+        f"({num_states} states but {width} successor columns).")
+  allowed = [batch + (num_states, num_actions), batch + (num_states, num_actions, width)]
+  if tuple(np.shape(rewards)) not in allowed:
+    layout = "[*B, S, A] or [*B, S, A, K]" if sparse else "[*B, S, A] or [*B, S, A, S]"
+    raise ValueError(
+        f"rewards must have shape {layout} = {allowed[0]} or {allowed[1]}, got "
+        f"{tuple(np.shape(rewards))}.")
+  if tuple(np.shape(discount)) != batch:
+    raise ValueError(
+        f"discount must have the batch shape {batch} (a scalar for a single MDP), got "
+        f"{tuple(np.shape(discount))}.")
+
+
 def _validate(transitions, rewards, discount, atol):
   """Checks concrete arrays; returns them as jax arrays. Raises ValueError."""
   atol = validation.check_number("TabularMDP atol (row-sum tolerance)", atol, low=0.0)
@@ -197,18 +240,14 @@ def _validate(transitions, rewards, discount, atol):
     indices = np.asarray(transitions.indices)
   else:
     probs = np.asarray(transitions)
-    if probs.ndim < 3:
-      raise ValueError(f"transitions must have shape [*B, S, A, S'], got {probs.shape}.")
     if not np.issubdtype(probs.dtype, np.floating):
       probs = probs.astype(np.float32)
+  rewards = np.asarray(rewards)
+  discount = np.asarray(discount)
+  _check_layout(SparseTransitions.tree_unflatten(None, (indices, probs)) if sparse else probs,
+                rewards, discount)
   batch = probs.shape[:-3]
-  num_states, num_actions, width = probs.shape[-3:]
-  if num_states == 0 or num_actions == 0:
-    raise ValueError(f"an MDP needs at least one state and one action, got transitions {probs.shape}.")
-  if not sparse and width != num_states:
-    raise ValueError(
-        f"transitions must be square in states, [*B, S, A, S], got {probs.shape} "
-        f"({num_states} states but {width} successor columns).")
+  num_states = probs.shape[-3]
 
   def first(bad, names):
     return _fmt_index(batch, np.argwhere(bad)[0], names)
@@ -231,24 +270,14 @@ def _validate(transitions, rewards, discount, atol):
         f"transition probabilities at [{_fmt_index(batch, pos, ('s', 'a'))}] sum to "
         f"{float(sums[tuple(pos)]):.6g}, not 1 (tolerance {atol}).")
 
-  rewards = np.asarray(rewards)
   if not np.issubdtype(rewards.dtype, np.floating):
     rewards = rewards.astype(probs.dtype)
-  allowed = [batch + (num_states, num_actions), batch + (num_states, num_actions, width)]
-  if rewards.shape not in allowed:
-    layout = "[*B, S, A] or [*B, S, A, K]" if sparse else "[*B, S, A] or [*B, S, A, S]"
-    raise ValueError(
-        f"rewards must have shape {layout} = {allowed[0]} or {allowed[1]}, got {rewards.shape}.")
   if not np.all(np.isfinite(rewards)):
     names = ("s", "a", "next")[: rewards.ndim - len(batch)]
     raise ValueError(f"rewards contain NaN or infinity at [{first(~np.isfinite(rewards), names)}].")
 
-  discount = np.asarray(discount)
   if not np.issubdtype(discount.dtype, np.floating):
     discount = discount.astype(probs.dtype)
-  if discount.shape != batch:
-    raise ValueError(
-        f"discount must have the batch shape {batch} (a scalar for a single MDP), got {discount.shape}.")
   bad = ~np.isfinite(discount) | (discount < 0) | (discount > 1)
   if np.any(bad):
     pos = np.argwhere(bad)[0] if batch else ()
@@ -262,6 +291,85 @@ def _validate(transitions, rewards, discount, atol):
   else:
     transitions = jnp.asarray(probs, dtype)
   return transitions, jnp.asarray(rewards, dtype), jnp.asarray(discount, dtype)
+
+
+def _rules(mdp: TabularMDP, atol: float) -> list[tuple[str, Any, tuple[str, ...], Any, str]]:
+  """The value rules of an MDP, each as ``(words, bad [*B, ...], position names, values, verb)``:
+  ``bad`` marks the entries that break the rule, ``values`` (same shape) what to report."""
+  t = mdp.transitions
+  sparse = isinstance(t, SparseTransitions)
+  probs = jnp.asarray(t.probs if sparse else t)
+  succ = ("s", "a", "k") if sparse else ("s", "a", "next")
+  sums = jnp.sum(probs, -1)
+  rewards = jnp.asarray(mdp.rewards)
+  discount = jnp.asarray(mdp.discount)
+  batch_rank = probs.ndim - 3
+  rules = [("TabularMDP.transitions must be finite", ~jnp.isfinite(probs), succ, probs, "is"),
+           ("TabularMDP.transitions must be >= 0", probs < 0, succ, probs, "is")]
+  if sparse:
+    indices = jnp.asarray(t.indices)
+    num_states = probs.shape[-3]
+    rules.append((f"SparseTransitions.indices must lie in [0, {num_states})",
+                  (indices < 0) | (indices >= num_states), succ, indices, "is"))
+  rules += [
+      (f"TabularMDP.transitions rows must sum to 1 (tolerance {atol:g})",
+       ~(jnp.abs(sums - 1.0) <= atol), ("s", "a"), sums, "sums to"),
+      ("TabularMDP.rewards must be finite", ~jnp.isfinite(rewards),
+       succ[: rewards.ndim - batch_rank], rewards, "is"),
+      ("TabularMDP.discount must lie in [0, 1]", ~((discount >= 0) & (discount <= 1)), (),
+       discount, "got")]
+  return rules
+
+
+def validity(mdp: TabularMDP, *, atol: float = PROB_ATOL) -> dict[str, Any]:
+  """The MDP's value rules as flags, one per rule and batch member; traceable (``jit``, ``vmap``).
+
+  The rules are those the constructor applies to concrete arrays: transition probabilities finite,
+  ``>= 0`` and each ``[s, a]`` row summing to 1 within ``atol``; sparse successor indices in
+  ``[0, S)``; rewards finite; discount in ``[0, 1]``. Use it where the MDP is traced (built inside
+  a compiled function) and read the flags after the call::
+
+      sol, ok = jax.jit(lambda m: (jax.vmap(value_iteration)(m), validity(m)))(batch)
+      jaxrl.validation.raise_failures(ok)  # ValueError naming each failing rule and member
+
+  Args:
+    mdp: a :class:`TabularMDP` with any batch shape ``[*B]``.
+    atol: tolerance of the row-sum rule.
+
+  Returns:
+    ``{rule: bool [*B]}``, True where the member obeys the rule (rule: e.g.
+    ``"TabularMDP.transitions rows must sum to 1 (tolerance 1e-05)"``).
+  """
+  batch_rank = len(mdp.batch_shape)
+  return {words: ~jnp.any(bad, axis=tuple(range(batch_rank, bad.ndim)))
+          for words, bad, *_ in _rules(mdp, atol)}
+
+
+def check_traced(mdp: TabularMDP, *, atol: float = PROB_ATOL) -> None:
+  """Emits the MDP's value rules (see :func:`validity`) as ``checkify`` checks (opt-in).
+
+  Free in a plain ``jit`` (compiled away); under :func:`jaxrl.validation.checked` a broken rule
+  raises ValueError naming the rule, the first offending batch member (for a batch) and
+  position, and the value, e.g. ``"TabularMDP.transitions rows must sum to 1 (tolerance 1e-05):
+  [s=0, a=1] sums to 2.0."`` The solvers call it whenever their MDP is traced. Shapes are static
+  and checked at once (ValueError).
+  """
+  _check_layout(mdp.transitions, mdp.rewards, mdp.discount)
+  batch_rank = len(mdp.batch_shape)
+  for words, bad, names, values, verb in _rules(mdp, atol):
+    where = jnp.argmax(bad.reshape(-1))
+    index = jnp.unravel_index(where, bad.shape) if bad.ndim else ()
+    fields = {f"i{k}": i for k, i in enumerate(index)}
+    keys = [f"{{i{k}}}" for k in range(bad.ndim)]
+    parts = []
+    if batch_rank:
+      member = keys[0] if batch_rank == 1 else "(" + ", ".join(keys[:batch_rank]) + ")"
+      parts.append(f"batch member {member}")
+    if names:
+      parts.append("[" + ", ".join(f"{n}={k}" for n, k in zip(names, keys[batch_rank:])) + "]")
+    at = (", ".join(parts) + " ") if parts else ""
+    validation.traced_check(~jnp.any(bad), f"{words}: {at}{verb} {{value:.6g}}.",
+                            value=values.reshape(-1)[where], **fields)
 
 
 def to_dense(mdp: TabularMDP) -> TabularMDP:

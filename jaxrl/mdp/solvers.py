@@ -23,6 +23,19 @@ loop also stops early, not converged, once S + 256 sweeps in a row change the va
 non-zero amounts (to rounding) (values growing linearly for ever: a positive reward loop, or a
 negative one nothing can escape). Such a solution's numbers must not be used.
 
+``converged`` says nothing about the MDP itself: a concrete MDP was checked when it was built,
+but one built inside ``jit``/``vmap`` (traced) cannot be read while tracing. Every solver then
+emits the MDP's rules as opt-in traced checks (:func:`~jaxrl.mdp.core.check_traced`, also for a
+traced ``tol``/``max_iterations``/policy): compiled away in a plain ``jit``, a ValueError naming
+the rule, state and action under ``jaxrl.validation.checked(value_iteration)(mdp)``. jax 0.10's
+``checkify`` cannot transform a vmapped ``while_loop``: check a batch member by member with
+``checked(value_iteration, in_axes=0, sequential=True)(batch)``, or in parallel, read
+:func:`~jaxrl.mdp.core.validity` next to the vmapped solve and name the bad members with
+``jaxrl.validation.raise_failures``::
+
+    sol, ok = jax.jit(lambda b: (jax.vmap(value_iteration)(b), validity(b)))(batch)
+    jaxrl.validation.raise_failures(ok)  # ValueError: ... rows must sum to 1 ...: batch member 3
+
 Discount 1: absorbing zero-reward states (:func:`~jaxrl.mdp.bellman.terminal_states`) are held at
 value 0, which makes the linear system of a policy that reaches them with probability 1
 non-singular. Policy iteration starts from a policy that reaches a terminal state from every
@@ -52,7 +65,7 @@ from jax import lax
 
 from jaxrl import validation
 from jaxrl.mdp import bellman
-from jaxrl.mdp.core import SparseTransitions, TabularMDP
+from jaxrl.mdp.core import SparseTransitions, TabularMDP, check_traced
 
 __all__ = (
     "DEFAULT_MAX_ITERATIONS",
@@ -125,19 +138,30 @@ class Evaluation(NamedTuple):
 # Shared machinery
 # --------------------------------------------------------------------------------------------
 def _check_single(mdp: TabularMDP, name: str) -> None:
+  """One MDP; when it is traced (its values unread, e.g. built inside ``jit``), its value rules
+  become opt-in traced checks (:func:`~jaxrl.mdp.core.check_traced`: raised under
+  :func:`jaxrl.validation.checked`, compiled away otherwise)."""
   if not isinstance(mdp, TabularMDP):
     raise TypeError(f"{name} expects a TabularMDP, got {type(mdp).__name__}.")
   if mdp.batch_shape:
     raise ValueError(
         f"{name} solves one MDP; this one has batch shape {mdp.batch_shape}. "
         f"Use jax.vmap({name})(mdp) for a batch.")
+  if validation.any_traced(mdp):
+    check_traced(mdp)
 
 
 def _check_loop_args(tol, max_iterations, name: str) -> None:
   """``tol > 0`` and ``max_iterations`` an integer >= 1, given as Python, numpy or 0-d jax
-  numbers (taken by value); traced values (a vmapped tolerance) pass."""
-  validation.check_scalar(f"{name}: tol", tol, validation.POSITIVE)
-  if not validation.is_traced(max_iterations):
+  numbers (taken by value); traced values (a vmapped tolerance) get the opt-in traced check."""
+  if validation.is_traced(tol):
+    validation.check_rule_traced(f"{name}: tol", tol, validation.POSITIVE)
+  else:
+    validation.check_scalar(f"{name}: tol", tol, validation.POSITIVE)
+  if validation.is_traced(max_iterations):
+    validation.check_rule_traced(f"{name}: max_iterations", max_iterations,
+                                 validation.AT_LEAST_ONE)
+  else:
     validation.check_int(f"{name}: max_iterations", max_iterations)
     validation.check_rule(f"{name}: max_iterations", max_iterations, validation.AT_LEAST_ONE)
 
@@ -397,7 +421,8 @@ def _solve_iterative(mdp, policy, rewards, init_values, tol, max_iterations):
 
 
 def _check_policy(mdp: TabularMDP, policy, name: str) -> Array:
-  """Checks shape always, and values with numpy when the policy is concrete (even inside jit)."""
+  """Checks shape always, and values with numpy when the policy is concrete (even inside jit);
+  a traced policy's values get the opt-in traced checks (:func:`_check_policy_traced`)."""
   num_states, num_actions = mdp.num_states, mdp.num_actions
   traced = validation.is_traced(policy)
   policy = policy if traced else np.asarray(policy)
@@ -405,7 +430,9 @@ def _check_policy(mdp: TabularMDP, policy, name: str) -> Array:
     if policy.shape != (num_states,):
       raise ValueError(f"{name}: a deterministic policy must be int [S] = ({num_states},), "
                        f"got shape {policy.shape}.")
-    if not traced:
+    if traced:
+      _check_policy_traced(policy, num_actions, name)
+    else:
       bad = (policy < 0) | (policy >= num_actions)
       if bad.any():
         s = int(np.argmax(bad))
@@ -415,13 +442,31 @@ def _check_policy(mdp: TabularMDP, policy, name: str) -> Array:
     if policy.shape != (num_states, num_actions):
       raise ValueError(f"{name}: a stochastic policy must be [S, A] = ({num_states}, {num_actions}) "
                        f"probabilities, got shape {policy.shape}.")
-    if not traced:
+    if traced:
+      _check_policy_traced(policy, num_actions, name)
+    else:
       bad = (policy < 0).any(-1) | ~np.isfinite(policy).all(-1) | (np.abs(policy.sum(-1) - 1) >= 1e-5)
       if bad.any():
         s = int(np.argmax(bad))
         raise ValueError(f"{name}: policy probabilities in state {s} are not a distribution "
                          f"(negative or not summing to 1): {policy[s]}.")
   return policy if traced else jnp.asarray(policy)
+
+
+def _check_policy_traced(policy: Array, num_actions: int, name: str) -> None:
+  """The policy's value rules as opt-in traced checks (see :func:`_check_single`)."""
+  if jnp.issubdtype(policy.dtype, jnp.integer):
+    bad = (policy < 0) | (policy >= num_actions)
+    s = jnp.argmax(bad)
+    validation.traced_check(~jnp.any(bad), f"{name}: policy picks action {{a}} in state {{s}}; "
+                            f"actions are 0..{num_actions - 1}.", a=policy[s], s=s)
+  else:
+    bad = (policy < 0).any(-1) | ~jnp.isfinite(policy).all(-1) | ~(
+        jnp.abs(policy.sum(-1) - 1) < 1e-5)
+    s = jnp.argmax(bad)
+    validation.traced_check(~jnp.any(bad), f"{name}: policy probabilities in state {{s}} are not a "
+                            "distribution (negative or not summing to 1): they sum to {total:.6g}.",
+                            s=s, total=policy[s].sum())
 
 
 def policy_evaluation(mdp: TabularMDP, policy: Array, *, method: str | None = None,

@@ -186,6 +186,11 @@ def _hyperparams(spec: RunSpec, algo) -> tuple[Any, int]:
   """Stacked hyperparameters ``[settings * seeds]`` (setting-major) and the number of settings."""
   settings = spec.settings or ({},)
   per_setting = [dataclasses.replace(spec.config, **s).hyperparams() for s in settings]
+  for i, (s, hp) in enumerate(zip(spec.settings, per_setting)):  # name the setting, not the run
+    try:
+      algo.config_cls.validate_hyperparams(hp)
+    except ValueError as e:
+      raise ValueError(f"setting {i} {s}: {e}") from None
   stacked = jax.tree.map(lambda *xs: np.repeat(np.stack([np.asarray(x) for x in xs]),
                                                 spec.num_seeds, axis=0), *per_setting)
   return stacked, len(settings)
