@@ -90,7 +90,7 @@ class PPOConfig(AgentConfig):
     entropy_coef: weight of the entropy bonus (*hyperparameter*).
   """
 
-  total_steps: int = option(500_000, AT_LEAST_ONE)
+  total_steps: int = option(491_520, AT_LEAST_ONE)
   num_envs: int = option(4, AT_LEAST_ONE)
   num_steps: int = option(128, AT_LEAST_ONE)
   num_epochs: int = option(4, AT_LEAST_ONE)

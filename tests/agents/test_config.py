@@ -91,3 +91,13 @@ def test_agents_refuse_bad_fields_through_the_declarations():
   with pytest.raises(ValueError, match="DQNConfig.max_grad_norm must be positive"):
     dqn.make_train(dqn.DQNConfig(max_grad_norm=0.0), env, params)
   dqn.make_train(dqn.DQNConfig(max_grad_norm=float("inf"), **SMALL), env, params)  # inf: no clip
+
+
+@pytest.mark.parametrize("name", sorted(algorithms.ALGORITHMS))
+def test_every_default_config_passes_its_own_checks(name):
+  # `jaxrl train NAME` with no options must start: PPO's defaults once broke their own
+  # total_steps % log_every rule. Building the trainer runs every eager check.
+  algo = algorithms.get(name)
+  env, env_params = envs.make("CartPole-v1")
+  trainer = algo.make_train(algo.config_cls(), env, env_params)
+  assert trainer is not None
