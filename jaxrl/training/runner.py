@@ -580,19 +580,17 @@ def _diverged_text(row: dict, num_seeds: int) -> str:
 
 def _summary_line(summary: dict) -> str:
   """The console's final line: the best setting's final eval return, and every setting's
-  divergence."""
+  divergence (first, for a single setting, so that a diverged run never reads as ordinary)."""
   rows, n = summary["settings"], summary["num_seeds"]
   best = rows[summary["ranking"][0]]
-  head = f"{summary['algorithm']} {summary['env']}: "
-  which = ""
-  if summary["num_settings"] > 1:
-    which = f" (best of {summary['num_settings']} settings: {best['overrides']})"
-  div = [_diverged_text(r, n) if summary["num_settings"] == 1
-         else f"setting {r['setting']} {r['overrides']}: {_diverged_text(r, n)}"
-         for r in rows if r["diverged_seeds"]]
-  return (head + "".join(d + "; " for d in div)
-          + _final_text("final eval return", best["final_eval_return"],
-                        "no evaluation finished") + which
+  final = _final_text("final eval return", best["final_eval_return"], "no evaluation finished")
+  if summary["num_settings"] == 1:
+    parts = [_diverged_text(best, n), final] if best["diverged_seeds"] else [final]
+  else:
+    parts = [f"{final} (best of {summary['num_settings']} settings: {best['overrides']})"]
+    parts += [f"setting {r['setting']} {r['overrides']}: {_diverged_text(r, n)}"
+              for r in rows if r["diverged_seeds"]]
+  return (f"{summary['algorithm']} {summary['env']}: " + "; ".join(parts)
           + f"; {_number(summary['env_steps_per_s'], ',.0f')} env steps/s, compile "
           f"{summary['compile_time_s']:.1f} s, wall {summary['wall_time_s']:.1f} s")
 
