@@ -295,7 +295,9 @@ def _save_solution(out: pathlib.Path, config, problem, solution, seconds: float)
   if out.exists() and any(out.iterdir()):
     raise ValueError(f"run directory {out} already exists; choose another --out.")
   out.mkdir(parents=True, exist_ok=True)
-  cfg = {k: (list(v) if isinstance(v, tuple) else str(v) if isinstance(v, pathlib.Path) else v)
+  # config values as a training run's config.json writes them ("inf" stays "inf"); the
+  # solution's non-finite numbers become null (rundir.write_json: strict JSON)
+  cfg = {k: str(v) if isinstance(v, pathlib.Path) else algorithms.value_to_json(v)
          for k, v in dataclasses.asdict(config).items()}
   rundir.write_json(out / rundir.CONFIG, dict(command="solve", problem=type(config).__name__,
                                               config=cfg))

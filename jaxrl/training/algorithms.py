@@ -14,7 +14,7 @@ from jaxrl.agents import reinforce
 from jaxrl.agents import config as config_lib
 
 __all__ = ("ALGORITHMS", "Algorithm", "config_from_dict", "config_to_dict", "get",
-           "hyperparam_names")
+           "hyperparam_names", "value_to_json")
 
 
 class Algorithm(NamedTuple):
@@ -76,13 +76,15 @@ def config_to_dict(config: Any) -> dict:
     value = getattr(config, f.name)
     if hints[f.name] is float and isinstance(value, int) and not isinstance(value, bool):
       value = float(value)   # 1000 and 1000.0 are one config: one fingerprint
-    out[f.name] = _jsonable(value)
+    out[f.name] = value_to_json(value)
   return out
 
 
-def _jsonable(value):
+def value_to_json(value):
+  """A config value as strict JSON: tuples as lists, NaN/inf as the strings ``"nan"``,
+  ``"inf"``, ``"-inf"`` (which :func:`config_from_dict` reads back into float fields)."""
   if isinstance(value, tuple):
-    return [_jsonable(v) for v in value]
+    return [value_to_json(v) for v in value]
   if isinstance(value, float) and value != value:  # NaN
     return "nan"
   if isinstance(value, float) and value in (float("inf"), float("-inf")):

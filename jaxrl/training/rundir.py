@@ -7,10 +7,18 @@
       metrics.csv     one row per (setting, seed, logging point): setting, seed, log, env_steps
                       and every metric; readable by ``pandas.read_csv``
       summary.json    per setting: final evaluation return mean, std and bootstrap 95% interval
-                      over seeds, diverged runs; settings ranked; wall time, compile time,
-                      env steps/s
+                      over seeds, diverged seeds (where and why, see
+                      jaxrl.training.stats.DIVERGENCE_RULE); settings ranked; wall time,
+                      compile time, env steps/s
       curve.png       learning curve: mean over seeds with the 95% interval shaded
       checkpoints/    orbax checkpoints of the whole training state (see checkpoints.py)
+
+Every JSON file is strict JSON (RFC 8259), readable by any JSON reader: a number that is not
+finite (NaN, +-inf) is written as ``null``, which means "no value" (nothing was measured, e.g.
+no evaluation finished, or a statistic is undefined, e.g. the spread of one seed, or the value
+was not finite). Config fields where infinity is a meaningful setting (``max_grad_norm=inf``)
+are written as the strings ``"inf"``/``"-inf"`` by the config's own encoding, so they reload
+exactly.
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ __all__ = (
     "plot_curves",
     "read_json",
     "read_metrics",
+    "strict_json",
     "versions",
     "write_json",
     "write_text_atomic",
@@ -96,8 +105,28 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
   os.replace(tmp, path)
 
 
+def strict_json(obj) -> Any:
+  """``obj`` with every non-finite float (NaN, +-inf) replaced by ``None`` (JSON ``null``),
+  numpy scalars and arrays as Python numbers and lists, tuples as lists: what
+  :func:`write_json` writes and what reads back from it."""
+  if isinstance(obj, dict):
+    return {k: strict_json(v) for k, v in obj.items()}
+  if isinstance(obj, (list, tuple)):
+    return [strict_json(v) for v in obj]
+  if isinstance(obj, np.ndarray):
+    return strict_json(obj.tolist())
+  if isinstance(obj, np.generic):
+    obj = obj.item()
+  if isinstance(obj, float) and not np.isfinite(obj):
+    return None
+  return obj
+
+
 def write_json(path, obj) -> None:
-  write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=False, allow_nan=True) + "\n")
+  """Writes ``obj`` as strict JSON (non-finite floats as ``null``, see :func:`strict_json`),
+  atomically."""
+  text = json.dumps(strict_json(obj), indent=2, sort_keys=False, allow_nan=False)
+  write_text_atomic(path, text + "\n")
 
 
 def read_json(path) -> Any:

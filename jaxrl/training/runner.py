@@ -560,42 +560,88 @@ def _by_setting(metrics: dict[str, np.ndarray], num_settings: int) -> dict[str, 
 
 def _summary(spec: RunSpec, metrics, trainer, *, wall_s, compile_s, exec_s, steps_run,
              devices) -> dict:
+  """The ``summary.json`` dict, as strict JSON values (``None`` where a number is undefined or
+  not finite; see :mod:`jaxrl.training.rundir`)."""
   settings = spec.settings or ({},)
   rows = []
   for s, overrides in enumerate(settings):
     final_eval = stats.last_finite(metrics["eval_return"][s])
     final_return = stats.last_finite(metrics["episode_return"][s])
-    finite = np.asarray(metrics["loss_finite"][s][:, -1]).astype(bool)
     rows.append(dict(
         setting=s, overrides=dict(overrides),
         final_eval_return=stats.summarize(final_eval),
         final_episode_return=stats.summarize(final_return),
         final_eval_return_per_seed=[float(x) for x in final_eval],
-        diverged_seeds=int((~finite).sum()),
+        **_divergence({k: v[s] for k, v in metrics.items()}),
     ))
-  ranked = sorted(range(len(rows)), key=lambda i: (
-      -np.nan_to_num(rows[i]["final_eval_return"]["mean"], nan=-np.inf), i))
-  return dict(
+  return rundir.strict_json(dict(
       algorithm=spec.algorithm, env=spec.env, num_seeds=spec.num_seeds,
       num_settings=len(rows), env_steps_per_run=trainer.num_logs * trainer.steps_per_log,
-      settings=rows, ranking=ranked,
+      settings=rows, ranking=stats.rank(rows),
       wall_time_s=wall_s, compile_time_s=compile_s, execute_time_s=exec_s,
       env_steps_per_s=steps_run / exec_s if exec_s > 0 else float("nan"),
-      devices=devices,
+      devices=devices, divergence_rule=stats.DIVERGENCE_RULE,
       note=("final_*: the last evaluation (or episode) return of each seed; ci95 is a "
-            "percentile bootstrap interval of the mean over seeds; env_steps_per_s counts "
-            "every run's steps over the compiled execution time of this process (compilation "
-            "and checkpoint writing excluded)."))
+            "percentile bootstrap interval of the mean over seeds (null with one seed); "
+            "diverged_seeds counts the seeds that met divergence_rule, and divergence says "
+            "where each first did (the env step per run) and why; the ranking puts settings "
+            "with fewer diverged seeds first, then higher final eval return; null: no value "
+            "(not measured, undefined or not finite); env_steps_per_s counts every run's steps "
+            "over the compiled execution time of this process (compilation and checkpoint "
+            "writing excluded).")))
+
+
+def _divergence(metrics: dict[str, np.ndarray]) -> dict:
+  """One setting's ``diverged_seeds`` and ``divergence`` (per diverged seed: the env step of
+  the first logging point that met :data:`~jaxrl.training.stats.DIVERGENCE_RULE`, and why)."""
+  div = stats.divergence(metrics)
+  steps = np.asarray(metrics["env_steps"])
+  seeds = [dict(seed=k, env_step=int(steps[k, div.first_log[k]]), reason=str(div.reason[k]))
+           for k in np.flatnonzero(div.diverged).tolist()]
+  return dict(diverged_seeds=len(seeds), divergence=seeds)
+
+
+def _number(x, fmt: str) -> str:
+  return "none" if x is None or not np.isfinite(x) else format(x, fmt)
+
+
+def _final_text(name: str, f: dict, missing: str) -> str:
+  """``final eval return 9.5 +- 0.14 (95% CI [...], median ..., n=2)``; with one seed no
+  interval, with none ``missing``."""
+  if not f["n"]:
+    return f"{name}: none ({missing})"
+  if f["n"] == 1:
+    return f"{name} {_number(f['mean'], '.4g')} (1 seed: no interval)"
+  return (f"{name} {_number(f['mean'], '.4g')} +- {_number(f['std'], '.3g')} (95% CI "
+          f"[{_number(f['ci95_low'], '.4g')}, {_number(f['ci95_high'], '.4g')}], median "
+          f"{_number(f['median'], '.4g')}, n={f['n']})")
+
+
+def _diverged_text(row: dict, num_seeds: int) -> str:
+  """``DIVERGED: 2/2 seeds (first at env step 5,000, seed 0: loss not finite)`` for a summary
+  row with diverged seeds ("" without)."""
+  if not row["diverged_seeds"]:
+    return ""
+  first = min(row["divergence"], key=lambda d: (d["env_step"], d["seed"]))
+  return (f"DIVERGED: {row['diverged_seeds']}/{num_seeds} seeds (first at env step "
+          f"{first['env_step']:,}, seed {first['seed']}: {first['reason']})")
 
 
 def _summary_line(summary: dict) -> str:
-  best = summary["settings"][summary["ranking"][0]]
-  f = best["final_eval_return"]
-  which = "" if summary["num_settings"] == 1 else f" (best of {summary['num_settings']} settings: {best['overrides']})"
-  return (f"{summary['algorithm']} {summary['env']}: final eval return {f['mean']:.4g} "
-          f"+- {f['std']:.3g} (95% CI [{f['ci95_low']:.4g}, {f['ci95_high']:.4g}], "
-          f"median {f['median']:.4g}, n={f['n']}){which}; {summary['env_steps_per_s']:,.0f} env steps/s, "
-          f"compile {summary['compile_time_s']:.1f} s, wall {summary['wall_time_s']:.1f} s")
+  """The console's final line: the best setting's final eval return, and every setting's
+  divergence (first, for a single setting, so that a diverged run never reads as ordinary)."""
+  rows, n = summary["settings"], summary["num_seeds"]
+  best = rows[summary["ranking"][0]]
+  final = _final_text("final eval return", best["final_eval_return"], "no evaluation finished")
+  if summary["num_settings"] == 1:
+    parts = [_diverged_text(best, n), final] if best["diverged_seeds"] else [final]
+  else:
+    parts = [f"{final} (best of {summary['num_settings']} settings: {best['overrides']})"]
+    parts += [f"setting {r['setting']} {r['overrides']}: {_diverged_text(r, n)}"
+              for r in rows if r["diverged_seeds"]]
+  return (f"{summary['algorithm']} {summary['env']}: " + "; ".join(parts)
+          + f"; {_number(summary['env_steps_per_s'], ',.0f')} env steps/s, compile "
+          f"{summary['compile_time_s']:.1f} s, wall {summary['wall_time_s']:.1f} s")
 
 
 def resume(run_dir: str | os.PathLike, **kwargs) -> RunResult:

@@ -30,6 +30,7 @@ from jaxrl import validation
 from jaxrl.training import algorithms
 from jaxrl.training import rundir
 from jaxrl.training import runner
+from jaxrl.training import stats
 
 __all__ = (
     "Range",
@@ -216,7 +217,8 @@ def sweep(algorithm: str, config: Any, settings: Sequence[dict], *, env: str = "
                          checkpoint_every=checkpoint_every)
   for spec in specs:          # every group's config checked before the first compile
     runner.check(spec, run_kwargs.get("num_devices"))
-  plan = dict(algorithm=algorithm, env=env, num_seeds=num_seeds, seed=seed, settings=typed,
+  plan = dict(algorithm=algorithm, env=env, num_seeds=num_seeds, seed=seed,
+              settings=[_encoded(s) for s in typed],
               groups=[list(m) for m in groups.values()],
               config=algorithms.config_to_dict(config))
   out_dir = None if out is None else _open_sweep_dir(pathlib.Path(out), plan, resume, overwrite)
@@ -283,18 +285,24 @@ def _rank(groups: dict, results: list, typed: list[dict]) -> dict:
   for members, res in zip(groups.values(), results):
     for j, i in enumerate(members):
       r = res.summary["settings"][j]
-      rows.append(dict(setting=i, overrides=typed[i], final_eval_return=r["final_eval_return"],
-                       diverged_seeds=r["diverged_seeds"]))
+      rows.append(dict(setting=i, overrides=_encoded(typed[i]),
+                       final_eval_return=r["final_eval_return"],
+                       diverged_seeds=r["diverged_seeds"], divergence=r.get("divergence", [])))
   rows.sort(key=lambda r: r["setting"])
-  ranking = sorted(range(len(rows)), key=lambda i: (
-      -np.nan_to_num(rows[i]["final_eval_return"]["mean"], nan=-np.inf), i))
-  return dict(settings=rows, ranking=ranking)
+  return rundir.strict_json(dict(settings=rows, ranking=stats.rank(rows)))
+
+
+def _encoded(setting: dict) -> dict:
+  """A setting's values as its config writes them (``inf`` as ``"inf"``, tuples as lists), so
+  sweep.json keeps them exactly."""
+  return {k: algorithms.value_to_json(v) for k, v in setting.items()}
 
 
 def _json_roundtrip(obj):
-  """``obj`` as it reads back from JSON (tuples become lists)."""
+  """``obj`` as it reads back from :func:`rundir.write_json` (tuples become lists, non-finite
+  floats null)."""
   import json  # pylint: disable=import-outside-toplevel
-  return json.loads(json.dumps(obj))
+  return json.loads(json.dumps(rundir.strict_json(obj), allow_nan=False))
 
 
 def _load_finished(spec: runner.RunSpec, run_dir: pathlib.Path) -> runner.RunResult:
@@ -307,13 +315,22 @@ def _load_finished(spec: runner.RunSpec, run_dir: pathlib.Path) -> runner.RunRes
                           run_dir=run_dir)
 
 
+def _num(x, fmt: str) -> str:
+  """``x`` formatted, or ``-`` where it has no value (None/NaN: one seed, no evaluation)."""
+  return "-" if x is None or not np.isfinite(x) else format(x, fmt)
+
+
 def ranking_table(summary: dict) -> str:
-  """The ranking as aligned text (what ``jaxrl sweep`` prints)."""
+  """The ranking as aligned text (what ``jaxrl sweep`` prints). Settings with diverged seeds
+  rank after those without (:func:`jaxrl.training.stats.rank`) and say ``DIVERGED k/n``; ``-``
+  marks a number that does not exist (no interval from one seed, no finished evaluation)."""
   lines = [f"{'rank':>4}  {'setting':>7}  {'final eval return':>18}  {'95% interval':>22}  overrides"]
   for rank, i in enumerate(summary["ranking"], 1):
     r = summary["settings"][i]
     f = r["final_eval_return"]
-    div = f"  ({r['diverged_seeds']} diverged)" if r["diverged_seeds"] else ""
-    lines.append(f"{rank:>4}  {r['setting']:>7}  {f['mean']:>10.4g} +- {f['std']:<5.3g}  "
-                 f"[{f['ci95_low']:>9.4g}, {f['ci95_high']:>9.4g}]  {r['overrides']}{div}")
+    div = (f"  DIVERGED {r['diverged_seeds']}/{summary['num_seeds']} seeds"
+           if r["diverged_seeds"] else "")
+    lines.append(f"{rank:>4}  {r['setting']:>7}  {_num(f['mean'], '>10.4g'):>10} +- "
+                 f"{_num(f['std'], '<5.3g'):<5}  [{_num(f['ci95_low'], '>9.4g'):>9}, "
+                 f"{_num(f['ci95_high'], '>9.4g'):>9}]  {r['overrides']}{div}")
   return "\n".join(lines)

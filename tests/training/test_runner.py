@@ -46,6 +46,7 @@ def test_run_directory_has_every_file(straight):
     assert key in final
   assert final["n"] == 3
   assert final["ci95_low"] <= final["mean"] <= final["ci95_high"]
+  assert summary["settings"][0]["diverged_seeds"] == 0       # a healthy run is not flagged
   assert summary["wall_time_s"] > summary["compile_time_s"] > 0
   assert summary["env_steps_per_s"] > 0
 
@@ -280,5 +281,6 @@ def test_new_agents_run_resume_and_sweep_through_the_driver(algorithm, tmp_path)
   resumed = training.resume(tmp_path / "resumed", progress=False, log=None)
   assert same(resumed.metrics, straight.metrics)
   assert straight.summary["compiled_programs"] == 2
+  assert [r["diverged_seeds"] for r in straight.summary["settings"]] == [0, 0]
   assert straight.metrics["loss"].shape == (2, 2, 4)
   assert not np.array_equal(straight.metrics["loss"][0], straight.metrics["loss"][1])
