@@ -89,8 +89,9 @@ def _check_scores(scores: Mapping[str, object]) -> dict[str, np.ndarray]:
     out[str(agent)] = a
   tasks = {a.shape[1] for a in out.values()}
   if len(tasks) > 1:
-    raise ValueError(f"agents have different numbers of tasks {dict((k, v.shape[1]) for k, v in out.items())}; "
-                     "every agent needs a score on every task.")
+    counts = {k: v.shape[1] for k, v in out.items()}
+    raise ValueError(f"agents have different numbers of tasks {counts}; every agent needs a "
+                     "score on every task.")
   return out
 
 

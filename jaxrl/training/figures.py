@@ -83,8 +83,8 @@ def setting_labels(settings: Sequence[dict]) -> list[str]:
 @dataclasses.dataclass
 class Curve:
   """One setting's curve: ``x`` env steps, ``mean`` over seeds and its 95% interval
-  ``[lo, hi]`` (each ``[points]``), ``n`` seeds; ``value``: the setting's value of the one field that varies, if only one does
-  (what colours it when there are many curves)."""
+  ``[lo, hi]`` (each ``[points]``), ``n`` seeds; ``value``: the setting's value of the one field
+  that varies, if only one does (what colours it when there are many curves)."""
 
   label: str
   x: np.ndarray
