@@ -548,7 +548,7 @@ def run_sweep(args) -> int:
                           save_checkpoints=args.checkpoints)
   from jaxrl.training import sweeps  # pylint: disable=import-outside-toplevel
   print(sweeps.ranking_table(result.summary))
-  print(f"sweep directory: {out}")
+  print(f"sweep directory: {out} (ranking.md, ranking.csv, curves.png)")
   return 0
 
 
@@ -595,6 +595,11 @@ def run_plot(args: PlotArgs) -> int:
   _check_out_file(args.out, "--out")
   if args.compare:
     return _run_compare(args)
+  for d in args.run_dirs:
+    if (d / "sweep.json").is_file():
+      raise ValueError(f"{d} is a sweep directory: its curves are {d / 'curves.png'} and its "
+                       f"ranking {d / 'ranking.md'}; to overlay curves, give its group-NNN "
+                       "directories, or compare its settings with --compare.")
   metric = training.write_plots(args.run_dirs, args.out, metric=args.metric)
   print(f"wrote {args.out} ({metric})")
   return 0

@@ -138,6 +138,15 @@ def test_sweep_command_ranks_settings(tmp_path, capsys):
   assert "| rank | setting | learning_rate |" in md and "95% interval" in md
   assert (out / "ranking.csv").read_text().startswith("rank,setting,learning_rate,")
   assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
+  # plotting the sweep directory itself says where its figure is and what to plot instead
+  assert cli.main(["plot", str(out), "--out", str(tmp_path / "c.png")]) == 2
+  assert (f"jaxrl: error: {out} is a sweep directory: its curves are {out / 'curves.png'} and its "
+          f"ranking {out / 'ranking.md'}; to overlay curves, give its group-NNN directories, or "
+          "compare its settings with --compare.") in capsys.readouterr().err
+  # ... and --compare takes it: one agent per setting, named by its learning rate
+  assert cli.main(["plot", "--compare", str(out), "--out", str(tmp_path / "c.png"),
+                   "--reps", "100"]) == 0
+  assert "reinforce learning_rate=0.01" in capsys.readouterr().out
 
 
 def _fake_run(root, name, algorithm, env, per_seed):
