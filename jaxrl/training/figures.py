@@ -156,7 +156,7 @@ def _colour_key(curves: list[Curve], varying: list[str]):
   return keys, mcolors.Normalize(1, len(curves)), "rank by final value (1 = best)"
 
 
-def _draw(ax, c: Curve, colour, label):
+def _draw(ax, c: Curve, colour, label, alpha: float = 0.2):
   """One curve: a line with its shaded interval, or a marker with an error bar for one point."""
   if c.x.size == 1:
     yerr = np.array([[c.mean[0] - c.lo[0]], [c.hi[0] - c.mean[0]]])
@@ -166,7 +166,7 @@ def _draw(ax, c: Curve, colour, label):
     return
   line, = ax.plot(c.x, c.mean, color=colour, label=label)
   if c.n > 1:
-    ax.fill_between(c.x, c.lo, c.hi, color=line.get_color(), alpha=0.2, linewidth=0)
+    ax.fill_between(c.x, c.lo, c.hi, color=line.get_color(), alpha=alpha, linewidth=0)
 
 
 def curves_figure(runs: Sequence[tuple], *, metric: str | None = None,
@@ -189,10 +189,12 @@ def curves_figure(runs: Sequence[tuple], *, metric: str | None = None,
   else:
     keys, norm, key_label = _colour_key(curves, varying)
     cmap = plt.get_cmap("viridis")
-    best = set(sorted(range(len(curves)),
-                      key=lambda i: -np.nan_to_num(curves[i].final, nan=-np.inf))[:3])
-    for i, c in enumerate(curves):
-      _draw(ax, c, cmap(norm(keys[i])), f"{c.label} (n={c.n})" if i in best else None)
+    best = sorted(range(len(curves)),
+                  key=lambda i: -np.nan_to_num(curves[i].final, nan=-np.inf))[:3]
+    for i in [i for i in range(len(curves)) if i not in best] + best[::-1]:  # best on top
+      c = curves[i]
+      _draw(ax, c, cmap(norm(keys[i])), f"{c.label} (n={c.n})" if i in best else None,
+            alpha=0.07)
     bar = fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax)
     bar.set_label(key_label)
     legend_title = f"best {len(best)} of {len(curves)} settings"
@@ -201,7 +203,10 @@ def curves_figure(runs: Sequence[tuple], *, metric: str | None = None,
   ax.set_title(title or f"{metric.replace('_', ' ')}: mean over seeds, 95% bootstrap interval")
   ax.grid(alpha=0.3)
   if curves:
-    ax.legend(fontsize=7, title=legend_title, title_fontsize=7)
+    handles, labels = ax.get_legend_handles_labels()
+    if legend_title:        # many curves: the named best three, best first
+      handles, labels = handles[::-1], labels[::-1]
+    ax.legend(handles, labels, fontsize=7, title=legend_title, title_fontsize=7)
   return fig, metric
 
 
