@@ -414,14 +414,22 @@ class RepeatArgs:
 
 @dataclasses.dataclass(frozen=True)
 class PlotArgs:
-  """Overlay the learning curves of run directories (mean over seeds, 95% interval)."""
+  """Overlay the learning curves of run directories (mean over seeds, 95% interval), or with
+  --compare compare agents across seeds: median, IQM and mean with stratified bootstrap
+  intervals, and performance profiles (Agarwal et al., 2021; rliable)."""
 
   run_dirs: tyro.conf.Positional[tuple[pathlib.Path, ...]]
-  """run directories (each with a metrics.csv)"""
+  """run directories (each with a metrics.csv); with --compare, finished run or sweep
+  directories"""
   out: pathlib.Path = pathlib.Path("curves.png")
   """the PNG to write"""
   metric: str | None = None
   """metric to plot (None: eval_return, else episode_return)"""
+  compare: bool = False
+  """compare agents (algorithm + the values that set its settings apart) by each seed's final
+  eval return: one task per environment; several environments are min-max normalised"""
+  reps: int = 2000
+  """bootstrap resamples behind each --compare interval"""
 
 
 def _default_out(algorithm: str, env: str) -> pathlib.Path:
@@ -542,7 +550,7 @@ def run_sweep(args) -> int:
                           save_checkpoints=args.checkpoints)
   from jaxrl.training import sweeps  # pylint: disable=import-outside-toplevel
   print(sweeps.ranking_table(result.summary))
-  print(f"sweep directory: {out}")
+  print(f"sweep directory: {out} (ranking.md, ranking.csv, curves.png)")
   return 0
 
 
@@ -587,8 +595,41 @@ def run_plot(args: PlotArgs) -> int:
   if not args.run_dirs:
     raise ValueError("give at least one run directory to plot.")
   _check_out_file(args.out, "--out")
+  if args.compare:
+    return _run_compare(args)
+  for d in args.run_dirs:
+    if (d / "sweep.json").is_file():
+      raise ValueError(f"{d} is a sweep directory: its curves are {d / 'curves.png'} and its "
+                       f"ranking {d / 'ranking.md'}; to overlay curves, give its group-NNN "
+                       "directories, or compare its settings with --compare.")
   metric = training.write_plots(args.run_dirs, args.out, metric=args.metric)
   print(f"wrote {args.out} ({metric})")
+  return 0
+
+
+def _run_compare(args: PlotArgs) -> int:
+  """``jaxrl plot --compare``: the rliable-style figure and its numbers."""
+  from jaxrl import validation  # pylint: disable=import-outside-toplevel
+  from jaxrl.training import compare  # pylint: disable=import-outside-toplevel
+  if args.metric is not None:
+    raise ValueError("--compare scores each seed by its final eval return; leave out --metric.")
+  reps = validation.check_int("--reps", args.reps, minimum=1)
+  scores, tasks = compare.load_scores(args.run_dirs)
+  label = "final eval return"
+  if len(tasks) > 1:
+    scores, label = compare.min_max_normalize(scores), f"{label}, min-max normalised per env"
+  agg = compare.plot_comparison(scores, args.out, reps=reps, score_label=label,
+                                title=f"{label} on {', '.join(tasks)}: 95% stratified "
+                                      f"bootstrap intervals over seeds ({reps} resamples)")
+  width = max(len(a) for a in agg)
+  print(f"{'agent':<{width}}  {'runs':>4}  "
+        + "  ".join(f"{n:>26}" for n in ("median", "IQM", "mean")))
+  for agent, row in agg.items():
+    cells = [f"{p:>8.4g} [{lo:>7.4g}, {hi:>7.4g}]" for p, lo, hi in row.values()]
+    print(f"{agent:<{width}}  {scores[agent].shape[0]:>4}  "
+          + "  ".join(f"{c:>26}" for c in cells))
+  print(f"wrote {args.out} (median, IQM, mean with 95% stratified bootstrap intervals; "
+        "performance profiles)")
   return 0
 
 

@@ -133,6 +133,43 @@ def test_sweep_command_ranks_settings(tmp_path, capsys):
   text = capsys.readouterr().out
   assert "rank" in text and "'learning_rate': 0.01" in text
   assert json.loads((out / "sweep.json").read_text())["status"] == "finished"
+  # the sweep directory explains itself: a ranking table named by the values, and the curves
+  md = (out / "ranking.md").read_text()
+  assert "| rank | setting | learning_rate |" in md and "95% interval" in md
+  assert (out / "ranking.csv").read_text().startswith("rank,setting,learning_rate,")
+  assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
+  # plotting the sweep directory itself says where its figure is and what to plot instead
+  assert cli.main(["plot", str(out), "--out", str(tmp_path / "c.png")]) == 2
+  assert (f"jaxrl: error: {out} is a sweep directory: its curves are {out / 'curves.png'} and its "
+          f"ranking {out / 'ranking.md'}; to overlay curves, give its group-NNN directories, or "
+          "compare its settings with --compare.") in capsys.readouterr().err
+  # ... and --compare takes it: one agent per setting, named by its learning rate
+  assert cli.main(["plot", "--compare", str(out), "--out", str(tmp_path / "c.png"),
+                   "--reps", "100"]) == 0
+  assert "reinforce learning_rate=0.01" in capsys.readouterr().out
+
+
+def _fake_run(root, name, algorithm, env, per_seed):
+  d = root / name
+  d.mkdir()
+  (d / "summary.json").write_text(json.dumps(dict(algorithm=algorithm, env=env, settings=[
+      dict(setting=0, overrides={}, final_eval_return_per_seed=per_seed)])))
+  return str(d)
+
+
+def test_plot_compare_draws_the_rliable_figure(tmp_path, capsys):
+  dirs = [_fake_run(tmp_path, f"{a}-{e}", a, e, [base + k for k in range(4)])
+          for a, base in (("dqn", 0.0), ("ppo", 10.0)) for e in ("Acrobot-v1", "CartPole-v1")]
+  png = tmp_path / "cmp.png"
+  assert cli.main(["plot", "--compare", *dirs, "--out", str(png), "--reps", "200"]) == 0
+  out = capsys.readouterr().out
+  assert png.read_bytes()[:4] == b"\x89PNG"
+  assert "IQM" in out and out.splitlines()[1].split()[:2] == ["dqn", "4"]
+  assert cli.main(["plot", "--compare", dirs[0], "--reps", "0", "--out", str(png)]) == 2
+  assert "jaxrl: error: --reps must be an int >= 1, got 0." in capsys.readouterr().err
+  assert cli.main(["plot", "--compare", dirs[0], "--metric", "loss", "--out", str(png)]) == 2
+  assert ("jaxrl: error: --compare scores each seed by its final eval return; leave out --metric."
+          in capsys.readouterr().err)
 
 
 def test_train_help_shows_every_option_with_default():

@@ -203,52 +203,8 @@ def read_metrics(path: str | os.PathLike) -> dict[str, np.ndarray]:
   return out
 
 
-def plot_curves(runs: Sequence[tuple[str, dict[str, np.ndarray]]], path: str | os.PathLike, *,
-                metric: str | None = None, title: str | None = None) -> str:
-  """Learning curves of one or more runs (mean over seeds, 95% bootstrap interval shaded).
-
-  Args:
-    runs: ``(label, metrics)`` pairs; metrics as :func:`read_metrics` returns. Every setting of a
-      run is its own curve.
-    path: the PNG to write.
-    metric: what to plot (default ``eval_return`` where any run has evaluations, else
-      ``episode_return``).
-  Returns:
-    The metric plotted.
-  """
-  import matplotlib  # pylint: disable=import-outside-toplevel
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
-  from jaxrl.training import stats  # pylint: disable=import-outside-toplevel
-
-  if metric is None:
-    has_eval = any(np.isfinite(m.get("eval_return", np.nan)).any() for _, m in runs)
-    metric = "eval_return" if has_eval else "episode_return"
-  fig, ax = plt.subplots(figsize=(7, 4.2))
-  for label, m in runs:
-    if metric not in m:
-      raise ValueError(f"run {label!r} has no metric {metric!r}; it has {sorted(m)}.")
-    y_all, x_all = np.asarray(m[metric], np.float64), np.asarray(m["env_steps"], np.float64)
-    for s in range(y_all.shape[0]):
-      y, x = y_all[s], np.nanmean(x_all[s], axis=0)
-      keep = np.isfinite(y).any(axis=0)
-      if not keep.any():
-        continue
-      mean = np.nanmean(y[:, keep], axis=0)
-      lo, hi = stats.interval(y[:, keep], axis=0)
-      name = label if y_all.shape[0] == 1 else f"{label} [setting {s}]"
-      line, = ax.plot(x[keep], mean, label=f"{name} (n={y.shape[0]})")
-      if y.shape[0] > 1:
-        ax.fill_between(x[keep], lo, hi, color=line.get_color(), alpha=0.2, linewidth=0)
-  ax.set_xlabel("environment steps per run")
-  ax.set_ylabel(metric.replace("_", " "))
-  ax.set_title(title or f"{metric.replace('_', ' ')}: mean over seeds, 95% bootstrap interval")
-  ax.grid(alpha=0.3)
-  ax.legend(fontsize=8)
-  path = pathlib.Path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
-  tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
-  fig.savefig(tmp, dpi=120, bbox_inches="tight")
-  plt.close(fig)
-  os.replace(tmp, path)
-  return metric
+def plot_curves(runs: Sequence[tuple], path: str | os.PathLike, *, metric: str | None = None,
+                title: str | None = None) -> str:
+  """Learning curves of one or more runs: :func:`jaxrl.training.figures.plot_curves`."""
+  from jaxrl.training import figures  # pylint: disable=import-outside-toplevel
+  return figures.plot_curves(runs, path, metric=metric, title=title)

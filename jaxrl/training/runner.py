@@ -545,7 +545,7 @@ def _finish(plan: _Plan, exe: _Execution, t_wall: float, write_plot: bool, say) 
     rundir.write_text_atomic(plan.run_dir / rundir.METRICS, rundir.metrics_csv(by_setting))
     rundir.write_json(plan.run_dir / rundir.SUMMARY, summary)
     if write_plot:
-      rundir.plot_curves([(f"{spec.algorithm} {spec.env}", by_setting)],
+      rundir.plot_curves([(f"{spec.algorithm} {spec.env}", by_setting, spec.settings)],
                          plan.run_dir / rundir.CURVE)
   if plan.aside is not None:
     shutil.rmtree(plan.aside, ignore_errors=True)
@@ -659,9 +659,9 @@ def write_plots(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike,
     if not path.exists():
       raise ValueError(f"{d} has no {rundir.METRICS}: not a jaxrl run directory, or the run has "
                        "not finished its first chunk.")
-    label = d.name
+    label, settings = d.name, ()
     if (d / rundir.CONFIG).exists():
       spec = rundir.read_json(d / rundir.CONFIG)
-      label = f"{d.name}: {spec['algorithm']} {spec['env']}"
-    runs.append((label, rundir.read_metrics(path)))
+      label, settings = f"{d.name}: {spec['algorithm']} {spec['env']}", spec.get("settings", ())
+    runs.append((label, rundir.read_metrics(path), settings))
   return rundir.plot_curves(runs, out, metric=metric)

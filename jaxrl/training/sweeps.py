@@ -9,13 +9,20 @@ summary ranks every setting by its final evaluation return with a bootstrap 95% 
 seeds.
 
     SWEEP_DIR/
-      sweep.json         the settings, the groups and the ranking
-      group-000/ ...     one run directory per group (see jaxrl.training.rundir)
+      sweep.json         the plan (settings, seeds, base config), the groups and the ranking
+      ranking.md         the ranking as a markdown table: the values that vary, final eval return
+                         mean, median, std, bootstrap 95% interval, seeds, diverged seeds
+      ranking.csv        the same, one row per setting, every override its own column
+      curves.png         every setting's learning curve, named by its values
+      group-000/ ...     one run directory per group (see jaxrl.training.rundir); its settings
+                         are the sweep settings that sweep.json's "groups"[0] lists, in order
 """
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 import itertools
 import math
 import os
@@ -28,6 +35,7 @@ import numpy as np
 
 from jaxrl import validation
 from jaxrl.training import algorithms
+from jaxrl.training import figures
 from jaxrl.training import rundir
 from jaxrl.training import runner
 from jaxrl.training import stats
@@ -37,6 +45,8 @@ __all__ = (
     "SweepResult",
     "grid",
     "random_search",
+    "ranking_csv",
+    "ranking_markdown",
     "ranking_table",
     "sweep",
     "typed_value",
@@ -234,8 +244,23 @@ def sweep(algorithm: str, config: Any, settings: Sequence[dict], *, env: str = "
                  **_rank(groups, results, typed), groups=[list(m) for m in groups.values()],
                  calls=len(specs), status="finished")
   if out_dir is not None:
+    _write_sweep_files(out_dir, summary, groups, results, typed,
+                       plot=run_kwargs.get("write_plot", True))
     rundir.write_json(out_dir / "sweep.json", dict(summary, plan=plan))
   return SweepResult(settings=typed, groups=results, summary=summary)
+
+
+def _write_sweep_files(out_dir: pathlib.Path, summary: dict, groups: dict, results: list,
+                       typed: list[dict], plot: bool) -> None:
+  """ranking.md, ranking.csv and (with ``plot``) curves.png of a finished sweep."""
+  rundir.write_text_atomic(out_dir / "ranking.md", ranking_markdown(summary))
+  rundir.write_text_atomic(out_dir / "ranking.csv", ranking_csv(summary))
+  if plot:
+    runs = [("", res.metrics, [typed[i] for i in members])
+            for members, res in zip(groups.values(), results)]
+    figures.plot_curves(runs, out_dir / "curves.png",
+                        title=f"{summary['algorithm']} {summary['env']}: {len(typed)} settings, "
+                              f"mean over {summary['num_seeds']} seeds, 95% bootstrap interval")
 
 
 def _group(algorithm: str, config: Any, typed: list[dict], **spec_fields):
@@ -320,6 +345,12 @@ def _num(x, fmt: str) -> str:
   return "-" if x is None or not np.isfinite(x) else format(x, fmt)
 
 
+def _diverged(row: dict) -> Any:
+  """A row's diverged seeds (a count; a list counts its entries); None when not recorded."""
+  d = row.get("diverged_seeds")
+  return len(d) if isinstance(d, (list, tuple)) else d
+
+
 def ranking_table(summary: dict) -> str:
   """The ranking as aligned text (what ``jaxrl sweep`` prints). Settings with diverged seeds
   rank after those without (:func:`jaxrl.training.stats.rank`) and say ``DIVERGED k/n``; ``-``
@@ -334,3 +365,73 @@ def ranking_table(summary: dict) -> str:
                  f"{_num(f['std'], '<5.3g'):<5}  [{_num(f['ci95_low'], '>9.4g'):>9}, "
                  f"{_num(f['ci95_high'], '>9.4g'):>9}]  {r['overrides']}{div}")
   return "\n".join(lines)
+
+
+_STAT_COLUMNS = ("mean", "median", "std", "ci95_low", "ci95_high", "n")
+
+
+def ranking_markdown(summary: dict) -> str:
+  """The ranking as a markdown table, best first: rank, setting, one column per field that
+  varies between the settings (the fields they share are listed above the table), the final
+  evaluation return's mean, median, std and bootstrap 95% interval over seeds, the number of
+  seeds, and the diverged seeds where the summary records them."""
+  rows = summary["settings"]
+  overrides = [r.get("overrides", {}) for r in rows]
+  varying = figures.varying_fields(overrides)
+  shared = {k: v for k, v in (overrides[0] if overrides else {}).items() if k not in varying}
+  diverged = any(_diverged(r) is not None for r in rows)
+  head = ["rank", "setting", *varying, "final eval return (mean)", "median", "std",
+          "95% interval", "seeds"] + (["diverged seeds"] if diverged else [])
+  lines = [f"# {summary.get('algorithm', '')} {summary.get('env', '')}: ranking by final "
+           "evaluation return", ""]
+  if shared:
+    lines += ["Shared by every setting: " + ", ".join(
+        f"`{k}={figures.format_value(v)}`" for k, v in shared.items()), ""]
+  lines += ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+  for rank, i in enumerate(summary["ranking"], 1):
+    r, f = rows[i], rows[i]["final_eval_return"]
+    cells = [str(rank), str(r["setting"])]
+    cells += [figures.format_value(r["overrides"][k]) if k in r["overrides"] else "default"
+              for k in varying]
+    cells += [_num(f["mean"], ".4g"), _num(f["median"], ".4g"), _num(f["std"], ".3g"),
+              f"[{_num(f['ci95_low'], '.4g')}, {_num(f['ci95_high'], '.4g')}]", str(f["n"])]
+    if diverged:
+      cells.append("" if _diverged(r) is None else str(_diverged(r)))
+    lines.append("| " + " | ".join(cells) + " |")
+  lines += ["", "Final evaluation return: each seed's last evaluation; the interval is a "
+            "percentile bootstrap 95% interval of the mean over seeds."]
+  return "\n".join(lines) + "\n"
+
+
+def ranking_csv(summary: dict) -> str:
+  """The ranking as CSV, best first: ``rank, setting``, every override field (its value as
+  Python writes it; empty where a setting leaves the field at its default), then
+  ``final_eval_return_`` mean, median, std, ci95_low, ci95_high, n, and ``diverged_seeds``
+  where the summary records them. Floats are written so that they read back exactly."""
+  rows = summary["settings"]
+  fields: list[str] = []
+  for r in rows:
+    fields += [k for k in r.get("overrides", {}) if k not in fields]
+  diverged = any(_diverged(r) is not None for r in rows)
+  buf = io.StringIO()
+  w = csv.writer(buf, lineterminator="\n")
+  w.writerow(["rank", "setting", *fields, *(f"final_eval_return_{c}" for c in _STAT_COLUMNS)]
+             + (["diverged_seeds"] if diverged else []))
+  for rank, i in enumerate(summary["ranking"], 1):
+    r, f = rows[i], rows[i]["final_eval_return"]
+    over = r.get("overrides", {})
+    cells = [rank, r["setting"], *(_csv_value(over[k]) if k in over else "" for k in fields)]
+    cells += [int(f[c]) if c == "n" else ("" if f[c] is None else repr(float(f[c])))
+              for c in _STAT_COLUMNS]
+    if diverged:
+      cells.append("" if _diverged(r) is None else _diverged(r))
+    w.writerow(cells)
+  return buf.getvalue()
+
+
+def _csv_value(v: Any) -> str:
+  if isinstance(v, float):
+    return repr(v)
+  if isinstance(v, (list, tuple)):
+    return figures.format_value(v)
+  return str(v)
