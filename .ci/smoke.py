@@ -9,7 +9,8 @@ each step raising (non-zero exit) on failure:
 3. ``jaxrl train dqn`` on Probe1-v0, 2 seeds, through the CLI (tyro, orbax checkpoints, plots);
 4. DQN and PPO through the Python API: a run stopped after one checkpointed chunk and resumed
    equals the straight-through run bitwise (orbax save/restore, shard_map, flax, optax);
-5. the traced checks (``checked=True``, jax.experimental.checkify) of a solver.
+5. the traced checks (``validation.checked``: jax.experimental.checkify) name a bad MDP's row;
+6. ``training.count_compilations`` (jax.monitoring listeners) counts one compile, not two.
 
 Usage: ``python .ci/smoke.py`` (prints the versions it ran with, then one line per step).
 """
@@ -98,7 +99,22 @@ def main() -> None:
         hidden_sizes=(8,), log_every=256, eval_every=512, eval_episodes=2), tmp)
     print("api: dqn and ppo stopped, resumed, equal to straight-through ok", flush=True)
   _traced_check()
+  _count_compilations()
   print("smoke: all ok", flush=True)
+
+
+def _count_compilations() -> None:
+  import jax
+  import jax.numpy as jnp
+  from jaxrl import training
+  f = jax.jit(lambda x: x * 2 + 1)
+  a, b = jnp.zeros(3), jnp.ones(3)   # made outside: they compile programs of their own
+  with training.count_compilations() as compiles:
+    f(a)
+    f(b)
+  if compiles.count != 1:
+    raise RuntimeError(f"count_compilations counted {compiles.count} compiles of one program")
+  print("count_compilations ok", flush=True)
 
 
 def _traced_check() -> None:
