@@ -24,6 +24,7 @@ import tyro
 from jaxrl import mdp as mdp_lib
 from jaxrl import training
 from jaxrl.training import algorithms
+from jaxrl.training import loggers
 from jaxrl.training import rundir
 
 __all__ = (
@@ -315,6 +316,9 @@ def _save_solution(out: pathlib.Path, config, problem, solution, seconds: float)
 # ----------------------------------------------------------------------------- training
 
 
+LoggerName = Literal[loggers.LOGGERS]   # "none", "tensorboard", "wandb"
+
+
 @dataclasses.dataclass(frozen=True)
 class RunOptions:
   """Options every training run shares."""
@@ -339,6 +343,10 @@ class RunOptions:
   """least seconds between progress lines (0: every logging interval)"""
   checkpoints: bool = True
   """write checkpoints (--no-checkpoints: the run cannot be resumed)"""
+  logger: LoggerName = "none"
+  """also write the metrics (per seed, and mean/median over seeds) after each checkpoint:
+  tensorboard (event files in OUT/tensorboard; pip install 'jaxrl[tensorboard]') or wandb
+  (offline, in OUT/wandb; pip install 'jaxrl[wandb]')"""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -396,6 +404,9 @@ class ResumeArgs:
   """shard the runs over this many local devices (None: all)"""
   progress_interval: float = 10.0
   """least seconds between progress lines"""
+  logger: LoggerName = "none"
+  """also write the metrics to tensorboard or wandb (see jaxrl train --help); what an earlier
+  part of the run logged is continued, not written twice"""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -516,6 +527,7 @@ def _parse_space(items: Sequence[str]) -> dict:
 
 def run_train(args: RunOptions) -> int:
   algorithm = type(args).algorithm
+  loggers.check(args.logger)
   spec = training.RunSpec(algorithm=algorithm, config=args.config, env=args.env,
                           num_seeds=args.num_seeds, seed=args.seed,
                           checkpoint_every=args.checkpoint_every)
@@ -523,13 +535,14 @@ def run_train(args: RunOptions) -> int:
   _check_out(out, resume=args.resume, overwrite=args.overwrite)
   result = training.run(spec, out, resume=args.resume, overwrite=args.overwrite,
                         num_devices=args.num_devices, progress_interval_s=args.progress_interval,
-                        save_checkpoints=args.checkpoints)
+                        save_checkpoints=args.checkpoints, logger=args.logger)
   print(f"run directory: {result.run_dir}")
   return 0
 
 
 def run_sweep(args) -> int:
   algorithm = type(args).algorithm
+  loggers.check(args.logger)
   out = args.out or _default_out(f"sweep-{algorithm}", args.env)
   _check_out(out, resume=args.resume, overwrite=args.overwrite, sweep=True)
   if bool(args.grid) == bool(args.random):
@@ -547,7 +560,7 @@ def run_sweep(args) -> int:
                           checkpoint_every=args.checkpoint_every, resume=args.resume,
                           overwrite=args.overwrite, num_devices=args.num_devices,
                           progress_interval_s=args.progress_interval,
-                          save_checkpoints=args.checkpoints)
+                          save_checkpoints=args.checkpoints, logger=args.logger)
   from jaxrl.training import sweeps  # pylint: disable=import-outside-toplevel
   print(sweeps.ranking_table(result.summary))
   print(f"sweep directory: {out} (ranking.md, ranking.csv, curves.png)")
@@ -569,13 +582,14 @@ def _refuse_solve_dir(run_dir: pathlib.Path, command: str) -> None:
 
 
 def run_resume(args: ResumeArgs) -> int:
+  loggers.check(args.logger)
   _refuse_solve_dir(args.run_dir, "resume")
   if (args.run_dir / "sweep.json").exists():
     raise ValueError(f"{args.run_dir} is a sweep: run the same `jaxrl sweep ...` command again "
                      f"with --out {args.run_dir} --resume (finished groups are kept, the "
                      "unfinished one resumes from its checkpoint).")
   result = training.resume(args.run_dir, num_devices=args.num_devices,
-                           progress_interval_s=args.progress_interval)
+                           progress_interval_s=args.progress_interval, logger=args.logger)
   print(f"run directory: {result.run_dir}")
   return 0
 

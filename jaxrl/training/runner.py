@@ -42,6 +42,7 @@ from jaxrl import envs as envs_lib
 from jaxrl import validation
 from jaxrl.training import algorithms
 from jaxrl.training import devices as devices_lib
+from jaxrl.training import loggers
 from jaxrl.training import progress as progress_lib
 from jaxrl.training import rundir
 from jaxrl.training import stats
@@ -255,7 +256,7 @@ def run(spec: RunSpec, run_dir: str | os.PathLike | None = None, *, resume: bool
         progress: bool | progress_lib.Progress = True, progress_interval_s: float = 10.0,
         write_plot: bool = True, save_checkpoints: bool = True,
         stop_after_chunks: int | None = None,
-        log: Callable[[str], None] | None = print) -> RunResult:
+        log: Callable[[str], None] | None = print, logger: str = "none") -> RunResult:
   """Trains ``spec``: every setting and seed in one compiled call, checkpointed per chunk.
 
   The steps, each a function below: :func:`_prepare` (check everything, lay the runs on the
@@ -278,11 +279,16 @@ def run(spec: RunSpec, run_dir: str | os.PathLike | None = None, *, resume: bool
     stop_after_chunks: raise :class:`Interrupted` after this many chunks of this call have
       been checkpointed (what a kill does, for tests).
     log: where status lines go (None: silent).
+    logger: where the metrics also go, after each chunk, per seed and aggregated:
+      ``"tensorboard"`` (event files in ``run_dir/tensorboard``), ``"wandb"`` (offline, in
+      ``run_dir/wandb``) or ``"none"``; see :mod:`jaxrl.training.loggers`. Resuming continues
+      the logs without writing a step twice.
 
   Returns:
     :class:`RunResult` with metrics ``{name: [settings, seeds, num_logs]}``.
   """
   say = log or (lambda _: None)
+  loggers.check(logger, has_run_dir=run_dir is not None)
   plan = _prepare(spec, run_dir, resume=resume, overwrite=overwrite, num_devices=num_devices,
                   save_checkpoints=save_checkpoints, say=say)
   if isinstance(progress, progress_lib.Progress):
@@ -292,18 +298,26 @@ def run(spec: RunSpec, run_dir: str | os.PathLike | None = None, *, resume: bool
                                  plan.trainer.num_logs * plan.trainer.steps_per_log,
                                  f"{spec.algorithm} {spec.env} x{plan.num_runs}",
                                  interval_s=progress_interval_s if progress else None)
-  if plan.resuming and (plan.run_dir / rundir.SUMMARY).exists():
-    return _already_finished(plan, say)
-  t_wall = time.perf_counter()
-  exe = _compile(plan, prog)
-  if plan.run_dir is not None and plan.main and not plan.resuming:
-    rundir.write_json(plan.run_dir / rundir.CONFIG, spec.to_dict())
-  if plan.run_dir is not None and plan.main:
-    rundir.write_json(plan.run_dir / rundir.VERSIONS, plan.versions)
-  if plan.resuming:
-    _restore(plan, exe, say)
-  _chunk_loop(plan, exe, prog, t_wall, stop_after_chunks)
-  return _finish(plan, exe, t_wall, write_plot, say)
+  sink = loggers.open_logger(logger if plan.main else "none", plan.run_dir, spec.to_dict())
+  try:
+    if plan.resuming and (plan.run_dir / rundir.SUMMARY).exists():
+      result = _already_finished(plan, say)
+      if sink is not None:   # a run finished without this logger: its metrics, written now
+        sink.write(result.metrics, plan.trainer.num_logs)
+      return result
+    t_wall = time.perf_counter()
+    exe = _compile(plan, prog)
+    if plan.run_dir is not None and plan.main and not plan.resuming:
+      rundir.write_json(plan.run_dir / rundir.CONFIG, spec.to_dict())
+    if plan.run_dir is not None and plan.main:
+      rundir.write_json(plan.run_dir / rundir.VERSIONS, plan.versions)
+    if plan.resuming:
+      _restore(plan, exe, say)
+    _chunk_loop(plan, exe, prog, t_wall, stop_after_chunks, sink)
+    return _finish(plan, exe, t_wall, write_plot, say)
+  finally:
+    if sink is not None:
+      sink.close()
 
 
 @dataclasses.dataclass
@@ -495,8 +509,9 @@ def _all_damaged(plan: _Plan, damaged: list) -> str:
 
 
 def _chunk_loop(plan: _Plan, exe: _Execution, prog: progress_lib.Progress, t_wall: float,
-                stop_after_chunks: int | None) -> None:
-  """Runs the remaining chunks; after each, a checkpoint and the metrics file."""
+                stop_after_chunks: int | None, sink: loggers.Logger | None = None) -> None:
+  """Runs the remaining chunks; after each, a checkpoint, the metrics file and the logger (host
+  side, from the metrics already fetched: nothing is added to the compiled loop)."""
   from jaxrl.training import checkpoints  # pylint: disable=import-outside-toplevel
   trainer = plan.trainer
   remaining = trainer.num_logs - exe.logs_done
@@ -525,10 +540,14 @@ def _chunk_loop(plan: _Plan, exe: _Execution, prog: progress_lib.Progress, t_wal
     if plan.run_dir is not None and plan.main:
       rundir.write_text_atomic(plan.run_dir / rundir.METRICS, rundir.metrics_csv(
           _by_setting(exe.metrics, plan.num_settings), exe.logs_done))
+    if sink is not None:
+      sink.write(_by_setting(exe.metrics, plan.num_settings), exe.logs_done)
     if stop_after_chunks is not None and chunks >= stop_after_chunks \
         and exe.logs_done < trainer.num_logs:
       raise Interrupted(f"stopped after {chunks} chunk(s), at env step "
                         f"{exe.logs_done * trainer.steps_per_log:,} per run.")
+  if sink is not None:   # resumed after the last checkpoint: the logs not written before
+    sink.write(_by_setting(exe.metrics, plan.num_settings), exe.logs_done)
 
 
 def _finish(plan: _Plan, exe: _Execution, t_wall: float, write_plot: bool, say) -> RunResult:
