@@ -450,18 +450,21 @@ def _restore(plan: _Plan, exe: _Execution, say) -> None:
     say(f"{plan.run_dir}: no checkpoint yet; starting from the beginning.")
     return
   sharding = devices_lib.runs_sharding(plan.mesh)
-  like = dict(
-      carry=jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
-                         exe.carry),
-      metrics={k: jax.ShapeDtypeStruct(v.shape, v.dtype) for k, v in exe.metrics.items()})
+  carry_like = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
+                            exe.carry)
+  num_logs = _num_logs_by_fingerprint(plan)
   damaged = []
   for step in reversed(steps):
     try:
       meta = checkpoints.read_metadata(plan.ckpt_dir, step)
-      if meta.get("fingerprint") != plan.spec.fingerprint():
+      if meta.get("fingerprint") not in num_logs:
         raise ValueError(f"checkpoint {step} in {plan.ckpt_dir} was written by a different "
                          f"config (fingerprint {meta.get('fingerprint')} != "
                          f"{plan.spec.fingerprint()}); start a new run directory.")
+      logs = num_logs[meta["fingerprint"]]
+      like = dict(carry=carry_like, metrics={
+          k: jax.ShapeDtypeStruct((v.shape[0], logs) + v.shape[2:], v.dtype)
+          for k, v in exe.metrics.items()})
       restored = checkpoints.restore(plan.ckpt_dir, like, step)
       break
     except checkpoints.DamagedCheckpointError as err:
@@ -469,7 +472,8 @@ def _restore(plan: _Plan, exe: _Execution, say) -> None:
   else:
     raise ValueError(_all_damaged(plan, damaged))
   exe.carry = restored["carry"]
-  exe.metrics = {k: np.array(v) for k, v in restored["metrics"].items()}
+  for k, v in restored["metrics"].items():   # a checkpoint from before an extension is shorter
+    exe.metrics[k][:, :logs] = np.asarray(v)
   exe.logs_done = exe.logs_at_start = int(meta["logs_done"])
   exe.prior_wall, exe.prior_exec = float(meta["wall_s"]), float(meta["exec_s"])
   at = exe.logs_done * plan.trainer.steps_per_log
@@ -483,6 +487,17 @@ def _restore(plan: _Plan, exe: _Execution, say) -> None:
         f"{damaged[0].step:,} are redone.")
   else:
     say(f"resuming {plan.run_dir} from env step {at:,} per run.")
+
+
+def _num_logs_by_fingerprint(plan: _Plan) -> dict[str, int]:
+  """The checkpoints this run may resume from, by fingerprint: its own spec's, and those of the
+  spec before each recorded extension (:mod:`jaxrl.training.extension`), with their lengths."""
+  from jaxrl.training import extension  # pylint: disable=import-outside-toplevel
+  out = {plan.spec.fingerprint(): plan.trainer.num_logs}
+  for record in extension.history(plan.run_dir):
+    out.setdefault(record["fingerprint_before"],
+                   int(record["from_total_steps"]) // plan.trainer.steps_per_log)
+  return out
 
 
 def _all_damaged(plan: _Plan, damaged: list) -> str:
@@ -598,9 +613,23 @@ def _summary_line(summary: dict) -> str:
           f"compile {summary['compile_time_s']:.1f} s, wall {summary['wall_time_s']:.1f} s")
 
 
-def resume(run_dir: str | os.PathLike, **kwargs) -> RunResult:
-  """Continues the run in ``run_dir`` from its last checkpoint, with its own saved config."""
-  return run(load_spec(run_dir), run_dir, resume=True, **kwargs)
+def resume(run_dir: str | os.PathLike, total_steps: int | None = None, **kwargs) -> RunResult:
+  """Continues the run in ``run_dir`` from its last checkpoint, with its own saved config.
+
+  ``total_steps`` above the saved one extends the run (finished or not) to that many env steps
+  per run, when nothing in its compiled step depends on ``total_steps``
+  (:mod:`jaxrl.training.extension`: the metrics then equal those of a run straight to
+  ``total_steps`` bitwise; otherwise ValueError naming the setting that prevents it). The
+  extension is recorded in ``config.json``; ``kwargs`` are :func:`run`'s.
+  """
+  spec = load_spec(run_dir)
+  if total_steps is not None and total_steps != spec.config.total_steps:
+    from jaxrl.training import extension  # pylint: disable=import-outside-toplevel
+    log = kwargs.get("log", print)
+    spec = extension.prepare_extension(
+        pathlib.Path(run_dir), spec, total_steps,
+        check=lambda s: check(s, kwargs.get("num_devices")), say=log or (lambda _: None))
+  return run(spec, run_dir, resume=True, **kwargs)
 
 
 def write_plots(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike,
