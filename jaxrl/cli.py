@@ -390,6 +390,9 @@ class ResumeArgs:
 
   run_dir: tyro.conf.Positional[pathlib.Path]
   """the run directory to continue"""
+  total_steps: int | None = None
+  """extend the run (finished or not) to this many env steps per run; refused, naming the
+  setting, when its schedule depends on total_steps (e.g. anneal_lr) (None: its own)"""
   num_devices: int | None = None
   """shard the runs over this many local devices (None: all)"""
   progress_interval: float = 10.0
@@ -564,7 +567,8 @@ def run_resume(args: ResumeArgs) -> int:
     raise ValueError(f"{args.run_dir} is a sweep: run the same `jaxrl sweep ...` command again "
                      f"with --out {args.run_dir} --resume (finished groups are kept, the "
                      "unfinished one resumes from its checkpoint).")
-  result = training.resume(args.run_dir, num_devices=args.num_devices,
+  result = training.resume(args.run_dir, total_steps=args.total_steps,
+                           num_devices=args.num_devices,
                            progress_interval_s=args.progress_interval)
   print(f"run directory: {result.run_dir}")
   return 0

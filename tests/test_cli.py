@@ -334,3 +334,24 @@ def test_a_reader_that_stops_early_gets_no_broken_pipe_traceback(args, tmp_path)
     os.close(write)
   assert "Traceback" not in proc.stderr and "BrokenPipeError" not in proc.stderr, proc.stderr
   assert proc.returncode == 141
+
+
+def test_resume_total_steps_extends_a_finished_run(tmp_path, capsys):
+  out = tmp_path / "a2c"
+  assert cli.main(["train", "a2c", *TINY, "--out", str(out)]) == 0
+  assert cli.main(["resume", str(out), "--total-steps", "1600", "--progress-interval", "0"]) == 0
+  said = capsys.readouterr().out
+  assert f"extending {out} from 800 to 1,600 env steps per run" in said
+  summary = json.loads((out / "summary.json").read_text())
+  assert summary["env_steps_per_run"] == 1_600
+  assert "1600" in (out / "metrics.csv").read_text().splitlines()[-1]
+  # a schedule over total_steps refuses, by name, and leaves the run as it was
+  annealed = tmp_path / "annealed"
+  assert cli.main(["train", "a2c", *TINY, "--anneal-lr", "--out", str(annealed)]) == 0
+  capsys.readouterr()
+  assert cli.main(["resume", str(annealed), "--total-steps", "1600"]) == 2
+  err = capsys.readouterr().err
+  assert (f"jaxrl: error: cannot extend {annealed} from 800 to 1,600 env steps per run: "
+          "A2CConfig.anneal_lr=True anneals the learning rate linearly to 0 at total_steps "
+          "(800)") in err
+  assert json.loads((annealed / "summary.json").read_text())["env_steps_per_run"] == 800
