@@ -31,6 +31,7 @@ import os
 import pathlib
 import shutil
 import time
+import warnings
 from typing import Any, Callable, Sequence
 
 import jax
@@ -79,6 +80,10 @@ class RunSpec:
       hyperparameters: those vary inside one compiled call). Empty: one setting, the config's.
     checkpoint_every: environment steps per run between checkpoints (a multiple of the
       config's ``log_every``); None: about ``DEFAULT_CHUNKS`` checkpoints per run.
+    env_kwargs: the environment's options (:func:`jaxrl.envs.make_configured`, e.g.
+      ``{"discount": 0.9}`` for ``GridWorld-v0``, ``{"max_steps_in_episode": 200}`` for a
+      gymnax environment); saved in ``config.json`` only when given, so the fingerprints of runs
+      without them are those of earlier versions.
   """
 
   algorithm: str
@@ -88,18 +93,23 @@ class RunSpec:
   seed: int = 0
   settings: tuple[dict, ...] = ()
   checkpoint_every: int | None = None
+  env_kwargs: dict = dataclasses.field(default_factory=dict)
 
   def __post_init__(self):
+    object.__setattr__(self, "env_kwargs", dict(self.env_kwargs or {}))
     # numpy / 0-d jax counts are taken by value (one spec, one config.json); check() judges them.
     for name in ("num_seeds", "seed", "checkpoint_every"):
       object.__setattr__(self, name, validation.plain_scalar(getattr(self, name)))
 
   def to_dict(self) -> dict:
-    return dict(
+    out = dict(
         jaxrl_run_spec=SPEC_VERSION, algorithm=self.algorithm, env=self.env,
         num_seeds=self.num_seeds, seed=self.seed, checkpoint_every=self.checkpoint_every,
         settings=[dict(s) for s in self.settings],
         config=algorithms.config_to_dict(self.config))
+    if self.env_kwargs:
+      out["env_kwargs"] = dict(self.env_kwargs)
+    return out
 
   @classmethod
   def from_dict(cls, d: dict) -> "RunSpec":
@@ -110,7 +120,7 @@ class RunSpec:
     return cls(algorithm=d["algorithm"], config=algorithms.config_from_dict(algo, d["config"]),
                env=d["env"], num_seeds=int(d["num_seeds"]), seed=int(d["seed"]),
                settings=tuple(dict(s) for s in d["settings"]),
-               checkpoint_every=d["checkpoint_every"])
+               checkpoint_every=d["checkpoint_every"], env_kwargs=d.get("env_kwargs", {}))
 
   def fingerprint(self) -> str:
     """A hash of :meth:`to_dict` (checkpoints record it; resuming checks it)."""
@@ -153,7 +163,7 @@ def check(spec: RunSpec, num_devices: int | None = None) -> Any:
   """Everything about ``spec`` that can be checked without compiling (ValueError naming the
   problem); returns the built :class:`~jaxrl.agents.Trainer`."""
   algo = _check_spec(spec)
-  env, env_params = envs_lib.make(spec.env)
+  env, env_params = envs_lib.make_configured(spec.env, spec.env_kwargs)
   trainer = algo.make_train(spec.config, env, env_params)
   hp, num_settings = _hyperparams(spec, algo)
   trainer.validate(hp)
@@ -194,6 +204,24 @@ def _hyperparams(spec: RunSpec, algo) -> tuple[Any, int]:
   stacked = jax.tree.map(lambda *xs: np.repeat(np.stack([np.asarray(x) for x in xs]),
                                                 spec.num_seeds, axis=0), *per_setting)
   return stacked, len(settings)
+
+
+def _warn_discount(spec: RunSpec, env_params, say) -> None:
+  """A :class:`~jaxrl.envs.DiscountMismatchWarning` (and a status line) for each setting whose
+  discount differs from a tabular environment's: ``q_error`` and ``policy_match`` measure the
+  distance to ``Q*`` at the environment's discount, which such an agent does not estimate."""
+  message = envs_lib.discount_mismatch(env_params, _discounts(spec), who=type(spec.config).__name__,
+                                       env=spec.env)
+  if message is not None:
+    warnings.warn(message, envs_lib.DiscountMismatchWarning, stacklevel=4)
+    say(f"warning: {message}")
+
+
+def _discounts(spec: RunSpec) -> list:
+  """The discount of each setting (``[]`` for an agent without one)."""
+  if not hasattr(spec.config, "discount"):
+    return []
+  return [s.get("discount", spec.config.discount) for s in (spec.settings or ({},))]
 
 
 def _chunk_logs(num_logs: int, steps_per_log: int, checkpoint_every: int | None) -> int:
@@ -351,10 +379,11 @@ def _prepare(spec: RunSpec, run_dir, *, resume: bool, overwrite: bool, num_devic
   if run_dir is not None:   # a file or an unwritable place is refused before anything is built
     rundir.check_out_dir(run_dir, hint="choose another run_dir")
   algo = _check_spec(spec)
-  env, env_params = envs_lib.make(spec.env)
+  env, env_params = envs_lib.make_configured(spec.env, spec.env_kwargs)
   trainer = algo.make_train(spec.config, env, env_params)
   hp_host, num_settings = _hyperparams(spec, algo)
   trainer.validate(hp_host)
+  _warn_discount(spec, env_params, say)
   num_runs = num_settings * spec.num_seeds
   mesh = devices_lib.make_mesh(num_runs, num_devices)
   if mesh.devices.size > 1:
