@@ -46,7 +46,8 @@ def history(run_dir: str | pathlib.Path) -> list[dict]:
   return list(rundir.read_json(path).get(EXTENSIONS_KEY, []))
 
 
-def blockers(algorithm: str, old_config: Any, new_config: Any, old_trainer, new_trainer) -> list[str]:
+def blockers(algorithm: str, old_config: Any, new_config: Any, old_trainer,
+             new_trainer) -> list[str]:
   """Why ``old_config`` cannot be extended to ``new_config`` (they differ in ``total_steps``
   only): one sentence per setting that makes the step depend on ``total_steps``; ``[]`` when
   the extension is exact."""

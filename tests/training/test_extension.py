@@ -1,4 +1,4 @@
-"""Extending a run to more env steps (``resume(dir, total_steps=N)``, ``jaxrl resume --total-steps``)."""
+"""Extending a run to more env steps: ``resume(dir, total_steps=N)`` (``jaxrl resume --total-steps``)."""
 
 import dataclasses
 import json
@@ -108,6 +108,7 @@ def test_named_blockers_agree_with_the_traced_program(algorithm, anneal):
   new = dataclasses.replace(old, total_steps=2_048)
   env, params = envs.make("Probe1-v0")
   t_old, t_new = algo.make_train(old, env, params), algo.make_train(new, env, params)
-  traced_differs = extension._step_program(t_old) != extension._step_program(t_new)  # pylint: disable=protected-access
+  program = extension._step_program  # pylint: disable=protected-access
+  traced_differs = program(t_old) != program(t_new)
   assert traced_differs == anneal
   assert bool(extension.blockers(algorithm, old, new, t_old, t_new)) == anneal
