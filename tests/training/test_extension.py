@@ -1,4 +1,4 @@
-"""Extending a run to more env steps: ``resume(dir, total_steps=N)`` (``jaxrl resume --total-steps``)."""
+"""Extending a run to more env steps: resume(dir, total_steps=N), jaxrl resume --total-steps."""
 
 import dataclasses
 import json
