@@ -15,6 +15,7 @@ import pathlib
 import re
 import sys
 import time
+import warnings
 from typing import Annotated, Any, Literal, Sequence, Union
 
 import jax
@@ -371,7 +372,11 @@ def _command(kind: str, algo: algorithms.Algorithm) -> type:
                                       tyro.conf.arg(help=summary)],
                   dataclasses.field(default=algo.config_cls()))
   if kind == "train":
-    bases, fields = (RunOptions,), [config_field]
+    env_kwargs = ("env_kwargs", Annotated[tuple[str, ...], tyro.conf.arg(help=(
+        "environment options, each NAME=VALUE (e.g. --env-kwargs discount=0.9 noise=0.1 for "
+        "GridWorld-v0, max_steps_in_episode=200 for a gymnax env); saved in config.json"))],
+                  dataclasses.field(default=()))
+    bases, fields = (RunOptions,), [env_kwargs, config_field]
     doc = f"Train {algo.description}. Seeds run in one compiled call."
   else:
     bases = (RunOptions, SweepOptions)
@@ -400,6 +405,9 @@ class ResumeArgs:
 
   run_dir: tyro.conf.Positional[pathlib.Path]
   """the run directory to continue"""
+  total_steps: int | None = None
+  """extend the run (finished or not) to this many env steps per run; refused, naming the
+  setting, when its schedule depends on total_steps (e.g. anneal_lr) (None: its own)"""
   num_devices: int | None = None
   """shard the runs over this many local devices (None: all)"""
   progress_interval: float = 10.0
@@ -525,12 +533,51 @@ def _parse_space(items: Sequence[str]) -> dict:
   return out
 
 
+def _parse_env_kwargs(env: str, items: Sequence[str]) -> dict:
+  """``--env-kwargs NAME=VALUE ...`` as ``{name: value}``, each value read as its option's type
+  (:func:`jaxrl.envs.env_options`); ValueError naming --env-kwargs, the item and what is wrong
+  (an unknown name lists the environment's options)."""
+  from jaxrl import envs  # pylint: disable=import-outside-toplevel
+  if not items:
+    return {}
+  options = envs.env_options(env)
+  out = {}
+  for item in items:
+    name, sep, text = item.partition("=")
+    name = name.strip().replace("-", "_")
+    if not sep or not name or not text.strip():
+      raise ValueError(f"--env-kwargs takes NAME=VALUE items, got {item!r}.")
+    if name not in options:
+      raise ValueError(f"--env-kwargs {item}: {env} has no environment option {name!r}; its "
+                       f"options: {', '.join(sorted(options)) or 'none'}.")
+    try:
+      out[name] = _typed_text(text.strip(), options[name])
+    except ValueError as err:
+      kind = {int: "an int", float: "a number", bool: "a bool"}[options[name]]
+      raise ValueError(f"--env-kwargs {item}: {env}'s {name} is {kind}, and {err}.") from None
+  return out
+
+
+def _typed_text(text: str, kind: type):
+  if kind is bool:
+    if text.lower() not in ("true", "false"):
+      raise ValueError(f"{text!r} is not true or false")
+    return text.lower() == "true"
+  if kind is int:
+    return exact_int(text)
+  try:
+    return float(text)
+  except ValueError:
+    raise ValueError(f"{text!r} is not a number") from None
+
+
 def run_train(args: RunOptions) -> int:
   algorithm = type(args).algorithm
   loggers.check(args.logger)
   spec = training.RunSpec(algorithm=algorithm, config=args.config, env=args.env,
                           num_seeds=args.num_seeds, seed=args.seed,
-                          checkpoint_every=args.checkpoint_every)
+                          checkpoint_every=args.checkpoint_every,
+                          env_kwargs=_parse_env_kwargs(args.env, args.env_kwargs))
   out = args.out or _default_out(algorithm, args.env)
   _check_out(out, resume=args.resume, overwrite=args.overwrite)
   result = training.run(spec, out, resume=args.resume, overwrite=args.overwrite,
@@ -588,7 +635,8 @@ def run_resume(args: ResumeArgs) -> int:
     raise ValueError(f"{args.run_dir} is a sweep: run the same `jaxrl sweep ...` command again "
                      f"with --out {args.run_dir} --resume (finished groups are kept, the "
                      "unfinished one resumes from its checkpoint).")
-  result = training.resume(args.run_dir, num_devices=args.num_devices,
+  result = training.resume(args.run_dir, total_steps=args.total_steps,
+                           num_devices=args.num_devices,
                            progress_interval_s=args.progress_interval, logger=args.logger)
   print(f"run directory: {result.run_dir}")
   return 0
@@ -678,6 +726,11 @@ def _silence_stdout() -> None:
     pass
 
 
+def _discount_warning() -> type:
+  from jaxrl import envs  # pylint: disable=import-outside-toplevel
+  return envs.DiscountMismatchWarning
+
+
 def _main(argv: list[str] | None) -> int:
   commands = {
       "solve": (Problem, "solve a tabular MDP exactly; print values and policy (gridworld, chain)"),
@@ -695,6 +748,14 @@ def _main(argv: list[str] | None) -> int:
                   for name, (ctor, text) in commands.items())],
       prog="jaxrl", args=argv, registry=_REGISTRY,
       description="jaxrl: exact tabular solvers and deep RL agents in JAX, compiled end to end.")
+  with warnings.catch_warnings():
+    # the training driver prints a discount mismatch as a status line; not twice
+    warnings.filterwarnings("ignore", category=_discount_warning())
+    return _dispatch(config)
+
+
+def _dispatch(config) -> int:
+  """Runs the parsed command; a ValueError becomes the ``jaxrl: error:`` line (status 2)."""
   try:
     if isinstance(config, (GridworldConfig, ChainConfig)):
       return run_solve(config)

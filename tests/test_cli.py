@@ -371,3 +371,58 @@ def test_a_reader_that_stops_early_gets_no_broken_pipe_traceback(args, tmp_path)
     os.close(write)
   assert "Traceback" not in proc.stderr and "BrokenPipeError" not in proc.stderr, proc.stderr
   assert proc.returncode == 141
+
+
+def test_resume_total_steps_extends_a_finished_run(tmp_path, capsys):
+  out = tmp_path / "a2c"
+  assert cli.main(["train", "a2c", *TINY, "--out", str(out)]) == 0
+  assert cli.main(["resume", str(out), "--total-steps", "1600", "--progress-interval", "0"]) == 0
+  said = capsys.readouterr().out
+  assert f"extending {out} from 800 to 1,600 env steps per run" in said
+  summary = json.loads((out / "summary.json").read_text())
+  assert summary["env_steps_per_run"] == 1_600
+  assert "1600" in (out / "metrics.csv").read_text().splitlines()[-1]
+  # a schedule over total_steps refuses, by name, and leaves the run as it was
+  annealed = tmp_path / "annealed"
+  assert cli.main(["train", "a2c", *TINY, "--anneal-lr", "--out", str(annealed)]) == 0
+  capsys.readouterr()
+  assert cli.main(["resume", str(annealed), "--total-steps", "1600"]) == 2
+  err = capsys.readouterr().err
+  assert (f"jaxrl: error: cannot extend {annealed} from 800 to 1,600 env steps per run: "
+          "A2CConfig.anneal_lr=True anneals the learning rate linearly to 0 at total_steps "
+          "(800)") in err
+  assert json.loads((annealed / "summary.json").read_text())["env_steps_per_run"] == 800
+
+
+def test_env_kwargs_reach_the_environment_and_the_saved_config(tmp_path, capsys):
+  out = tmp_path / "grid"
+  args = ["train", "a2c", "--env", "GridWorld-v0", "--env-kwargs", "discount=0.9", "noise=0",
+          *TINY[2:], "--out", str(out)]
+  assert cli.main(args) == 0
+  captured = capsys.readouterr()
+  # the agent's discount (0.99) is not the environment's: one status line, no Python warning
+  assert ("warning: A2CConfig.discount 0.99 differs from GridWorld-v0's discount 0.9: q_error "
+          "and policy_match measure the distance to Q* at discount 0.9") in captured.out
+  assert "DiscountMismatchWarning" not in captured.err
+  saved = json.loads((out / "config.json").read_text())
+  assert saved["env_kwargs"] == {"discount": 0.9, "noise": 0.0}
+  assert cli.main(["repeat", str(out), "--out", str(tmp_path / "again")]) == 0
+  assert (tmp_path / "again" / "metrics.csv").read_bytes() == (out / "metrics.csv").read_bytes()
+
+
+@pytest.mark.parametrize("items, message", [
+    (["nois=0.1"], "--env-kwargs nois=0.1: GridWorld-v0 has no environment option 'nois'; its "
+                   "options: discount, living_reward, max_steps_in_episode, noise."),
+    (["discount"], "--env-kwargs takes NAME=VALUE items, got 'discount'."),
+    (["max_steps_in_episode=2.5"], "--env-kwargs max_steps_in_episode=2.5: GridWorld-v0's "
+                                   "max_steps_in_episode is an int, and '2.5' is not a whole "
+                                   "number"),
+    (["discount=high"], "--env-kwargs discount=high: GridWorld-v0's discount is a number, and "
+                        "'high' is not a number."),
+])
+def test_bad_env_kwargs_are_refused(tmp_path, capsys, items, message):
+  out = tmp_path / "bad"
+  assert cli.main(["train", "dqn", "--env", "GridWorld-v0", "--env-kwargs", *items,
+                   "--out", str(out)]) == 2
+  assert f"jaxrl: error: {message}" in capsys.readouterr().err
+  assert not out.exists()

@@ -4,17 +4,22 @@ from jaxrl.envs.probes import NUM_PROBES
 from jaxrl.envs.probes import ContinuousProbe
 from jaxrl.envs.probes import continuous_probe
 from jaxrl.envs.probes import probe
+from jaxrl.envs.registry import check_env_kwargs
 from jaxrl.envs.registry import env_names
+from jaxrl.envs.registry import env_options
 from jaxrl.envs.registry import make
+from jaxrl.envs.registry import make_configured
 from jaxrl.envs.spaces import ActionSpec
 from jaxrl.envs.spaces import action_spec
 from jaxrl.envs.spaces import require_discrete
+from jaxrl.envs.tabular import DiscountMismatchWarning
 from jaxrl.envs.tabular import QComparison
 from jaxrl.envs.tabular import TabularEnv
 from jaxrl.envs.tabular import TabularEnvParams
 from jaxrl.envs.tabular import TabularEnvState
 from jaxrl.envs.tabular import chain_env
 from jaxrl.envs.tabular import compare_q_values
+from jaxrl.envs.tabular import discount_mismatch
 from jaxrl.envs.tabular import exact_q_values
 from jaxrl.envs.tabular import from_mdp
 from jaxrl.envs.tabular import gridworld_env
@@ -32,6 +37,7 @@ from jaxrl.envs.wrappers import Wrapper
 __all__ = (
     "ActionSpec",
     "ContinuousProbe",
+    "DiscountMismatchWarning",
     "EpisodeStatistics",
     "EpisodeStatisticsState",
     "FrameStack",
@@ -48,14 +54,18 @@ __all__ = (
     "Wrapper",
     "action_spec",
     "chain_env",
+    "check_env_kwargs",
     "continuous_probe",
     "compare_q_values",
+    "discount_mismatch",
     "env_names",
+    "env_options",
     "exact_q_values",
     "from_mdp",
     "gridworld_env",
     "is_terminal_state",
     "make",
+    "make_configured",
     "probe",
     "require_discrete",
 )

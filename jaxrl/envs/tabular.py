@@ -48,12 +48,14 @@ from jaxrl.mdp import terminal_states
 __all__ = (
     "ABSORBING_ATOL",
     "DISTRIBUTION_ATOL",
+    "DiscountMismatchWarning",
     "QComparison",
     "TabularEnv",
     "TabularEnvParams",
     "TabularEnvState",
     "chain_env",
     "compare_q_values",
+    "discount_mismatch",
     "exact_q_values",
     "from_mdp",
     "gridworld_env",
@@ -415,6 +417,33 @@ def chain_env(num_cells: int = 5, *, start: int | None = None, max_steps_in_epis
 # ------------------------------------------------------------------------------------------------
 # Exact answers
 # ------------------------------------------------------------------------------------------------
+class DiscountMismatchWarning(UserWarning):
+  """An agent discounts differently from the tabular environment it is compared against."""
+
+
+def discount_mismatch(env_params, discounts, *, who: str = "the agent",
+                      env: str = "the environment") -> str | None:
+  """The warning for agent ``discounts`` (one per setting) that differ from a tabular
+  environment's own discount, or None (no difference, or not a tabular environment).
+
+  ``q_error`` and ``policy_match`` compare the agent's Q-values with ``Q*`` at the MDP's
+  discount (:func:`exact_q_values`); an agent with another discount estimates another ``Q``, so
+  the two do not converge to each other however well it learns.
+  """
+  if not isinstance(env_params, TabularEnvParams):
+    return None
+  gamma = float(env_params.mdp.discount)
+  # compared in float32, the precision both are used in
+  differ = sorted({float(d) for d in discounts if np.float32(d) != np.float32(gamma)})
+  if not differ:
+    return None
+  shown = ", ".join(f"{d:g}" for d in differ)
+  return (f"{who}.discount {shown} differs from {env}'s discount {gamma:g}: q_error and "
+          f"policy_match measure the distance to Q* at discount {gamma:g}, which this agent "
+          f"does not estimate. Use the same discount for both (e.g. --discount {gamma:g}, or "
+          f"--env-kwargs discount={shown.split(',')[0]}).")
+
+
 def exact_q_values(params: TabularEnvParams, **q_iteration_kwargs) -> Array:
   """``Q*`` of ``params.mdp`` at its own discount: ``q_iteration(params.mdp).q_values``.
 

@@ -31,6 +31,7 @@ import os
 import pathlib
 import shutil
 import time
+import warnings
 from typing import Any, Callable, Sequence
 
 import jax
@@ -80,6 +81,10 @@ class RunSpec:
       hyperparameters: those vary inside one compiled call). Empty: one setting, the config's.
     checkpoint_every: environment steps per run between checkpoints (a multiple of the
       config's ``log_every``); None: about ``DEFAULT_CHUNKS`` checkpoints per run.
+    env_kwargs: the environment's options (:func:`jaxrl.envs.make_configured`, e.g.
+      ``{"discount": 0.9}`` for ``GridWorld-v0``, ``{"max_steps_in_episode": 200}`` for a
+      gymnax environment); saved in ``config.json`` only when given, so the fingerprints of runs
+      without them are those of earlier versions.
   """
 
   algorithm: str
@@ -89,18 +94,23 @@ class RunSpec:
   seed: int = 0
   settings: tuple[dict, ...] = ()
   checkpoint_every: int | None = None
+  env_kwargs: dict = dataclasses.field(default_factory=dict)
 
   def __post_init__(self):
+    object.__setattr__(self, "env_kwargs", dict(self.env_kwargs or {}))
     # numpy / 0-d jax counts are taken by value (one spec, one config.json); check() judges them.
     for name in ("num_seeds", "seed", "checkpoint_every"):
       object.__setattr__(self, name, validation.plain_scalar(getattr(self, name)))
 
   def to_dict(self) -> dict:
-    return dict(
+    out = dict(
         jaxrl_run_spec=SPEC_VERSION, algorithm=self.algorithm, env=self.env,
         num_seeds=self.num_seeds, seed=self.seed, checkpoint_every=self.checkpoint_every,
         settings=[dict(s) for s in self.settings],
         config=algorithms.config_to_dict(self.config))
+    if self.env_kwargs:
+      out["env_kwargs"] = dict(self.env_kwargs)
+    return out
 
   @classmethod
   def from_dict(cls, d: dict) -> "RunSpec":
@@ -111,7 +121,7 @@ class RunSpec:
     return cls(algorithm=d["algorithm"], config=algorithms.config_from_dict(algo, d["config"]),
                env=d["env"], num_seeds=int(d["num_seeds"]), seed=int(d["seed"]),
                settings=tuple(dict(s) for s in d["settings"]),
-               checkpoint_every=d["checkpoint_every"])
+               checkpoint_every=d["checkpoint_every"], env_kwargs=d.get("env_kwargs", {}))
 
   def fingerprint(self) -> str:
     """A hash of :meth:`to_dict` (checkpoints record it; resuming checks it)."""
@@ -154,7 +164,7 @@ def check(spec: RunSpec, num_devices: int | None = None) -> Any:
   """Everything about ``spec`` that can be checked without compiling (ValueError naming the
   problem); returns the built :class:`~jaxrl.agents.Trainer`."""
   algo = _check_spec(spec)
-  env, env_params = envs_lib.make(spec.env)
+  env, env_params = envs_lib.make_configured(spec.env, spec.env_kwargs)
   trainer = algo.make_train(spec.config, env, env_params)
   hp, num_settings = _hyperparams(spec, algo)
   trainer.validate(hp)
@@ -195,6 +205,24 @@ def _hyperparams(spec: RunSpec, algo) -> tuple[Any, int]:
   stacked = jax.tree.map(lambda *xs: np.repeat(np.stack([np.asarray(x) for x in xs]),
                                                 spec.num_seeds, axis=0), *per_setting)
   return stacked, len(settings)
+
+
+def _warn_discount(spec: RunSpec, env_params, say) -> None:
+  """A :class:`~jaxrl.envs.DiscountMismatchWarning` (and a status line) for each setting whose
+  discount differs from a tabular environment's: ``q_error`` and ``policy_match`` measure the
+  distance to ``Q*`` at the environment's discount, which such an agent does not estimate."""
+  message = envs_lib.discount_mismatch(env_params, _discounts(spec), who=type(spec.config).__name__,
+                                       env=spec.env)
+  if message is not None:
+    warnings.warn(message, envs_lib.DiscountMismatchWarning, stacklevel=4)
+    say(f"warning: {message}")
+
+
+def _discounts(spec: RunSpec) -> list:
+  """The discount of each setting (``[]`` for an agent without one)."""
+  if not hasattr(spec.config, "discount"):
+    return []
+  return [s.get("discount", spec.config.discount) for s in (spec.settings or ({},))]
 
 
 def _chunk_logs(num_logs: int, steps_per_log: int, checkpoint_every: int | None) -> int:
@@ -365,10 +393,11 @@ def _prepare(spec: RunSpec, run_dir, *, resume: bool, overwrite: bool, num_devic
   if run_dir is not None:   # a file or an unwritable place is refused before anything is built
     rundir.check_out_dir(run_dir, hint="choose another run_dir")
   algo = _check_spec(spec)
-  env, env_params = envs_lib.make(spec.env)
+  env, env_params = envs_lib.make_configured(spec.env, spec.env_kwargs)
   trainer = algo.make_train(spec.config, env, env_params)
   hp_host, num_settings = _hyperparams(spec, algo)
   trainer.validate(hp_host)
+  _warn_discount(spec, env_params, say)
   num_runs = num_settings * spec.num_seeds
   mesh = devices_lib.make_mesh(num_runs, num_devices)
   if mesh.devices.size > 1:
@@ -464,18 +493,21 @@ def _restore(plan: _Plan, exe: _Execution, say) -> None:
     say(f"{plan.run_dir}: no checkpoint yet; starting from the beginning.")
     return
   sharding = devices_lib.runs_sharding(plan.mesh)
-  like = dict(
-      carry=jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
-                         exe.carry),
-      metrics={k: jax.ShapeDtypeStruct(v.shape, v.dtype) for k, v in exe.metrics.items()})
+  carry_like = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
+                            exe.carry)
+  num_logs = _num_logs_by_fingerprint(plan)
   damaged = []
   for step in reversed(steps):
     try:
       meta = checkpoints.read_metadata(plan.ckpt_dir, step)
-      if meta.get("fingerprint") != plan.spec.fingerprint():
+      if meta.get("fingerprint") not in num_logs:
         raise ValueError(f"checkpoint {step} in {plan.ckpt_dir} was written by a different "
                          f"config (fingerprint {meta.get('fingerprint')} != "
                          f"{plan.spec.fingerprint()}); start a new run directory.")
+      logs = num_logs[meta["fingerprint"]]
+      like = dict(carry=carry_like, metrics={
+          k: jax.ShapeDtypeStruct((v.shape[0], logs) + v.shape[2:], v.dtype)
+          for k, v in exe.metrics.items()})
       restored = checkpoints.restore(plan.ckpt_dir, like, step)
       break
     except checkpoints.DamagedCheckpointError as err:
@@ -483,7 +515,8 @@ def _restore(plan: _Plan, exe: _Execution, say) -> None:
   else:
     raise ValueError(_all_damaged(plan, damaged))
   exe.carry = restored["carry"]
-  exe.metrics = {k: np.array(v) for k, v in restored["metrics"].items()}
+  for k, v in restored["metrics"].items():   # a checkpoint from before an extension is shorter
+    exe.metrics[k][:, :logs] = np.asarray(v)
   exe.logs_done = exe.logs_at_start = int(meta["logs_done"])
   exe.prior_wall, exe.prior_exec = float(meta["wall_s"]), float(meta["exec_s"])
   at = exe.logs_done * plan.trainer.steps_per_log
@@ -497,6 +530,17 @@ def _restore(plan: _Plan, exe: _Execution, say) -> None:
         f"{damaged[0].step:,} are redone.")
   else:
     say(f"resuming {plan.run_dir} from env step {at:,} per run.")
+
+
+def _num_logs_by_fingerprint(plan: _Plan) -> dict[str, int]:
+  """The checkpoints this run may resume from, by fingerprint: its own spec's, and those of the
+  spec before each recorded extension (:mod:`jaxrl.training.extension`), with their lengths."""
+  from jaxrl.training import extension  # pylint: disable=import-outside-toplevel
+  out = {plan.spec.fingerprint(): plan.trainer.num_logs}
+  for record in extension.history(plan.run_dir):
+    out.setdefault(record["fingerprint_before"],
+                   int(record["from_total_steps"]) // plan.trainer.steps_per_log)
+  return out
 
 
 def _all_damaged(plan: _Plan, damaged: list) -> str:
@@ -663,9 +707,23 @@ def _summary_line(summary: dict) -> str:
           f"{summary['compile_time_s']:.1f} s, wall {summary['wall_time_s']:.1f} s")
 
 
-def resume(run_dir: str | os.PathLike, **kwargs) -> RunResult:
-  """Continues the run in ``run_dir`` from its last checkpoint, with its own saved config."""
-  return run(load_spec(run_dir), run_dir, resume=True, **kwargs)
+def resume(run_dir: str | os.PathLike, total_steps: int | None = None, **kwargs) -> RunResult:
+  """Continues the run in ``run_dir`` from its last checkpoint, with its own saved config.
+
+  ``total_steps`` above the saved one extends the run (finished or not) to that many env steps
+  per run, when nothing in its compiled step depends on ``total_steps``
+  (:mod:`jaxrl.training.extension`: the metrics then equal those of a run straight to
+  ``total_steps`` bitwise; otherwise ValueError naming the setting that prevents it). The
+  extension is recorded in ``config.json``; ``kwargs`` are :func:`run`'s.
+  """
+  spec = load_spec(run_dir)
+  if total_steps is not None and total_steps != spec.config.total_steps:
+    from jaxrl.training import extension  # pylint: disable=import-outside-toplevel
+    log = kwargs.get("log", print)
+    spec = extension.prepare_extension(
+        pathlib.Path(run_dir), spec, total_steps,
+        check=lambda s: check(s, kwargs.get("num_devices")), say=log or (lambda _: None))
+  return run(spec, run_dir, resume=True, **kwargs)
 
 
 def write_plots(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike,

@@ -1,6 +1,7 @@
 """make(): jaxrl's names, gymnax's names, unknown names; the public surface of jaxrl.envs."""
 
 import inspect
+import re
 
 import gymnax
 import jax
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 
 import jaxrl.envs
+from jaxrl import envs
 from jaxrl.envs import TabularEnv
 from jaxrl.envs import env_names
 from jaxrl.envs import make
@@ -76,3 +78,44 @@ def test_unknown_name_raises_with_close_matches():
     make("no-such-env")
   with pytest.raises(TypeError):
     make(3)
+
+
+def test_env_options_are_typed_from_the_factories_and_the_params():
+  assert envs.env_options("GridWorld-v0") == {"discount": float, "noise": float,
+                                              "living_reward": float, "max_steps_in_episode": int}
+  options = envs.env_options("CartPole-v1")     # the int/float/bool fields of gymnax's params
+  assert options["max_steps_in_episode"] is int and options["gravity"] is float
+
+
+def test_make_configured_passes_the_options_on():
+  _, params = envs.make_configured("GridWorld-v0", {"discount": 0.9, "noise": 0})
+  assert float(params.mdp.discount) == pytest.approx(0.9)
+  _, params = envs.make_configured("CartPole-v1", {"max_steps_in_episode": 50, "gravity": 10})
+  assert params.max_steps_in_episode == 50 and params.gravity == 10.0
+  assert envs.check_env_kwargs("Probe3-v0", {"discount": 1}) == {"discount": 1.0}
+
+
+@pytest.mark.parametrize("name, kwargs, message", [
+    ("CartPole-v1", {"discount": 0.9},
+     "CartPole-v1 has no environment option(s) ['discount']; its options: force_mag, gravity, "
+     "length, masscart, masspole, max_steps_in_episode, polemass_length, tau, "
+     "theta_threshold_radians, total_mass, x_threshold."),
+    ("CartPole-v1", {"max_steps_in_episode": 2.5},
+     "CartPole-v1 option max_steps_in_episode must be an int, got 2.5 (float)."),
+    ("GridWorld-v0", {"noise": "high"}, "GridWorld-v0 option noise must be a number, got 'high'"),
+    ("Probe1-v0", {"discount": 1.5}, "discount"),   # the factory's own range check
+])
+def test_bad_env_options_are_refused(name, kwargs, message):
+  with pytest.raises(ValueError, match=re.escape(message)):
+    envs.make_configured(name, kwargs)
+
+
+def test_discount_mismatch_names_both_discounts():
+  _, params = envs.make("GridWorld-v0", discount=0.9)
+  assert envs.discount_mismatch(params, [0.9]) is None
+  assert envs.discount_mismatch(envs.make("CartPole-v1")[1], [0.5]) is None   # not tabular
+  assert envs.discount_mismatch(params, [0.99, 0.9], who="DQNConfig", env="GridWorld-v0") == (
+      "DQNConfig.discount 0.99 differs from GridWorld-v0's discount 0.9: q_error and "
+      "policy_match measure the distance to Q* at discount 0.9, which this agent does not "
+      "estimate. Use the same discount for both (e.g. --discount 0.9, or --env-kwargs "
+      "discount=0.99).")
