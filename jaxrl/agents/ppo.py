@@ -73,7 +73,10 @@ class PPOConfig(AgentConfig):
     network: ``"mlp"`` (any action space) or ``"cnn"`` (images, discrete actions).
     hidden_sizes: MLP torso widths.
     shared_torso: one torso for the actor and the critic (MLP only).
-    clip_value: clip the critic's update around ``V_old`` by ``clip_eps`` too.
+    clip_value: clip the critic's update around ``V_old`` by ``clip_eps`` too (PureJaxRL's
+      default; on CartPole it decides whether late training holds at 500: 40/40 seeds at the
+      end with it, 25/40 without, 5 root seeds x 8). Returns of hundreds per unit of
+      ``clip_eps`` learn slowly with it (``experiments/ppo_pendulum.py`` turns it off).
     normalize_advantages: standardise the advantages of each minibatch.
     max_grad_norm: global-norm gradient clipping (``inf`` disables it).
     anneal_lr: decay the learning rate linearly to zero over the run.
@@ -98,7 +101,7 @@ class PPOConfig(AgentConfig):
   network: str = option("mlp", choices=networks_lib.ACTOR_CRITIC_KINDS)
   hidden_sizes: tuple[int, ...] = (64, 64)
   shared_torso: bool = option(False)
-  clip_value: bool = option(False)
+  clip_value: bool = option(True)
   normalize_advantages: bool = option(True)
   max_grad_norm: float = option(0.5, POSITIVE_OR_INF)
   anneal_lr: bool = option(True)
