@@ -32,6 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from jaxrl import cpu_devices  # noqa: E402
@@ -41,6 +42,7 @@ cpu_devices.use_all_cores()    # before any JAX computation: one CPU device per 
 import common  # noqa: E402
 from dqn_throughput import bare_env_rate, ensure_rejax_venv, jaxrl_versions  # noqa: E402
 from pg_throughput import RejaxPPO, Watchdog, log, seed_keys  # noqa: E402
+from jaxrl import networks  # noqa: E402
 from jaxrl.agents import ppo  # noqa: E402
 from jaxrl.envs import make  # noqa: E402
 from jaxrl.training import devices  # noqa: E402
@@ -55,6 +57,52 @@ def jaxrl_config(total: int) -> ppo.PPOConfig:
       max_grad_norm=0.5, discount=0.99, gae_lambda=0.95, clip_eps=0.2, entropy_coef=0.01,
       value_coef=0.5, clip_value=True, anneal_lr=False, normalize_advantages=True,
       log_every=total, eval_every=total, eval_episodes=1)
+
+
+def network_floor(total: int, repeats: int = 3) -> dict:
+  """Seconds one seed's run of ``total`` steps spends in network passes that any PPO with this
+  setting must do, timed alone (median of ``repeats``): per minibatch update the forward and
+  backward passes of the two 64x64 tanh MLPs on 100 rows (the gradients kept, nothing else: no
+  loss terms, no optimizer); per rollout step the actor's forward on 5 observations; per rollout
+  the critic's forward on its 500 observations. Add the bare environment's time for a floor that
+  no implementation on this machine goes below (sampling, GAE, shuffling, losses and the
+  optimizer all come on top)."""
+  env, env_params = make("CartPole-v1")
+  obs_dim = env.observation_space(env_params).shape[0]
+  net = networks.make_actor_critic("mlp", 2, (obs_dim,), hidden_sizes=(64, 64))
+  params = net.init(jax.random.PRNGKey(0), jnp.zeros((obs_dim,)))
+  iterations = total // (NUM_ENVS * NUM_STEPS)
+  updates = iterations * EPOCHS * MINIBATCHES
+  rows = NUM_ENVS * NUM_STEPS // MINIBATCHES
+  data = lambda *shape: jax.random.normal(jax.random.PRNGKey(1), shape)  # noqa: E731
+
+  def passes(p, obs):
+    pi, v = net.apply(p, obs)
+    return jnp.sum(pi) + jnp.sum(v)
+
+  def scan(body, xs):
+    return jax.jit(lambda p, xs: jax.lax.scan(lambda c, x: (body(p, x), None),
+                                              body(p, xs[0]), xs)[0])
+
+  parts = dict(
+      update_passes=(scan(jax.grad(passes), data(updates, rows, obs_dim)),
+                     data(updates, rows, obs_dim)),
+      actor_per_step=(scan(lambda p, o: net.apply(p, o)[0], data(iterations * NUM_STEPS,
+                                                                  NUM_ENVS, obs_dim)),
+                      data(iterations * NUM_STEPS, NUM_ENVS, obs_dim)),
+      critic_per_rollout=(scan(lambda p, o: net.apply(p, o)[1],
+                               data(iterations, NUM_ENVS * NUM_STEPS, obs_dim)),
+                          data(iterations, NUM_ENVS * NUM_STEPS, obs_dim)))
+  out = {}
+  for name, (fn, xs) in parts.items():
+    jax.block_until_ready(fn(params, xs))
+    times = []
+    for _ in range(repeats):
+      t0 = time.perf_counter()
+      jax.block_until_ready(fn(params, xs))
+      times.append(time.perf_counter() - t0)
+    out[name] = statistics.median(times)
+  return dict(seconds=out, updates=updates, rows=rows, total_steps=total)
 
 
 class JaxrlPPO:
@@ -124,6 +172,10 @@ def main():
   with dog.guard("bare env"):
     res["bare_env"] = dict(jaxrl=bare_env_rate(NUM_ENVS, bare_steps),
                            rejax=rejax("bare_env", num_envs=NUM_ENVS, steps=bare_steps))
+  floor_total = next((total for seeds, total in points if seeds == 1), None)
+  if floor_total is not None:
+    with dog.guard("network floor"):
+      res["floor"] = network_floor(floor_total)
   for seeds, total in points:
     where = f"seeds={seeds} T={total}"
     p = dict(seeds=seeds, total_steps=total, compile={},
@@ -195,6 +247,21 @@ def build_report(res):
            f"{p0['rejax'][-1]['actor_updates_per_seed']} (actor; critic the same), jaxrl "
            f"{p0['jaxrl'][-1]['updates_per_seed']} (one joint step on actor and critic).\n")
   by = {p["seeds"]: p["steps_per_s"] for p in res["points"]}
+  if "floor" in res and 1 in by:
+    f, total = res["floor"], res["floor"]["total_steps"]
+    env_s = total / b["jaxrl"]["steps_per_s"]
+    floor_s = sum(f["seconds"].values()) + env_s
+    wall = {name: total / rate for name, rate in by[1].items()}
+    sec = f["seconds"]
+    L.append(f"One seed's floor on this machine, measured in this run (`network_floor`): of "
+             f"{total:,} steps, {f['updates']:,} minibatch updates' forward+backward passes of "
+             f"both networks on {f['rows']} rows {sec['update_passes']:.3f} s, the actor on 5 "
+             f"observations per step {sec['actor_per_step']:.3f} s, the critic on each "
+             f"rollout's 500 {sec['critic_per_rollout']:.3f} s, the bare environment "
+             f"{env_s:.3f} s: **{floor_s:.3f} s**. rejax takes {wall['rejax']:.3f} s "
+             f"({floor_s / wall['rejax']:.0%} of its time is the floor), jaxrl "
+             f"{wall['jaxrl']:.3f} s ({floor_s / wall['jaxrl']:.0%}); an implementation with "
+             f"nothing but the floor would run at {wall['rejax'] / floor_s:.2f}x rejax.\n")
   L.append("Target (jaxrl PPO >= 1.5x rejax PPO's steps/s), as `jaxrl train` runs it (all "
            "cores) and on one device:\n")
   for s in (1, 32, 128):
