@@ -6,8 +6,11 @@
 
 Every backend compilation jax performs records the event
 ``/jax/core/compile/backend_compile_duration`` (:mod:`jax.monitoring`); the counter listens to it
-while the ``with`` block runs. Everything compiled in the block counts, including small helper
-programs (e.g. ``jax.random.split`` on concrete keys): prepare inputs before the block.
+while the ``with`` block runs. jax records that event around its persistent-cache lookup too, so a
+program loaded from ``JAX_COMPILATION_CACHE_DIR`` counts like one XLA built: either way it had to
+be obtained again (``tests/training/test_compile_count.py`` pins this). Everything compiled in the
+block counts, including small helper programs (e.g. ``jax.random.split`` on concrete keys):
+prepare inputs before the block.
 """
 
 from __future__ import annotations
