@@ -10,10 +10,13 @@ limit bootstraps (rejax treats it as a termination); both evaluate one greedy ep
 env steps/s = seeds x env steps per seed / wall time of one call, median of ``--repeats``
 interleaved runs. jaxrl is timed twice: ``jit(vmap(train))(keys)`` on one CPU device (what rejax
 runs), and as ``jaxrl train`` runs it, the seeds split over one CPU device per core
-(``jaxrl.cpu_devices.use_all_cores`` + ``devices.shard_runs``; one seed cannot be split). Points at 1, 32 and 128 seeds (same steps per seed for both
-sides at each point); plus gymnax CartPole alone with 5 envs (both gymnax versions). rejax 0.1.3
-runs in ``benchmarks/.venv-rejax`` (created by ``dqn_throughput.ensure_rejax_venv``) through
-``rejax_ppo_runner.py``. Every compile and timed call runs under ``pg_throughput``'s watchdog.
+(``jaxrl.cpu_devices.use_all_cores`` + ``devices.shard_runs``; one seed cannot be split). Points
+at 1, 32 and 128 seeds (same steps per seed for both sides at each point); plus gymnax CartPole
+alone with 5 envs (both gymnax versions), and one seed's floor (``network_floor``: the network
+passes the setting requires, timed alone, plus the bare environment; how fast any implementation
+could go here). rejax 0.1.3 runs in ``benchmarks/.venv-rejax`` (created by
+``dqn_throughput.ensure_rejax_venv``) through ``rejax_ppo_runner.py``. Every compile and timed
+call runs under ``pg_throughput``'s watchdog.
 
     .venv/bin/python benchmarks/ppo_throughput.py [--points 1:100000,32:25000,128:10000]
         [--repeats 3] [--out-md F] [--out-json F]
@@ -80,18 +83,15 @@ def network_floor(total: int, repeats: int = 3) -> dict:
     pi, v = net.apply(p, obs)
     return jnp.sum(pi) + jnp.sum(v)
 
-  def scan(body, xs):
+  def scan(body):
     return jax.jit(lambda p, xs: jax.lax.scan(lambda c, x: (body(p, x), None),
                                               body(p, xs[0]), xs)[0])
 
-  parts = dict(
-      update_passes=(scan(jax.grad(passes), data(updates, rows, obs_dim)),
-                     data(updates, rows, obs_dim)),
-      actor_per_step=(scan(lambda p, o: net.apply(p, o)[0], data(iterations * NUM_STEPS,
-                                                                  NUM_ENVS, obs_dim)),
+  parts = dict(   # name: (program, its inputs [N, rows, obs_dim], one slice per scan step)
+      update_passes=(scan(jax.grad(passes)), data(updates, rows, obs_dim)),
+      actor_per_step=(scan(lambda p, o: net.apply(p, o)[0]),
                       data(iterations * NUM_STEPS, NUM_ENVS, obs_dim)),
-      critic_per_rollout=(scan(lambda p, o: net.apply(p, o)[1],
-                               data(iterations, NUM_ENVS * NUM_STEPS, obs_dim)),
+      critic_per_rollout=(scan(lambda p, o: net.apply(p, o)[1]),
                           data(iterations, NUM_ENVS * NUM_STEPS, obs_dim)))
   out = {}
   for name, (fn, xs) in parts.items():
@@ -255,8 +255,8 @@ def build_report(res):
     sec = f["seconds"]
     L.append(f"One seed's floor on this machine, measured in this run (`network_floor`): of "
              f"{total:,} steps, {f['updates']:,} minibatch updates' forward+backward passes of "
-             f"both networks on {f['rows']} rows {sec['update_passes']:.3f} s, the actor on 5 "
-             f"observations per step {sec['actor_per_step']:.3f} s, the critic on each "
+             f"both networks on {f['rows']} rows {sec['update_passes']:.3f} s, the actor on "
+             f"{NUM_ENVS} observations per step {sec['actor_per_step']:.3f} s, the critic on each "
              f"rollout's 500 {sec['critic_per_rollout']:.3f} s, the bare environment "
              f"{env_s:.3f} s: **{floor_s:.3f} s**. rejax takes {wall['rejax']:.3f} s "
              f"({floor_s / wall['rejax']:.0%} of its time is the floor), jaxrl "
