@@ -25,6 +25,7 @@ call runs under ``pg_throughput``'s watchdog.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -93,15 +94,8 @@ def network_floor(total: int, repeats: int = 3) -> dict:
                       data(iterations * NUM_STEPS, NUM_ENVS, obs_dim)),
       critic_per_rollout=(scan(lambda p, o: net.apply(p, o)[1]),
                           data(iterations, NUM_ENVS * NUM_STEPS, obs_dim)))
-  out = {}
-  for name, (fn, xs) in parts.items():
-    jax.block_until_ready(fn(params, xs))
-    times = []
-    for _ in range(repeats):
-      t0 = time.perf_counter()
-      jax.block_until_ready(fn(params, xs))
-      times.append(time.perf_counter() - t0)
-    out[name] = statistics.median(times)
+  out = {name: common.time_call(functools.partial(fn, params, xs), repeats=repeats)[0]
+         for name, (fn, xs) in parts.items()}
   return dict(seconds=out, updates=updates, rows=rows, total_steps=total)
 
 
