@@ -251,7 +251,7 @@ def build_report(res):
              f"{total:,} steps, {f['updates']:,} minibatch updates' forward+backward passes of "
              f"both networks on {f['rows']} rows {sec['update_passes']:.3f} s, the actor on "
              f"{NUM_ENVS} observations per step {sec['actor_per_step']:.3f} s, the critic on each "
-             f"rollout's 500 {sec['critic_per_rollout']:.3f} s, the bare environment "
+             f"rollout's {NUM_ENVS * NUM_STEPS} {sec['critic_per_rollout']:.3f} s, the bare environment "
              f"{env_s:.3f} s: **{floor_s:.3f} s**. rejax takes {wall['rejax']:.3f} s "
              f"({floor_s / wall['rejax']:.0%} of its time is the floor), jaxrl "
              f"{wall['jaxrl']:.3f} s ({floor_s / wall['jaxrl']:.0%}); an implementation with "
