@@ -534,9 +534,9 @@ def _parse_space(items: Sequence[str]) -> dict:
 
 
 def _parse_env_kwargs(env: str, items: Sequence[str]) -> dict:
-  """``--env-kwargs NAME=VALUE ...`` as ``{name: value}``, each value read as its option's type
-  (:func:`jaxrl.envs.env_options`); ValueError naming --env-kwargs, the item and what is wrong
-  (an unknown name lists the environment's options)."""
+  """``--env-kwargs NAME=VALUE ...`` as ``{name: value}``, each value read as its option's kind
+  and checked against its range (:func:`jaxrl.envs.env_options`); ValueError naming
+  --env-kwargs, the item and what is wrong (an unknown name lists the environment's options)."""
   from jaxrl import envs  # pylint: disable=import-outside-toplevel
   if not items:
     return {}
@@ -550,15 +550,22 @@ def _parse_env_kwargs(env: str, items: Sequence[str]) -> dict:
     if name not in options:
       raise ValueError(f"--env-kwargs {item}: {env} has no environment option {name!r}; its "
                        f"options: {', '.join(sorted(options)) or 'none'}.")
+    option = options[name]
     try:
-      out[name] = _typed_text(text.strip(), options[name])
+      value = _typed_text(text.strip(), option.kind)
     except ValueError as err:
-      kind = {int: "an int", float: "a number", bool: "a bool"}[options[name]]
-      raise ValueError(f"--env-kwargs {item}: {env}'s {name} is {kind}, and {err}.") from None
+      raise ValueError(f"--env-kwargs {item}: {env}'s {name} is {option.kind_words}, and "
+                       f"{err}.") from None
+    try:
+      out[name] = envs.options.check_option(f"{env}'s {name}", option, value)
+    except ValueError as err:
+      raise ValueError(f"--env-kwargs {item}: {err}") from None
   return out
 
 
 def _typed_text(text: str, kind: type):
+  if kind is str:
+    return text
   if kind is bool:
     if text.lower() not in ("true", "false"):
       raise ValueError(f"{text!r} is not true or false")

@@ -9,6 +9,9 @@ from jaxrl.envs.registry import env_names
 from jaxrl.envs.registry import env_options
 from jaxrl.envs.registry import make
 from jaxrl.envs.registry import make_configured
+from jaxrl.envs.registry import suite_names
+from jaxrl.envs.options import EnvOption
+from jaxrl.envs.suites import MissingSuiteError
 from jaxrl.envs.spaces import ActionSpec
 from jaxrl.envs.spaces import action_spec
 from jaxrl.envs.spaces import require_discrete
@@ -38,10 +41,12 @@ __all__ = (
     "ActionSpec",
     "ContinuousProbe",
     "DiscountMismatchWarning",
+    "EnvOption",
     "EpisodeStatistics",
     "EpisodeStatisticsState",
     "FrameStack",
     "FrameStackState",
+    "MissingSuiteError",
     "NUM_PROBES",
     "NormalizeObservation",
     "NormalizeObservationState",
@@ -68,4 +73,5 @@ __all__ = (
     "make_configured",
     "probe",
     "require_discrete",
+    "suite_names",
 )

@@ -11,6 +11,9 @@ import gymnax
 
 from jaxrl import validation
 
+from jaxrl.envs import suites
+from jaxrl.envs.options import EnvOption
+from jaxrl.envs.options import check_options
 from jaxrl.envs.probes import NUM_PROBES
 from jaxrl.envs.probes import continuous_probe
 from jaxrl.envs.probes import probe
@@ -23,6 +26,7 @@ __all__ = (
     "env_options",
     "make",
     "make_configured",
+    "suite_names",
 )
 
 
@@ -34,19 +38,43 @@ _JAXRL_ENVS: dict[str, Callable[..., tuple[Any, Any]]] = {
 }
 
 
-_PROBE_OPTIONS = {"discount": float, "max_steps_in_episode": int}
+_POS = validation.POSITIVE
+_AT_LEAST_ONE = validation.AT_LEAST_ONE
+_UNIT = validation.UNIT_INTERVAL
+_DISCOUNT = EnvOption(float, _UNIT, doc="the MDP's discount")
+_LIMIT = EnvOption(int, _AT_LEAST_ONE, doc="time limit: steps before an episode is truncated")
+_PROBE_OPTIONS = {"discount": _DISCOUNT, "max_steps_in_episode": _LIMIT}
+_FINITE = EnvOption(float)
 #: The options of jaxrl's own environments that :func:`make_configured` takes, with their types
-#: (the factories' scalar arguments; a grid world's ``layout`` only through :func:`make`).
-_JAXRL_OPTIONS: dict[str, dict[str, type]] = {
-    "GridWorld-v0": {"discount": float, "noise": float, "living_reward": float,
-                     "max_steps_in_episode": int},
-    "Chain-v0": {"discount": float, "noise": float, "living_reward": float, "far_reward": float,
-                 "near_reward": float, "num_cells": int, "start": int,
-                 "max_steps_in_episode": int},
+#: and ranges (the factories' scalar arguments; a grid world's ``layout`` only through
+#: :func:`make`).
+_JAXRL_OPTIONS: dict[str, dict[str, EnvOption]] = {
+    "GridWorld-v0": {"discount": _DISCOUNT, "noise": EnvOption(float, _UNIT),
+                     "living_reward": _FINITE, "max_steps_in_episode": _LIMIT},
+    "Chain-v0": {"discount": _DISCOUNT, "noise": EnvOption(float, _UNIT),
+                 "living_reward": _FINITE, "far_reward": _FINITE, "near_reward": _FINITE,
+                 "num_cells": EnvOption(int, validation.Rule(low=2, words="must be >= 2")),
+                 "start": EnvOption(int, validation.NON_NEGATIVE),
+                 "max_steps_in_episode": _LIMIT},
     **{f"Probe{n}-v0": _PROBE_OPTIONS for n in range(1, NUM_PROBES + 1)},
-    "ContinuousProbe-v0": {"num_contexts": int},
+    "ContinuousProbe-v0": {"num_contexts": EnvOption(int, _AT_LEAST_ONE)},
 }
 _TYPES = {"int": int, "float": float, "bool": bool}
+#: Ranges of gymnax params fields, by name (the same name means the same thing across gymnax's
+#: environments). Other float fields must be finite; other int fields >= 1 (counts, intervals,
+#: speeds and lengths: zero would stop the environment); bools are bools.
+_GYMNAX_RULES: dict[str, validation.Rule] = {
+    **{name: _POS for name in (
+        "circle_radius", "dt", "force", "force_mag", "g", "goal_radius", "gravity", "l",
+        "length", "link_com_pos_1", "link_com_pos_2", "link_length_1", "link_length_2",
+        "link_mass_1", "link_mass_2", "link_moi", "m", "masscart", "masspole", "max_force",
+        "max_speed", "max_steps_in_episode", "max_torque", "max_vel_1", "max_vel_2",
+        "polemass_length", "power", "sigma_l", "sigma_p", "tau", "theta_threshold_radians",
+        "torque_scale", "total_mass", "x_threshold", "max_action")},
+    **{name: _UNIT for name in ("fail_prob", "reward_prob")},
+    **{name: validation.NON_NEGATIVE for name in ("torque_noise_max", "unscaled_move_cost",
+                                                  "shot_cool_down", "punishment")},
+}
 
 
 def env_names() -> tuple[str, ...]:
@@ -60,21 +88,30 @@ def make(name: str, **kwargs) -> tuple[Any, Any]:
 
   jaxrl's names: ``"GridWorld-v0"`` (:func:`~jaxrl.envs.gridworld_env`), ``"Chain-v0"``
   (:func:`~jaxrl.envs.chain_env`), ``"Probe1-v0"`` .. ``"Probe6-v0"`` (:func:`~jaxrl.envs.probe`);
-  ``kwargs`` go to those factories (e.g. ``discount=0.9``, ``max_steps_in_episode=50``). Every
-  other name is gymnax's (``CartPole-v1``, ``Acrobot-v1``, ``MountainCar-v0``,
-  ``Breakout-MinAtar``, ``Catch-bsuite``, ...): ``gymnax.make(name, **kwargs)``, whose ``kwargs``
-  go to the environment's constructor and whose params are its ``default_params`` (change the
-  time limit with ``params.replace(max_steps_in_episode=...)``).
+  ``kwargs`` go to those factories (e.g. ``discount=0.9``, ``max_steps_in_episode=50``).
+  A name with a suite prefix is that suite's (:mod:`jaxrl.envs.suites`): ``"brax:ant"``,
+  ``"playground:CheetahRun"``, ``"jumanji:Snake-v1"``, ``"xminigrid:MiniGrid-Empty-8x8"``,
+  ``"navix:Navix-Empty-8x8-v0"``; ``kwargs`` are the suite's options (:func:`env_options`),
+  checked by type and range. Every other name is gymnax's (``CartPole-v1``, ``Acrobot-v1``,
+  ``MountainCar-v0``, ``Breakout-MinAtar``, ``Catch-bsuite``, ...): ``gymnax.make(name,
+  **kwargs)``, whose ``kwargs`` go to the environment's constructor and whose params are its
+  ``default_params`` (change the time limit with ``params.replace(max_steps_in_episode=...)``).
 
   Every environment follows gymnax 1.x: ``reset(key, params) -> (obs, state)``,
   ``step(key, state, action, params) -> (obs, state, reward, terminated, truncated, info)``,
   auto-reset, ``info["final_observation"]``.
 
   Raises:
-    ValueError: an unknown name; the message lists close matches and every available name.
+    ValueError: an unknown name (the message lists close matches and every available name), an
+      unknown suite, a suite that is not installed (:class:`~jaxrl.envs.suites.MissingSuiteError`,
+      naming the extra), or a bad suite option.
   """
   if not isinstance(name, str):
     raise TypeError(f"environment name must be a string, got {type(name).__name__}.")
+  in_suite = suites.split_name(name)
+  if in_suite is not None:
+    module, sub = _suite(name, *in_suite)
+    return module.make(sub, **check_options(name, module.options(sub), kwargs))
   factory = _JAXRL_ENVS.get(name)
   if factory is not None:
     return factory(**kwargs)
@@ -84,64 +121,82 @@ def make(name: str, **kwargs) -> tuple[Any, Any]:
   lowered = {n.lower(): n for n in names}
   close = difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.6)
   hint = f" Did you mean {', '.join(repr(lowered[c]) for c in close)}?" if close else ""
-  raise ValueError(f"unknown environment {name!r}.{hint} Available: {', '.join(names)}.")
+  raise ValueError(f"unknown environment {name!r}.{hint} Available: {', '.join(names)}; and "
+                   f"the suites' names with a prefix ({', '.join(suites.SUITES)}), e.g. "
+                   f"{suites.SUITES['brax'].example!r}.")
 
 
-def env_options(name: str) -> dict[str, type]:
-  """The environment options :func:`make_configured` takes for ``name``, with their types:
-  jaxrl's environments, their factories' scalar arguments (e.g. ``GridWorld-v0``: ``discount``,
-  ``noise``, ``living_reward``, ``max_steps_in_episode``); gymnax's, the int, float and bool
-  fields of the environment's params (e.g. ``CartPole-v1``: ``gravity``, ``max_steps_in_episode``).
+def _suite(full_name: str, prefix: str, sub: str):
+  """The suite's module and the name inside it; ValueError for a name the suite lacks."""
+  module = suites.suite_module(prefix)
+  names = module.names()
+  if sub not in names:
+    raise suites.unknown_name(prefix, sub, names)
+  return module, sub
+
+
+def suite_names(prefix: str) -> tuple[str, ...]:
+  """Every name of an installed suite, with its prefix (``("brax:ant", ...)``).
+
+  Raises:
+    ValueError: an unknown suite, or one that is not installed (naming the extra).
+  """
+  suites.split_name(f"{prefix}:_")
+  return tuple(f"{prefix}:{n}" for n in suites.suite_module(prefix).names())
+
+
+def env_options(name: str) -> dict[str, EnvOption]:
+  """The environment options :func:`make_configured` takes for ``name``, with their kinds and
+  ranges (:class:`~jaxrl.envs.options.EnvOption`): jaxrl's environments, their factories' scalar
+  arguments (e.g. ``GridWorld-v0``: ``discount`` in [0, 1], ``noise`` in [0, 1],
+  ``living_reward``, ``max_steps_in_episode`` >= 1); gymnax's, the int, float and bool fields of
+  the environment's params (e.g. ``CartPole-v1``: ``gravity`` > 0, ``max_steps_in_episode``
+  > 0); a suite's, its constructor options (e.g. Brax's ``backend`` and ``episode_length``).
 
   Raises:
     ValueError: an unknown name (as :func:`make`).
   """
   if name in _JAXRL_OPTIONS:
     return dict(_JAXRL_OPTIONS[name])
+  in_suite = suites.split_name(name)
+  if in_suite is not None:
+    module, sub = _suite(name, *in_suite)
+    return dict(module.options(sub))
   _, params = make(name)
   out = {}
   for f in dataclasses.fields(params):
     kind = _TYPES.get(f.type) if isinstance(f.type, str) else f.type
-    if kind in (int, float, bool):
-      out[f.name] = kind
+    if kind is bool:
+      out[f.name] = EnvOption(bool)
+    elif kind is int:
+      out[f.name] = EnvOption(int, _GYMNAX_RULES.get(f.name, _AT_LEAST_ONE))
+    elif kind is float:
+      out[f.name] = EnvOption(float, _GYMNAX_RULES.get(f.name))
   return out
 
 
 def check_env_kwargs(name: str, env_kwargs: dict | None) -> dict:
-  """``env_kwargs`` checked against :func:`env_options` and returned as plain Python values
-  (an int for an int option, a float for a float one: ``discount=1`` is ``1.0``).
+  """``env_kwargs`` checked against :func:`env_options` (type and range) and returned as plain
+  Python values (an int for an int option, a float for a float one: ``discount=1`` is ``1.0``).
 
   Raises:
-    ValueError: a name ``name`` does not take (the message lists those it does), or a value
-      not of its option's type.
+    ValueError: a name ``name`` does not take (the message lists those it does), a value not of
+      its option's type, or outside its range (``CartPole-v1 option max_steps_in_episode must be
+      positive, got -5.``).
   """
   env_kwargs = dict(env_kwargs or {})
   if not env_kwargs:
     return {}
-  options = env_options(name)
-  unknown = sorted(set(env_kwargs) - set(options))
-  if unknown:
-    raise ValueError(f"{name} has no environment option(s) {unknown}; its options: "
-                     f"{', '.join(sorted(options)) or 'none'}.")
-  out = {}
-  for key, value in env_kwargs.items():
-    label = f"{name} option {key}"
-    kind = options[key]
-    if kind is bool:
-      out[key] = validation.check_bool(label, value)
-    elif kind is int:
-      out[key] = validation.check_int(label, value)
-    else:
-      out[key] = float(validation.check_number(label, value))
-  return out
+  return check_options(name, env_options(name), env_kwargs)
 
 
 def make_configured(name: str, env_kwargs: dict | None = None) -> tuple[Any, Any]:
   """:func:`make` with checked options (:func:`check_env_kwargs`), what the training driver
-  and ``jaxrl train --env-kwargs`` use: jaxrl's environments get them as factory arguments,
-  gymnax's as ``params.replace(**env_kwargs)`` (e.g. ``max_steps_in_episode=200``)."""
+  and ``jaxrl train --env-kwargs`` use: jaxrl's environments and the suites get them as
+  constructor arguments, gymnax's as ``params.replace(**env_kwargs)`` (e.g.
+  ``max_steps_in_episode=200``)."""
   env_kwargs = check_env_kwargs(name, env_kwargs)
-  if name in _JAXRL_ENVS:
+  if name in _JAXRL_ENVS or suites.split_name(name) is not None:
     return make(name, **env_kwargs)
   env, params = make(name)
   return env, params.replace(**env_kwargs)

@@ -81,10 +81,12 @@ def test_unknown_name_raises_with_close_matches():
 
 
 def test_env_options_are_typed_from_the_factories_and_the_params():
-  assert envs.env_options("GridWorld-v0") == {"discount": float, "noise": float,
-                                              "living_reward": float, "max_steps_in_episode": int}
+  kinds = {k: o.kind for k, o in envs.env_options("GridWorld-v0").items()}
+  assert kinds == {"discount": float, "noise": float, "living_reward": float,
+                   "max_steps_in_episode": int}
   options = envs.env_options("CartPole-v1")     # the int/float/bool fields of gymnax's params
-  assert options["max_steps_in_episode"] is int and options["gravity"] is float
+  assert options["max_steps_in_episode"].kind is int and options["gravity"].kind is float
+  assert options["gravity"].describe() == "float (must be positive)"
 
 
 def test_make_configured_passes_the_options_on():
@@ -103,7 +105,17 @@ def test_make_configured_passes_the_options_on():
     ("CartPole-v1", {"max_steps_in_episode": 2.5},
      "CartPole-v1 option max_steps_in_episode must be an int, got 2.5 (float)."),
     ("GridWorld-v0", {"noise": "high"}, "GridWorld-v0 option noise must be a number, got 'high'"),
-    ("Probe1-v0", {"discount": 1.5}, "discount"),   # the factory's own range check
+    ("Probe1-v0", {"discount": 1.5}, "Probe1-v0 option discount must lie in [0, 1], got 1.5."),
+    # every option is checked by its range, not only its type, before anything is built
+    ("CartPole-v1", {"max_steps_in_episode": -5},
+     "CartPole-v1 option max_steps_in_episode must be positive, got -5."),
+    ("CartPole-v1", {"gravity": 0.0}, "CartPole-v1 option gravity must be positive, got 0.0."),
+    ("CartPole-v1", {"tau": float("nan")}, "CartPole-v1 option tau must be a finite number, got nan."),
+    ("Acrobot-v1", {"torque_noise_max": -1}, "torque_noise_max must be >= 0, got -1.0."),
+    ("Catch-bsuite", {"max_steps_in_episode": 0}, "must be positive, got 0."),
+    ("GridWorld-v0", {"noise": 1.5}, "GridWorld-v0 option noise must lie in [0, 1], got 1.5."),
+    ("Chain-v0", {"num_cells": 1}, "Chain-v0 option num_cells must be >= 2, got 1."),
+    ("GridWorld-v0", {"max_steps_in_episode": 0}, "max_steps_in_episode must be at least 1"),
 ])
 def test_bad_env_options_are_refused(name, kwargs, message):
   with pytest.raises(ValueError, match=re.escape(message)):
