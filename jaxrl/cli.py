@@ -452,6 +452,9 @@ class PlotArgs:
 
 
 def _default_out(algorithm: str, env: str) -> pathlib.Path:
+  """``runs/ALGO-ENV-STAMP``; a suite's colon becomes ``-`` (``ppo-brax-ant-...``): a colon in
+  a path breaks scp, rsync and Windows."""
+  env = env.replace(":", "-").replace("/", "-")
   stamp = time.strftime("%Y%m%d-%H%M%S")
   path = pathlib.Path("runs") / f"{algorithm}-{env}-{stamp}"
   n = 1
