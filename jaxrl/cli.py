@@ -325,7 +325,9 @@ class RunOptions:
   """Options every training run shares."""
 
   env: str = "CartPole-v1"
-  """environment name (jaxrl names such as GridWorld-v0 / Probe1-v0, or any gymnax name)"""
+  """environment name: jaxrl names such as GridWorld-v0 / Probe1-v0, any gymnax name, or a
+  suite's name behind its prefix: brax:ant, playground:CheetahRun, jumanji:Snake-v1,
+  xminigrid:MiniGrid-Empty-8x8, navix:Navix-Empty-8x8-v0 (pip install 'jaxrl[envs]')"""
   num_seeds: int = 1
   """independent runs per setting, vmapped in one compiled call"""
   seed: int = 0
