@@ -10,7 +10,7 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = ("agents", "buffers", "cpu_devices", "envs", "losses", "mdp", "networks",
-               "policies", "returns", "rollouts", "training")
+               "normalization", "policies", "returns", "rollouts", "training")
 _FROM_MDP = ("Solution", "TabularMDP", "gridworld", "policy_evaluation", "policy_iteration",
              "q_iteration", "value_iteration")
 

@@ -26,6 +26,7 @@ from flax import struct
 from gymnax.environments import spaces
 from gymnax.wrappers.purerl import GymnaxWrapper
 
+from jaxrl import normalization
 from jaxrl import validation
 
 __all__ = (
@@ -243,7 +244,8 @@ class NormalizeObservation(Wrapper):
 
   ``info["final_observation"]`` is normalised with the same statistics (it is not counted).
   The update merges a batch of ``n_b`` observations into ``(n, mean, m2)`` by the parallel
-  form of Welford's algorithm (Chan, Golub & LeVeque, 1979):
+  form of Welford's algorithm (Chan, Golub & LeVeque, 1979;
+  :func:`jaxrl.normalization.merge_stats`):
 
       delta = mean_b - mean,  n' = n + n_b,  mean' = mean + delta n_b / n'
       m2' = m2 + m2_b + delta^2 n n_b / n'
@@ -282,17 +284,12 @@ class NormalizeObservation(Wrapper):
       n_b = jax.lax.psum(jnp.ones((), jnp.float32), self.axis_name)
       mean_b = jax.lax.psum(obs, self.axis_name) / n_b
       m2_b = jax.lax.psum(jnp.square(obs - mean_b), self.axis_name)
-    total = count + n_b
-    delta = mean_b - mean
-    mean = mean + delta * (n_b / total)
-    m2 = m2 + m2_b + jnp.square(delta) * (count * n_b / total)
-    return total, mean, m2
+    return normalization.merge_stats(normalization.RunningStats(count, mean, m2), n_b, mean_b,
+                                     m2_b)
 
   def _normalize(self, obs, mean, m2, count):
-    out = (jnp.asarray(obs, jnp.float32) - mean) / jnp.sqrt(m2 / count + self.epsilon)
-    if self.clip is not None:
-      out = jnp.clip(out, -self.clip, self.clip)
-    return out
+    return normalization.standardize(normalization.RunningStats(count, mean, m2), obs,
+                                     epsilon=self.epsilon, clip=self.clip)
 
   @partial(jax.jit, static_argnames=("self",))
   def reset(self, key: jax.Array, params=None):
