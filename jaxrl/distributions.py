@@ -1,17 +1,23 @@
-"""Action distributions as bundles of pure functions: categorical (discrete) and diagonal Gaussian.
+"""Action distributions as bundles of pure functions: categorical, diagonal Gaussian, tanh-Gaussian.
 
 A :class:`Distribution` is ``(sample, log_prob, entropy, mode)`` over the *parameters* a policy
 network outputs, after rlax's ``distributions`` module: the agents never branch on the action
 space, they call these. Parameters:
 
 * :func:`categorical`: ``logits [..., A]``; actions int32 ``[...]``;
-* :func:`diag_gaussian`: ``(mean [..., D], log_std [..., D])``; actions float ``[..., D]``.
+* :func:`diag_gaussian`: ``(mean [..., D], log_std [..., D])``; actions float ``[..., D]``;
+* :func:`tanh_gaussian`: the same parameters; actions are the Gaussian sample ``u [..., D]``
+  *before* the squash ``a = low + (tanh(u) + 1) / 2 (high - low)`` (:func:`squash_to`) that the
+  environment receives, and ``log_prob`` is the density of ``a`` (Brax's
+  ``NormalTanhDistribution``).
 
 Continuous actions are sampled from the *unbounded* Gaussian; the environment receives them
 clipped to the action space's bounds (:func:`clip_to`), while the policy gradient and PPO's
 ratios use the log-probability of the unclipped sample, which the trajectory stores. Clipping
 happens outside the distribution, so ``log_prob`` stays the exact Gaussian density of what was
-sampled (an unbiased score function), as in PPO's reference implementations.
+sampled (an unbiased score function), as in PPO's reference implementations. With
+:func:`tanh_gaussian` every sample lies strictly inside the bounds instead, and nothing is lost
+to the clip.
 
 Every function takes any leading batch shape; keys are consumed, never created.
 
@@ -35,10 +41,13 @@ Array = chex.Array
 
 __all__ = (
     "Distribution",
+    "SQUASHES",
     "categorical",
     "clip_to",
     "diag_gaussian",
     "for_action_spec",
+    "squash_to",
+    "tanh_gaussian",
 )
 
 
@@ -114,11 +123,81 @@ def clip_to(low: Array, high: Array) -> Callable[[Array], Array]:
   return lambda action: jnp.clip(action, low, high)
 
 
-def for_action_spec(spec) -> tuple[Distribution, Callable[[Array], Array]]:
+def squash_to(low: Array, high: Array) -> Callable[[Array], Array]:
+  """``u -> low + (tanh(u) + 1) / 2 (high - low)``: the real line onto ``(low, high)``."""
+  low, high = jnp.asarray(low, jnp.float32), jnp.asarray(high, jnp.float32)
+  return lambda u: low + (jnp.tanh(u) + 1.0) * (0.5 * (high - low))
+
+
+def _log_abs_det_squash(u: Array, half_width: Array) -> Array:
+  """``log |d a / d u| = log(half_width) + log(1 - tanh(u)^2)`` elementwise, in the stable form
+  ``log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2 u))``."""
+  return jnp.log(half_width) + 2.0 * (_LOG_2 - u - jax.nn.softplus(-2.0 * u))
+
+
+_LOG_2 = float(np.log(2.0))
+# Gauss-Hermite nodes and weights for E_{z ~ N(0, 1)}[f(z)] ~ sum_k w_k f(x_k) (probabilists')
+_GH_NODES, _GH_WEIGHTS = np.polynomial.hermite_e.hermegauss(16)
+_GH_WEIGHTS = _GH_WEIGHTS / np.sqrt(2.0 * np.pi)
+
+
+def tanh_gaussian(low: Array, high: Array) -> Distribution:
+  """A diagonal Gaussian squashed into the box ``(low, high)`` (Haarnoja et al. 2018, app. C).
+
+      u ~ N(mean, diag(sigma)^2),   a = low + (tanh(u) + 1) / 2 (high - low)
+      log pi(a | s) = log N(u; mean, sigma) - sum_d log((high_d - low_d) / 2 (1 - tanh(u_d)^2))
+      H(pi)         = H(N(mean, sigma)) + sum_d E_{u_d}[log((high_d - low_d) / 2 (1 - tanh(u_d)^2))]
+
+  ``sample`` returns ``u`` (the trajectory stores it; ``log_prob`` takes it and gives the
+  density of the squashed ``a``, by the change of variables); the environment gets
+  :func:`squash_to`'s ``a``. ``mode`` is ``mean`` (the greedy action ``squash(mean)``, as
+  Brax's). The entropy's expectation is one-dimensional per action dimension and is computed by
+  16-point Gauss-Hermite quadrature: deterministic, differentiable, no key (Brax estimates it
+  from one sample instead).
+
+  Args:
+    low, high: float ``[D]`` the bounds (finite).
+
+  Example:
+    >>> dist = tanh_gaussian(jnp.array([-2.0]), jnp.array([2.0]))
+    >>> params = (jnp.zeros(1), jnp.zeros(1))
+    >>> round(float(dist.log_prob(params, jnp.zeros(1))), 4)   # log N(0; 0, 1) - log 2
+    -1.6121
+  """
+  half_width = 0.5 * (jnp.asarray(high, jnp.float32) - jnp.asarray(low, jnp.float32))
+
+  def log_prob(params, u):
+    return _gaussian_log_prob(params, u) - jnp.sum(_log_abs_det_squash(u, half_width), axis=-1)
+
+  def entropy(params):
+    mean, log_std = params
+    u = mean[..., None] + jnp.exp(log_std)[..., None] * jnp.asarray(_GH_NODES, jnp.float32)
+    expected = jnp.sum(_log_abs_det_squash(u, half_width[..., None])
+                       * jnp.asarray(_GH_WEIGHTS, jnp.float32), axis=-1)
+    return _gaussian_entropy(params) + jnp.sum(expected, axis=-1)
+
+  return Distribution(sample=_gaussian_sample, log_prob=log_prob, entropy=entropy,
+                      mode=lambda params: params[0], continuous=True)
+
+
+#: The ways a continuous action reaches the environment (:func:`for_action_spec`'s ``squash``).
+SQUASHES = ("clip", "tanh")
+
+
+def for_action_spec(spec, squash: str = "clip") -> tuple[Distribution, Callable[[Array], Array]]:
   """``(distribution, to_env)`` for an :class:`~jaxrl.envs.spaces.ActionSpec`: categorical and
-  the identity for a discrete space; the diagonal Gaussian and :func:`clip_to` its bounds for a
-  continuous one."""
-  if spec.continuous:
+  the identity for a discrete space; for a continuous one with ``squash="clip"`` the diagonal
+  Gaussian and :func:`clip_to` its bounds, with ``squash="tanh"`` :func:`tanh_gaussian` and
+  :func:`squash_to` (``squash`` is ignored for discrete actions).
+
+  Raises:
+    ValueError: an unknown ``squash``.
+  """
+  if squash not in SQUASHES:
+    raise ValueError(f"for_action_spec: squash must be one of {SQUASHES}, got {squash!r}.")
+  if not spec.continuous:
+    return categorical(), lambda action: action
+  if squash == "clip":
     return diag_gaussian(), clip_to(spec.low, spec.high)
-  return categorical(), lambda action: action
+  return tanh_gaussian(spec.low, spec.high), squash_to(spec.low, spec.high)
 
