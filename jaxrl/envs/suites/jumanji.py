@@ -17,10 +17,12 @@ The adapter wraps ``jumanji.make(name, **options)`` and changes three things, no
   ``truncated`` when the step is LAST and either the discount is positive or the state's
   ``step_count`` has reached the environment's ``time_limit``; ``terminated`` otherwise. (So a
   true termination on the very step the time limit runs out reads as a truncation: jumanji does not
-  say which it was.) ``step`` auto-resets: on LAST it returns ``reset(key)`` with the key it was
-  given, and ``info["final_observation"]`` holds the flattened observation of the step's successor
-  before the reset. Jumanji's state carries its own key for the transition's randomness (Snake's
-  fruit); the key ``step`` takes seeds only the reset.
+  say which it was.) ``step`` auto-resets exactly as jumanji's ``AutoResetWrapper`` does: on LAST
+  it resets from ``split(state.key)[0]``, so a trajectory through the adapter is the suite's own,
+  and ``info["final_observation"]`` holds the flattened observation of the step's successor before
+  the reset. Jumanji's randomness lives in its state (its key, seeded by ``reset``): the key
+  ``step`` takes is unused (for a state without a key it seeds the reset), so the caller's
+  per-step key splitting compiles away.
 - Options. The environment class's int, float and bool constructor arguments (``num_rows``,
   ``num_cols``, ``time_limit``, ``board_size``, ...) are options: ints >= 1, the few rates and
   ranges positive, other floats finite. Generators, reward functions and viewers are not options.
@@ -238,8 +240,9 @@ class JumanjiEnv:
     truncated = last & late
     terminated = last & ~late
     final_observation = _flatten(timestep.observation)
+    reset_key = jax.random.split(env_state.key)[0] if hasattr(env_state, "key") else key
     env_state, observation = jax.lax.cond(
-        last, lambda: self._reset_pair(key), lambda: (env_state, timestep.observation))
+        last, lambda: self._reset_pair(reset_key), lambda: (env_state, timestep.observation))
     mask = self._mask(observation)
     info = {"final_observation": final_observation, "action_mask": mask}
     return (_flatten(observation), JumanjiState(env_state, mask),

@@ -10,10 +10,12 @@ The adapter wraps ``xminigrid.make(name)`` and changes three things, nothing els
   action mask.
 - The episode boundary. An episode ends at ``StepType.LAST``: a reached goal has discount 0
   (``terminated``), running out of ``max_steps`` has discount 1 (``truncated``); a goal reached
-  on the last allowed step is a termination. ``step`` auto-resets as xminigrid's own
-  ``GymAutoResetWrapper`` does (state and observation replaced in the same step), but from the key
-  ``step`` is given rather than from the state's key, and ``info["final_observation"]`` holds the
-  observation of the step's successor before the reset.
+  on the last allowed step is a termination. ``step`` auto-resets exactly as xminigrid's own
+  ``GymAutoResetWrapper`` does (state and observation replaced in the same step, from
+  ``split(state.key)[0]``), so a trajectory through the adapter is the suite's own; and
+  ``info["final_observation"]`` holds the observation of the step's successor before the reset.
+  xminigrid's randomness lives in its state (its key, seeded by ``reset``): the key ``step`` takes
+  is unused, so the caller's per-step key splitting compiles away.
 - Options. ``max_steps`` (int >= 1; xminigrid's default is ``4 * height * width`` for MiniGrid),
   ``view_size`` (odd int >= 3; default 7) and ``observation`` (``"flat"`` or ``"image"``). They
   are xminigrid's ``EnvParams`` fields, which are static (not traced): the params returned by
@@ -125,6 +127,7 @@ class XMiniGridEnv:
     return self._observe(timestep.observation), timestep
 
   def step(self, key: jax.Array, state: Any, action: Any, params: Any = None):
+    del key  # xminigrid's randomness is in its state (see the module docstring)
     params = self._params if params is None else params
     timestep = self._env.step(params, state, action)
     last = timestep.step_type == StepType.LAST
@@ -133,7 +136,7 @@ class XMiniGridEnv:
     final_observation = self._observe(timestep.observation)
 
     def reset():
-      fresh = self._env.reset(params, key)
+      fresh = self._env.reset(params, jax.random.split(timestep.state.key)[0])
       return timestep.replace(state=fresh.state, observation=fresh.observation)
 
     timestep = jax.lax.cond(last, reset, lambda: timestep)

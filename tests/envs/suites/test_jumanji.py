@@ -1,4 +1,5 @@
-"""The jumanji adapter against jumanji itself: one jitted rollout shared by every check."""
+"""The jumanji adapter against jumanji itself (its AutoResetWrapper): one jitted rollout shared
+by every check."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 pytest.importorskip("jumanji")
 
 from jumanji.types import StepType  # noqa: E402
+from jumanji.wrappers import AutoResetWrapper  # noqa: E402
 
 from jaxrl import envs  # noqa: E402
 from jaxrl.envs.suites import jumanji as adapter  # noqa: E402
@@ -19,25 +21,21 @@ NUM_ENVS, STEPS = 6, 20
 UP = 0
 
 
-def _raw_rollout(raw, key0, keys, actions):
-  """Jumanji's Snake stepped by hand, reset with the step's key at LAST (what the adapter
-  promises): the flattened observations, rewards, step types, step counts, the observation
-  before any reset, and the action mask of the returned observation."""
+def _raw_rollout(raw, key0, actions):
+  """Snake through jumanji's own AutoResetWrapper (the observation before the reset in extras):
+  the flattened observations, rewards, step types, discounts, the pre-reset step counts and
+  observations, and the action mask of the returned observation."""
+  raw = AutoResetWrapper(raw, next_obs_in_extras=True)
   state, timestep = raw.reset(key0)
 
-  def body(state, xs):
-    key, action = xs
+  def body(state, action):
     state, timestep = raw.step(state, action)
-    last = timestep.step_type == StepType.LAST
-    reset_state, reset_timestep = raw.reset(key)
-    out = (timestep.reward, timestep.step_type, timestep.discount, state.step_count,
-           adapter._flatten(timestep.observation))
-    state = jax.tree.map(lambda a, b: jnp.where(last, a, b), reset_state, state)
-    observation = jax.tree.map(lambda a, b: jnp.where(last, a, b), reset_timestep.observation,
-                               timestep.observation)
-    return state, out + (adapter._flatten(observation), observation.action_mask)
+    before = timestep.extras["next_obs"]
+    return state, (timestep.reward, timestep.step_type, timestep.discount, before.step_count,
+                   adapter._flatten(before), adapter._flatten(timestep.observation),
+                   timestep.observation.action_mask)
 
-  return adapter._flatten(timestep.observation), jax.lax.scan(body, state, (keys, actions))[1]
+  return adapter._flatten(timestep.observation), jax.lax.scan(body, state, actions)[1]
 
 
 def _rollout(env, params, key0, keys, actions):
@@ -65,7 +63,7 @@ def run():
   def both():
     batch = jax.vmap(lambda k, ks, a: _rollout(env, params, k, ks, a))(key0, step_keys, actions)
     alone = _rollout(env, params, key0[1], step_keys[1], actions[1])
-    truth = jax.vmap(lambda k, ks, a: _raw_rollout(raw, k, ks, a))(key0, step_keys, actions)
+    truth = jax.vmap(lambda k, a: _raw_rollout(raw, k, a))(key0, actions)
     return batch, alone, truth
 
   batch, alone, truth = jax.device_get(both())

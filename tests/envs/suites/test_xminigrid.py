@@ -1,4 +1,5 @@
-"""The xminigrid adapter against xminigrid itself: one jitted rollout shared by every check."""
+"""The xminigrid adapter against xminigrid itself (its GymAutoResetWrapper): one jitted rollout
+shared by every check."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 pytest.importorskip("xminigrid")
 
 from xminigrid.types import StepType  # noqa: E402
+from xminigrid.wrappers import GymAutoResetWrapper  # noqa: E402
 
 from jaxrl import envs  # noqa: E402
 
@@ -27,20 +29,18 @@ def _actions():
   return jnp.stack([_GOAL[jnp.arange(STEPS) % 5], jnp.ones(STEPS, jnp.int32), random])
 
 
-def _raw_rollout(raw, params, key0, keys, actions):
-  """xminigrid stepped by hand, auto-reset like its GymAutoResetWrapper but from the step's key
-  (what the adapter promises): the timesteps before and after the reset."""
-  timestep = raw.reset(params, key0)
+def _raw_rollout(raw, params, key0, actions):
+  """xminigrid through its own GymAutoResetWrapper (``after``), and the same steps without the
+  reset (``before``: the observation of the successor, which the wrapper does not keep)."""
+  wrapped = GymAutoResetWrapper(raw)
+  timestep = wrapped.reset(params, key0)
 
-  def body(timestep, xs):
-    key, action = xs
-    timestep = raw.step(params, timestep, action)
-    fresh = raw.reset(params, key)
-    reset = timestep.replace(state=fresh.state, observation=fresh.observation)
-    after = jax.tree.map(lambda a, b: jnp.where(timestep.last(), a, b), reset, timestep)
-    return after, (timestep, after)
+  def body(timestep, action):
+    before = raw.step(params, timestep, action)
+    after = wrapped.step(params, timestep, action)
+    return after, (before, after)
 
-  return timestep, jax.lax.scan(body, timestep, (keys, actions))[1]
+  return timestep, jax.lax.scan(body, timestep, actions)[1]
 
 
 def _rollout(env, params, key0, keys, actions):
@@ -65,8 +65,7 @@ def run():
   def both():
     batch = jax.vmap(lambda k, ks, a: _rollout(env, params, k, ks, a))(key0, step_keys, actions)
     alone = _rollout(env, params, key0[2], step_keys[2], actions[2])
-    truth = jax.vmap(lambda k, ks, a: _raw_rollout(env.unwrapped, params, k, ks, a))(
-        key0, step_keys, actions)
+    truth = jax.vmap(lambda k, a: _raw_rollout(env.unwrapped, params, k, a))(key0, actions)
     return jax.tree.map(_key_data, (batch, alone, truth))
 
   batch, alone, truth = jax.device_get(both())
