@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrl import validation
+from jaxrl.envs import spaces as spaces_lib
 
 Array = chex.Array
 
@@ -186,10 +187,10 @@ def make_greedy_evaluation(env, env_params, apply_fn: Callable, num_episodes: in
     ValueError: no cap given and the environment's params carry none.
   """
   if max_steps is None:
-    max_steps = getattr(env_params, "max_steps_in_episode", None)
+    max_steps = spaces_lib.episode_limit(env, env_params)
     if max_steps is None:
-      raise ValueError("greedy evaluation needs max_steps: the environment's params have no "
-                       "max_steps_in_episode.")
+      raise ValueError("greedy evaluation needs max_steps: the environment has no time limit "
+                       "(its params have no max_steps_in_episode, nor has it episode_limit()).")
   max_steps = validation.check_int("max_steps", max_steps, minimum=1)
   num_episodes = validation.check_int("num_episodes", num_episodes, minimum=1)
 

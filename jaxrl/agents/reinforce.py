@@ -83,6 +83,7 @@ from jaxrl import rollouts
 from jaxrl.agents import actors
 from jaxrl.agents import optimizers
 from jaxrl.agents import trainer as trainer_lib
+from jaxrl.envs import spaces
 from jaxrl.agents.config import POSITIVE_OR_INF, AgentConfig, hyperparameter, option
 from jaxrl.validation import (AT_LEAST_ONE, HALF_OPEN_UNIT, NON_NEGATIVE, POSITIVE,
                               UNIT_INTERVAL)
@@ -195,8 +196,7 @@ def resolve(config: ReinforceConfig, env_params) -> ReinforceConfig:
   def bad(msg):
     raise ValueError(f"ReinforceConfig: {msg}")
 
-  env_limit = getattr(env_params, "max_steps_in_episode", None)
-  env_limit = None if env_limit is None else int(env_limit)
+  env_limit = spaces.episode_limit(env, env_params)
   limit = config.episode_limit
   if limit is None:
     if env_limit is None:

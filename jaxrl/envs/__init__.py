@@ -14,6 +14,7 @@ from jaxrl.envs.options import EnvOption
 from jaxrl.envs.suites import MissingSuiteError
 from jaxrl.envs.spaces import ActionSpec
 from jaxrl.envs.spaces import action_spec
+from jaxrl.envs.spaces import episode_limit
 from jaxrl.envs.spaces import require_discrete
 from jaxrl.envs.tabular import DiscountMismatchWarning
 from jaxrl.envs.tabular import QComparison
@@ -65,6 +66,7 @@ __all__ = (
     "discount_mismatch",
     "env_names",
     "env_options",
+    "episode_limit",
     "exact_q_values",
     "from_mdp",
     "gridworld_env",

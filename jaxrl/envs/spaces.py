@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from gymnax.environments import spaces
 
-__all__ = ("ActionSpec", "action_spec", "require_discrete")
+__all__ = ("ActionSpec", "action_spec", "episode_limit", "require_discrete")
 
 #: The agents that take continuous actions (named in the refusal of the others).
 CONTINUOUS_AGENTS = ("ppo", "a2c", "reinforce")
@@ -89,3 +89,14 @@ def require_discrete(owner: str, env: Any, env_params: Any) -> int:
   raise ValueError(f"{owner} needs a discrete action space, and {name} has a "
                    f"{type(space).__name__} action space, which no jaxrl agent takes (they take "
                    "gymnax Discrete, or a Box of shape [D]).")
+
+
+def episode_limit(env: Any, env_params: Any) -> int | None:
+  """The step count by which every episode of ``env`` ends (its time limit), or None if it has
+  none: ``env_params.max_steps_in_episode`` (gymnax's, jaxrl's, Brax's, Playground's and
+  Navix's adapters), else ``env.episode_limit(env_params)`` (adapters whose params are the
+  suite's own: Jumanji's ``time_limit``, XLand-MiniGrid's ``max_steps``)."""
+  limit = getattr(env_params, "max_steps_in_episode", None)
+  if limit is None and callable(getattr(env, "episode_limit", None)):
+    limit = env.episode_limit(env_params)
+  return None if limit is None else int(limit)

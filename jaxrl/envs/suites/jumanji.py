@@ -211,6 +211,11 @@ class JumanjiEnv:
   def num_actions(self) -> int:
     return self._num_actions
 
+  def episode_limit(self, params: Any = None) -> int | None:
+    """The environment's ``time_limit`` (None where it has none): an episode ends by then."""
+    del params
+    return self._time_limit
+
   def action_space(self, params: Any = None) -> spaces.Discrete:
     return spaces.Discrete(self._num_actions)
 

@@ -103,6 +103,10 @@ class XMiniGridEnv:
     """xminigrid's ``EnvParams`` with the options' ``max_steps`` and ``view_size``."""
     return self._params
 
+  def episode_limit(self, params: Any = None) -> int:
+    """``max_steps`` of ``params`` (the default's when None): an episode ends by then."""
+    return int((self.default_params if params is None else params).max_steps)
+
   @property
   def num_actions(self) -> int:
     return int(self._env.num_actions(self.default_params))
