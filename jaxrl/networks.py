@@ -20,8 +20,9 @@ References:
 
 from __future__ import annotations
 
+import dataclasses
 import operator
-from typing import Callable, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 import chex
 import flax.linen as nn
@@ -29,6 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxrl import normalization
 from jaxrl import validation
 
 
@@ -61,11 +63,15 @@ __all__ = (
     "LinearQNetwork",
     "MLPQNetwork",
     "NatureCNNQNetwork",
+    "NormalizedInput",
+    "NormalizedParams",
     "orthogonal",
     "param_labels",
     "Q_NETWORK_KINDS",
     "make_actor_critic",
     "make_q_network",
+    "replace_trainable",
+    "trainable",
 )
 
 
@@ -575,3 +581,67 @@ def make_actor_critic(kind: str, num_actions: int, observation_shape: Sequence[i
                      f"{CNNActorCritic.min_image_size}x{CNNActorCritic.min_image_size}, got "
                      f"observation_shape {shape}.")
   return CNNActorCritic(num_actions=num_actions, critic=critic, dueling=dueling, **kwargs)
+
+
+class NormalizedParams(NamedTuple):
+  """The parameters of a :class:`NormalizedInput` network: the inner network's and the
+  observation statistics it standardises its input with.
+
+  Attributes:
+    network: the inner network's variables (what an optimizer updates: :func:`trainable`).
+    obs_stats: :class:`~jaxrl.normalization.RunningStats` ``[*O]`` of the observations seen.
+  """
+
+  network: Any
+  obs_stats: normalization.RunningStats
+
+
+@dataclasses.dataclass(frozen=True)
+class NormalizedInput:
+  """A network behind an observation normaliser whose statistics travel with its parameters.
+
+      apply(params, obs) = network.apply(params.network, clip((obs - mean) / sqrt(var + eps)))
+
+  Brax's PPO keeps ``(normalizer_params, policy_params)`` together the same way: whatever holds
+  the parameters (a training state, a checkpoint, the greedy evaluation) holds the statistics,
+  so rollout, update and evaluation standardise identically, and ``apply`` takes raw
+  observations. The statistics change only by :meth:`observe` (pure); gradients do not reach
+  them (:func:`jaxrl.normalization.standardize` stops them).
+
+  Attributes:
+    network: the inner module (``init``/``apply``), fed the standardised observations.
+    clip: the bound of the standardised values (None: unbounded).
+    epsilon: added to the variance.
+  """
+
+  network: Any
+  clip: float | None = 10.0
+  epsilon: float = 1e-8
+
+  def init(self, key, obs: Array) -> NormalizedParams:
+    """The inner network's ``init(key, obs)`` and no observation seen (the identity, clipped)."""
+    return NormalizedParams(self.network.init(key, obs),
+                            normalization.init_stats(jnp.shape(obs)))
+
+  def apply(self, params: NormalizedParams, obs: Array, *args, **kwargs):
+    """The inner network on ``obs [..., *O]`` standardised by ``params.obs_stats``."""
+    x = normalization.standardize(params.obs_stats, obs, epsilon=self.epsilon, clip=self.clip)
+    return self.network.apply(params.network, x, *args, **kwargs)
+
+  def observe(self, params: NormalizedParams, obs: Array, *, batch_dims: int = 1
+              ) -> NormalizedParams:
+    """``params`` with the observations ``obs [*B, *O]`` (``B``: ``batch_dims`` axes) merged
+    into the statistics (:func:`jaxrl.normalization.update_stats`)."""
+    return params._replace(obs_stats=normalization.update_stats(params.obs_stats, obs,
+                                                                batch_dims=batch_dims))
+
+
+def trainable(params: Any) -> Any:
+  """What an optimizer updates: ``params.network`` of :class:`NormalizedParams`, else
+  ``params``."""
+  return params.network if isinstance(params, NormalizedParams) else params
+
+
+def replace_trainable(params: Any, new: Any) -> Any:
+  """``params`` with :func:`trainable`'s part replaced by ``new``."""
+  return params._replace(network=new) if isinstance(params, NormalizedParams) else new

@@ -22,7 +22,9 @@ def test_public_names():
   assert set(networks.__all__) == {"ActorCritic", "CNNQNetwork", "LinearQNetwork", "MLPQNetwork",
                                    "NatureCNNQNetwork", "Q_NETWORK_KINDS", "make_q_network",
                                    "ACTOR_CRITIC_KINDS", "CNNActorCritic", "make_actor_critic",
-                                   "ACTOR_CRITIC_CRITICS", "orthogonal", "param_labels"}
+                                   "ACTOR_CRITIC_CRITICS", "orthogonal", "param_labels",
+                                   "NormalizedInput", "NormalizedParams", "trainable",
+                                   "replace_trainable"}
   assert networks.ACTOR_CRITIC_CRITICS == ("v", "q")
   assert Q_NETWORK_KINDS == ("linear", "mlp", "cnn", "nature_cnn")
 

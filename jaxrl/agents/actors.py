@@ -8,7 +8,8 @@ environment's :class:`~jaxrl.envs.ActionSpec` once and returns an :class:`Actor`
 * a box of real vectors: the same torso with a diagonal Gaussian head (state-independent
   ``log_std``), the environment gets the sample clipped to the bounds while the trajectory keeps
   the unclipped sample (its log-density is what the gradient uses), greedy acts with the clipped
-  mean.
+  mean; or, with ``action_squash="tanh"``, the sample squashed into the bounds by ``tanh``
+  (:func:`jaxrl.distributions.tanh_gaussian`, whose density includes the squash's Jacobian).
 
 The loss terms :func:`pg_loss` and :func:`mean_entropy` take the policy's output for any
 distribution; on categorical logits they are exactly :func:`jaxrl.losses.policy_gradient_loss`
@@ -77,7 +78,10 @@ class Actor(NamedTuple):
 def make_actor(owner: str, config: Any, env, env_params, *, critic: str = "v",
                dueling: bool = False) -> Actor:
   """The :class:`Actor` for ``env``'s action space, built from ``config``'s ``network``,
-  ``hidden_sizes`` and (when present) ``shared_torso`` and ``log_std_init``.
+  ``hidden_sizes`` and (when present) ``shared_torso``, ``log_std_init``, ``action_squash``
+  (:func:`jaxrl.distributions.for_action_spec`) and ``normalize_observations`` with
+  ``observation_clip`` (the network is then a :class:`~jaxrl.networks.NormalizedInput`: its
+  parameters carry the observation statistics, and the agent updates them).
 
   Raises:
     ValueError: continuous actions with a critic other than ``"v"`` or a network other than
@@ -99,7 +103,10 @@ def make_actor(owner: str, config: Any, env, env_params, *, critic: str = "v",
       config.network, spec.size, obs_shape, hidden_sizes=config.hidden_sizes,
       shared=getattr(config, "shared_torso", False), critic=critic, dueling=dueling,
       continuous=spec.continuous, log_std_init=getattr(config, "log_std_init", 0.0))
-  dist, to_env = distributions_lib.for_action_spec(spec)
+  if getattr(config, "normalize_observations", False):
+    network = networks_lib.NormalizedInput(network, clip=config.observation_clip)
+  dist, to_env = distributions_lib.for_action_spec(
+      spec, squash=getattr(config, "action_squash", "clip"))
   return Actor(network=network, dist=dist, to_env=to_env, spec=spec)
 
 

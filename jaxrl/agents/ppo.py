@@ -20,9 +20,31 @@ Termination is not truncation: GAE's bootstrap ``V(s_{t+1})`` is zeroed only on 
 (``discount_t = gamma (1 - terminated_t)``); on truncation it is ``V(obs_tp1)``, the value of the
 final observation, and the recursion is cut there.
 
-Continuous actions: a sample ``a ~ N(mu(s), sigma^2)`` is stored as drawn; the environment gets
-``clip(a, low, high)``; ratios and entropies use the unclipped sample's Gaussian density. The
-greedy evaluation acts with ``clip(mu(s), low, high)``.
+Continuous actions (``action_squash``): with ``"clip"`` a sample ``u ~ N(mu(s), sigma^2)`` is
+stored as drawn, the environment gets ``clip(u, low, high)``, and ratios and entropies use the
+unclipped sample's Gaussian density; the greedy evaluation acts with ``clip(mu(s), low, high)``.
+With ``"tanh"`` (Brax's ``NormalTanhDistribution``) the environment gets
+``a = low + (tanh(u) + 1) / 2 (high - low)``, always inside the bounds, and
+
+    log pi(a | s) = log N(u; mu, sigma) - sum_d log((high_d - low_d) / 2 (1 - tanh(u_d)^2))
+
+(:func:`jaxrl.distributions.tanh_gaussian`); the Jacobian term cancels in the ratio, and the
+entropy ``H(N) + E[log |da/du|]`` takes its expectation by Gauss-Hermite quadrature. The
+greedy evaluation acts with ``squash(mu(s))``.
+
+Observations (``normalize_observations``, Brax's ``normalize_observations=True``): the network
+sees ``clip((o - mean) / sqrt(var + 1e-8), -observation_clip, observation_clip)`` with running
+statistics over every observation acted on so far (:mod:`jaxrl.normalization`). They travel
+inside the parameters (:class:`jaxrl.networks.NormalizedParams`): rollout, update and greedy
+evaluation standardise alike, checkpoints hold them, and ``trainer.network.apply(state.params,
+obs)`` takes raw observations. A rollout is acted on and learned from with the same statistics
+(the ratios start at 1); its observations are merged in after its update.
+
+Rewards: the rollout's rewards are multiplied by ``reward_scaling`` (Brax's), then with
+``normalize_rewards`` divided by the running std of the discounted return (PureJaxRL's
+``NormalizeVecReward``; :func:`jaxrl.normalization.normalize_rewards`, its state in
+``PPOState.reward_norm``). Both touch only what the agent learns from: ``episode_return`` and
+``eval_return`` stay in the environment's own reward.
 
 Static structure in :class:`PPOConfig`; the numbers a sweep varies in :class:`PPOHyperparams`.
 
@@ -42,8 +64,10 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxrl import distributions as distributions_lib
 from jaxrl import losses as losses_lib
 from jaxrl import networks as networks_lib
+from jaxrl import normalization
 from jaxrl import returns as returns_lib
 from jaxrl import rollouts
 from jaxrl.agents import actors
@@ -81,6 +105,13 @@ class PPOConfig(AgentConfig):
     max_grad_norm: global-norm gradient clipping (``inf`` disables it).
     anneal_lr: decay the learning rate linearly to zero over the run.
     log_std_init: the initial ``log sigma`` of a Gaussian policy (continuous actions).
+    action_squash: how a continuous action reaches the environment: ``"clip"`` (the Gaussian
+      sample clipped to the bounds) or ``"tanh"`` (squashed into them by tanh, the log-density
+      corrected by the squash's Jacobian). Ignored for discrete actions.
+    normalize_observations: standardise the network's input by running mean and variance of
+      the observations, kept in the parameters (checkpointed with them).
+    observation_clip: the bound of the standardised observations (``inf``: none).
+    normalize_rewards: divide rewards by the running std of the discounted return.
     log_every: environment steps between logged metrics (a multiple of ``num_envs * num_steps``).
     eval_every: environment steps between greedy evaluations (a multiple of ``log_every``).
     eval_episodes: episodes per evaluation (greedy: most probable action, or the mean).
@@ -91,6 +122,8 @@ class PPOConfig(AgentConfig):
     clip_eps: the ratio clip ``eps`` (and the value clip's) (*hyperparameter*).
     value_coef: weight of the critic's loss (*hyperparameter*).
     entropy_coef: weight of the entropy bonus (*hyperparameter*).
+    reward_scaling: the factor on every reward the agent learns from (*hyperparameter*; the
+      metrics keep the environment's rewards).
   """
 
   total_steps: int = option(491_520, AT_LEAST_ONE)
@@ -106,6 +139,10 @@ class PPOConfig(AgentConfig):
   max_grad_norm: float = option(0.5, POSITIVE_OR_INF)
   anneal_lr: bool = option(True)
   log_std_init: float = option(0.0, Rule(words="must be finite"))
+  action_squash: str = option("clip", choices=distributions_lib.SQUASHES)
+  normalize_observations: bool = option(False)
+  observation_clip: float = option(10.0, POSITIVE_OR_INF)
+  normalize_rewards: bool = option(False)
   log_every: int = option(10_240, AT_LEAST_ONE)
   eval_every: int = option(10_240, AT_LEAST_ONE)
   eval_episodes: int = option(8, AT_LEAST_ONE)
@@ -117,6 +154,7 @@ class PPOConfig(AgentConfig):
   clip_eps: float = hyperparameter(0.2, POSITIVE)
   value_coef: float = hyperparameter(0.5, NON_NEGATIVE)
   entropy_coef: float = hyperparameter(0.01, NON_NEGATIVE)
+  reward_scaling: float = hyperparameter(1.0, POSITIVE)
 
 
 #: The numbers a sweep may vary (generated from :class:`PPOConfig`'s hyperparameter fields).
@@ -170,11 +208,13 @@ def _check_config(config: PPOConfig) -> trainer_lib.Intervals:
 
 
 def _make_loss(config: PPOConfig, actor: actors.Actor):
-  """``loss_fn(params, minibatch: PPOBatch, hp) -> (loss, PPOStats)``."""
+  """``loss_fn(trainable, minibatch: PPOBatch, hp, params) -> (loss, PPOStats)``."""
   dist = actor.dist
 
-  def loss_fn(params, mb: PPOBatch, hp):
-    pi, v = actor.network.apply(params, mb.obs_t)
+  def loss_fn(trainable, mb: PPOBatch, hp, params):
+    """``trainable``: the part of ``params`` the gradient is taken of (all of it, or without
+    the observation statistics)."""
+    pi, v = actor.network.apply(networks_lib.replace_trainable(params, trainable), mb.obs_t)
     log_ratio = dist.log_prob(pi, mb.a_t) - mb.log_prob_t
     ratio = jnp.exp(log_ratio)
     adv = losses_lib.normalize(mb.advantage_t) if config.normalize_advantages else mb.advantage_t
@@ -232,23 +272,33 @@ def make_train(config: PPOConfig, env, env_params) -> trainer_lib.Trainer:
     """A rollout of ``num_steps`` steps of every environment, then the epochs of minibatches."""
     (env_state, obs, key), traj = rollout(state.key, state.params, state.env_state, state.obs)
     v_tp1 = network.apply(state.params, traj.obs_tp1)[1]       # V(final obs) on truncation
+    episodes = trainer_lib.episodes_of(traj)                   # the environment's rewards
+    r_t, reward_norm = traj.r_t * hp.reward_scaling, state.reward_norm
+    if config.normalize_rewards:
+      r_t, reward_norm = normalization.normalize_rewards(reward_norm, r_t, traj.end_t,
+                                                         hp.discount)
 
     def update(carry, mb):
-      params, opt_state = carry
-      (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, mb, hp)
-      updates, opt_state = optimizer(hp).update(grads, opt_state, params)
-      return (optax.apply_updates(params, updates), opt_state), (stats, jnp.isfinite(loss))
+      trainable, opt_state = carry
+      (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(trainable, mb, hp,
+                                                                       state.params)
+      updates, opt_state = optimizer(hp).update(grads, opt_state, trainable)
+      return (optax.apply_updates(trainable, updates), opt_state), (stats, jnp.isfinite(loss))
 
     key, k_epochs = jax.random.split(key)
-    (params, opt_state), (stats, finite) = epochs_lib.run_epochs(
-        k_epochs, (state.params, state.opt_state), rollout_batch(traj, v_tp1, hp), update,
+    (trainable, opt_state), (stats, finite) = epochs_lib.run_epochs(
+        k_epochs, (networks_lib.trainable(state.params), state.opt_state),
+        rollout_batch(traj._replace(r_t=r_t), v_tp1, hp), update,
         num_epochs=config.num_epochs, num_minibatches=config.num_minibatches)
+    params = networks_lib.replace_trainable(state.params, trainable)
+    if config.normalize_observations:                          # for the next rollout
+      params = network.observe(params, traj.obs_t, batch_dims=2)
     state = PPOState(params=params, opt_state=opt_state, env_state=env_state, obs=obs, key=key,
                      env_steps=state.env_steps + config.num_envs * config.num_steps,
-                     updates=state.updates + updates_per_iteration)
+                     updates=state.updates + updates_per_iteration, reward_norm=reward_norm)
     return state, trainer_lib.IterationStats(
         sums=jax.tree.map(jnp.sum, stats), count=jnp.float32(updates_per_iteration),
-        finite=jnp.all(finite), episodes=trainer_lib.episodes_of(traj))
+        finite=jnp.all(finite), episodes=episodes)
 
   def report(state: PPOState, hp) -> dict:
     del hp
@@ -260,8 +310,11 @@ def make_train(config: PPOConfig, env, env_params) -> trainer_lib.Trainer:
     k_net, k_env, key = jax.random.split(key, 3)
     obs, env_state = rollouts.reset(env, env_params, k_env, config.num_envs)
     params = network.init(k_net, obs[0])
-    return PPOState(params=params, opt_state=optimizer(hp).init(params), env_state=env_state,
-                    obs=obs, key=key, env_steps=jnp.int32(0), updates=jnp.int32(0))
+    reward_norm = (normalization.init_return_normalizer(config.num_envs)
+                   if config.normalize_rewards else ())
+    return PPOState(params=params, opt_state=optimizer(hp).init(networks_lib.trainable(params)),
+                    env_state=env_state, obs=obs, key=key, env_steps=jnp.int32(0),
+                    updates=jnp.int32(0), reward_norm=reward_norm)
 
   return trainer_lib.make_trainer(
       "ppo", config, state_type=PPOState, init_state=init_state, iteration=iteration, loop=loop,

@@ -62,6 +62,8 @@ class OnPolicyState(NamedTuple):
     key: the run's PRNG key (split once per rollout and once per logging interval);
     env_steps, updates: int32 counters (environment steps summed over the environments;
       gradient steps).
+    reward_norm: the return normaliser's state when the agent normalises rewards
+      (:class:`~jaxrl.normalization.ReturnNormalizerState`), else ``()`` (no leaves).
   """
 
   params: Any
@@ -71,6 +73,7 @@ class OnPolicyState(NamedTuple):
   key: Array
   env_steps: Array
   updates: Array
+  reward_norm: Any = ()
 
 
 class EpisodeTally(NamedTuple):

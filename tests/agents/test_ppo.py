@@ -1,4 +1,5 @@
-"""PPO: probes learned (discrete and continuous), seeds, truncation, bad configs refused."""
+"""PPO: probes learned (discrete and continuous, with normalisation and the tanh squash), seeds,
+truncation, bad configs refused."""
 
 import dataclasses
 
@@ -44,6 +45,72 @@ def test_continuous_probe_mean_action_is_the_optimum():
   assert np.all(np.asarray(metrics["eval_return"][:, -1]) > -0.02)
 
 
+NORMALIZED = dataclasses.replace(PROBE, total_steps=20_480, num_steps=32, discount=0.99,
+                                 learning_rate=1e-3, log_every=256, eval_every=5_120,
+                                 normalize_observations=True, normalize_rewards=True,
+                                 action_squash="tanh")
+
+
+@pytest.fixture(scope="module")
+def normalized():
+  """One compiled run of the continuous probe with every option on, two members on the same
+  key that differ only in ``reward_scaling`` (1 and 10); the first log is one rollout."""
+  env, params = envs.continuous_probe()
+  trainer = ppo.make_train(NORMALIZED, env, params)
+  hp = jax.tree.map(lambda x: jnp.stack([x, x]), NORMALIZED.hyperparams())
+  hp = hp._replace(reward_scaling=jnp.array([1.0, 10.0]))
+  keys = jnp.stack([jax.random.PRNGKey(0)] * 2)
+  state, metrics = jax.jit(jax.vmap(trainer))(keys, hp)
+  return trainer, params, state, metrics
+
+
+def _best_squashed_mean(sigma: float, target: float) -> float:
+  """argmax_m E_{u ~ N(m, sigma^2)}[-(3 tanh(u) - target)^2] (Gauss-Hermite, grid search)."""
+  x, w = np.polynomial.hermite_e.hermegauss(40)
+  m = np.linspace(-1.5, 1.5, 30_001)[:, None]
+  value = -(w * (3.0 * np.tanh(m + sigma * x) - target) ** 2).sum(-1)
+  return float(m[np.argmax(value), 0])
+
+
+def test_normalized_tanh_policy_learns_the_probe(normalized):
+  # actions a = 3 tanh(u), u ~ N(m, sigma^2): the best m for the stochastic policy is the
+  # optimum of E[-(a - target)^2] under that noise (larger than atanh(target / 3), because the
+  # squash's slope, hence the action's spread, falls away from 0); the greedy evaluation acts
+  # with 3 tanh(m) through the same observation statistics
+  trainer, params, state, metrics = normalized
+  (mean, log_std), _ = jax.vmap(trainer.network.apply, in_axes=(0, None))(state.params,
+                                                                          jnp.eye(2))
+  mean, sigma = np.asarray(mean)[..., 0], np.exp(np.asarray(log_std)[..., 0])
+  targets = np.asarray(params.targets)
+  for run in range(2):
+    best = [_best_squashed_mean(sigma[run, c], targets[c]) for c in range(2)]
+    np.testing.assert_allclose(mean[run], best, atol=0.05)
+    greedy = -(3.0 * np.tanh(mean[run]) - targets) ** 2
+    assert greedy.min() - 1e-5 <= metrics["eval_return"][run, -1] <= greedy.max() + 1e-5
+  assert np.all(sigma < 1.0)
+  assert np.all(metrics["eval_return"][:, -1] > metrics["eval_return"][:, 19])
+
+
+def test_observation_statistics_are_in_the_state(normalized):
+  _, _, state, _ = normalized
+  stats = state.params.obs_stats          # every observation acted on (one-hot contexts)
+  np.testing.assert_array_equal(stats.count, [NORMALIZED.total_steps] * 2)
+  np.testing.assert_allclose(stats.mean, 0.5, atol=0.02)
+  np.testing.assert_allclose(stats.variance, 0.25, atol=0.01)
+
+
+def test_reward_scaling_leaves_the_reported_returns_unscaled(normalized):
+  # the first rollout acts with the same initial policy in both members: the same episodes,
+  # reported in the environment's rewards; the return statistics saw the scaled rewards
+  _, _, state, metrics = normalized
+  first = metrics["episode_return"][:, 0]
+  np.testing.assert_array_equal(first[0], first[1])
+  assert -10.0 < first[0] < 0.0
+  ret = state.reward_norm.stats
+  np.testing.assert_allclose(ret.mean[1], 10.0 * ret.mean[0], rtol=1e-3)
+  np.testing.assert_allclose(ret.variance[1], 100.0 * ret.variance[0], rtol=1e-3)
+
+
 def test_vmapped_seed_equals_the_same_key_alone():
   env, params = envs.probe(5, discount=0.9)
   config = dataclasses.replace(PROBE, total_steps=4_096, eval_every=2_048)
@@ -84,6 +151,10 @@ def test_advantages_bootstrap_from_the_final_observation_on_truncation():
     (dict(num_epochs=0), "num_epochs must be at least 1"),
     (dict(log_every=1_000), "must be a positive multiple of num_envs"),
     (dict(gae_lambda=1.5), "gae_lambda must lie in"),
+    (dict(reward_scaling=-1.0), "PPOConfig.reward_scaling must be positive"),
+    (dict(action_squash="sigmoid"), "PPOConfig.action_squash must be one of"),
+    (dict(observation_clip=0.0), "PPOConfig.observation_clip must be positive"),
+    (dict(normalize_observations="yes"), "PPOConfig.normalize_observations must be"),
 ])
 def test_nonsense_configs_are_refused_before_compiling(changes, message):
   env, params = envs.probe(4)

@@ -268,10 +268,12 @@ def test_without_checkpoints_the_other_files_are_written(tmp_path):
 def test_new_agents_run_resume_and_sweep_through_the_driver(algorithm, tmp_path):
   # the driver knows nothing of the agent: a killed PPO / PQN run resumes bitwise, and a
   # hyperparameter setting varies inside the same compiled call
+  # (PPO with its running observation and return statistics: they are in the state and resume)
   algo = training.ALGORITHMS[algorithm]
+  extra = dict(normalize_observations=True, normalize_rewards=True) if algorithm == "ppo" else {}
   config = algo.config_cls(total_steps=2_048, num_envs=4, num_steps=16, num_epochs=2,
                            num_minibatches=2, hidden_sizes=(8,), log_every=512, eval_every=1_024,
-                           eval_episodes=2)
+                           eval_episodes=2, **extra)
   spec = training.RunSpec(algorithm, config, env="Probe4-v0", num_seeds=2, seed=3,
                           settings=({"learning_rate": 1e-3}, {"learning_rate": 3e-3}),
                           checkpoint_every=1_024)
@@ -280,6 +282,12 @@ def test_new_agents_run_resume_and_sweep_through_the_driver(algorithm, tmp_path)
     training.run(spec, tmp_path / "resumed", progress=False, log=None, stop_after_chunks=1)
   resumed = training.resume(tmp_path / "resumed", progress=False, log=None)
   assert same(resumed.metrics, straight.metrics)
+  leaves = lambda s: jax.tree.leaves(jax.tree.map(np.asarray, s))  # noqa: E731
+  for a, b in zip(leaves(resumed.final_state), leaves(straight.final_state), strict=True):
+    np.testing.assert_array_equal(a, b)
+  if algorithm == "ppo":                        # every observation and return of the run
+    assert np.all(np.asarray(straight.final_state.params.obs_stats.count) == 2_048)
+    assert np.all(np.asarray(straight.final_state.reward_norm.stats.count) == 2_048)
   assert straight.summary["compiled_programs"] == 2
   assert [r["diverged_seeds"] for r in straight.summary["settings"]] == [0, 0]
   assert straight.metrics["loss"].shape == (2, 2, 4)
