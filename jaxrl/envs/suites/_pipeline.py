@@ -159,7 +159,8 @@ class PipelineAdapter(environment.Environment):
     return flatten_obs(env_state.obs), PipelineState(env_state, jnp.zeros((), jnp.int32))
 
   @partial(jax.jit, static_argnames=("self",))
-  def step(self, key: jax.Array, state: PipelineState, action, params: PipelineParams | None = None):
+  def step(self, key: jax.Array, state: PipelineState, action,
+           params: PipelineParams | None = None):
     if params is None:
       params = self.default_params
     action = jnp.asarray(action, jnp.float32)
@@ -180,8 +181,8 @@ class PipelineAdapter(environment.Environment):
     obs_reset, state_reset = self.reset(key, params)
     state_stepped = PipelineState(env_state, time)
     info = {"final_observation": obs_stepped, "terminated": terminated, "truncated": truncated}
-    return (jnp.where(done, obs_reset, obs_stepped), _select_state(done, state_reset, state_stepped),
-            reward, terminated, truncated, info)
+    state = _select_state(done, state_reset, state_stepped)
+    return jnp.where(done, obs_reset, obs_stepped), state, reward, terminated, truncated, info
 
   # -- spaces ------------------------------------------------------------------------------------
   def observation_space(self, params: PipelineParams | None = None) -> spaces.Box:

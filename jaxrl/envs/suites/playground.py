@@ -1,4 +1,5 @@
-"""MuJoCo Playground's DM Control Suite behind jaxrl's interface: ``envs.make("playground:CheetahRun")``.
+"""MuJoCo Playground's DM Control Suite behind jaxrl's interface:
+``envs.make("playground:CheetahRun")``.
 
 Only the DM Control Suite tasks are offered (``CartpoleBalance``, ``CheetahRun``, ``WalkerWalk``,
 ... : ``mujoco_playground._src.dm_control_suite.ALL_ENVS``): their models ship in Playground's
