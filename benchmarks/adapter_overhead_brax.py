@@ -17,10 +17,10 @@ Overhead % = ``raw steps/s / adapter steps/s - 1``. Measured (2026-12-06, 2-core
 other jobs, load average ~10, so absolute figures are low and noisy), ``inverted_pendulum``,
 ``mjx``, 64 envs x 1000 steps, median of 5:
 
-| suite | env               | num envs | raw auto-reset | raw steps/s | adapter steps/s | overhead % |
-|-------|-------------------|----------|----------------|-------------|-----------------|------------|
-|  brax | inverted_pendulum |       64 |   cached reset |       40917 |           35074 |      +16.7 |
-|  brax | inverted_pendulum |       64 |     full reset |       34302 |           35074 |       -2.2 |
+| raw auto-reset | raw steps/s | adapter steps/s | overhead % |
+|----------------|-------------|-----------------|------------|
+| cached reset | 40,917 | 35,074 | +16.7 |
+| full reset | 34,302 | 35,074 | -2.2 |
 
 Against a reset of equal work the adapter costs nothing measurable; the 17% against Brax's own
 wrapper is the fresh ``env.reset`` (``pipeline_init``) that runs at every step under ``vmap``,

@@ -14,10 +14,10 @@ The environment is built with MJX's ``impl="jax"`` (the adapter's default; Playg
 ``"warp"`` needs an NVIDIA GPU). Measured (2026-12-06, 2-core CPU shared with other jobs, load
 average ~9, so absolute figures are low and noisy), 64 envs x 1000 steps, median of 5:
 
-| suite      | env             | num envs | raw auto-reset | raw steps/s | adapter steps/s | overhead % |
-|------------|-----------------|----------|----------------|-------------|-----------------|------------|
-| playground | CartpoleBalance |       64 |   cached reset |      278821 |          128657 |     +116.7 |
-| playground | CartpoleBalance |       64 |     full reset |      119081 |          128657 |       -7.4 |
+| raw auto-reset | raw steps/s | adapter steps/s | overhead % |
+|----------------|-------------|-----------------|------------|
+| cached reset | 278,821 | 128,657 | +116.7 |
+| full reset | 119,081 | 128,657 | -7.4 |
 
 Cartpole's step is so cheap that the fresh reset (``make_data`` + ``mjx.forward``, run at every
 step under ``vmap``) costs more than the step itself: the adapter is half as fast as Playground's
