@@ -1,8 +1,8 @@
 """Smoke test of an installed jaxrl against whatever dependency versions the venv holds.
 
-Run by ``.ci/lowest.sh`` inside the venv built from ``constraints-lowest.txt`` (the lowest versions
-``pyproject.toml`` declares), so a lower bound that stops working fails CI, not a user. It checks,
-each step raising (non-zero exit) on failure:
+Run by ``make test-lowest`` inside the venv built from ``constraints-lowest.txt`` (the lowest
+versions ``pyproject.toml`` declares), so a lower bound that stops working fails CI, not a user.
+It checks, each step raising (non-zero exit) on failure:
 
 1. every ``jaxrl`` module imports;
 2. ``jaxrl --help`` and ``jaxrl solve gridworld`` (the tabular solver, its run directory and plot);
@@ -10,7 +10,11 @@ each step raising (non-zero exit) on failure:
 4. DQN and PPO through the Python API: a run stopped after one checkpointed chunk and resumed
    equals the straight-through run bitwise (orbax save/restore, shard_map, flax, optax);
 5. the traced checks (``validation.checked``: jax.experimental.checkify) name a bad MDP's row;
-6. ``training.count_compilations`` (jax.monitoring listeners) counts one compile, not two.
+6. ``training.count_compilations`` (jax.monitoring listeners) counts one compile, not two;
+7. every environment suite (``jaxrl.envs.suites.SUITES``; the test set installs them all) is made
+   through ``jaxrl.envs.make`` and stepped: 2 environments, 3 steps of random actions in one
+   jitted ``vmap``-in-``scan``. A suite whose adapter module or package is missing fails the step,
+   and so does a suite in ``SUITES`` without an environment below: none is skipped.
 
 Usage: ``python .ci/smoke.py`` (prints the versions it ran with, then one line per step).
 """
@@ -28,6 +32,15 @@ __all__ = ("main",)
 
 CORE = ("jax", "jaxlib", "numpy", "chex", "flax", "optax", "orbax-checkpoint", "gymnax", "six",
         "matplotlib", "tyro")
+
+# One cheap environment per suite, made with the adapter's defaults (Brax's default backend).
+SUITE_ENVS = {
+    "brax": "brax:inverted_pendulum",
+    "playground": "playground:CartpoleBalance",
+    "jumanji": "jumanji:Snake-v1",
+    "xminigrid": "xminigrid:MiniGrid-Empty-5x5",
+    "navix": "navix:Navix-Empty-5x5-v0",
+}
 
 
 def _cli(*args: str) -> str:
@@ -100,6 +113,7 @@ def main() -> None:
     print("api: dqn and ppo stopped, resumed, equal to straight-through ok", flush=True)
   _traced_check()
   _count_compilations()
+  _suites()
   print("smoke: all ok", flush=True)
 
 
@@ -115,6 +129,61 @@ def _count_compilations() -> None:
   if compiles.count != 1:
     raise RuntimeError(f"count_compilations counted {compiles.count} compiles of one program")
   print("count_compilations ok", flush=True)
+
+
+def _suites(num_envs: int = 2, num_steps: int = 3) -> None:
+  """Each suite: ``envs.make``, then random actions stepped in a jitted vmap-in-scan."""
+  import importlib.util
+  from importlib import metadata
+  from jaxrl.envs import suites
+  if sorted(SUITE_ENVS) != sorted(suites.SUITES):
+    raise RuntimeError(f"SUITE_ENVS names {sorted(SUITE_ENVS)}, jaxrl.envs.suites.SUITES "
+                       f"{sorted(suites.SUITES)}: give each suite one cheap environment")
+  for prefix, suite in suites.SUITES.items():
+    if importlib.util.find_spec(f"jaxrl.envs.suites.{prefix}") is None:
+      raise RuntimeError(f"jaxrl/envs/suites/{prefix}.py is missing: suite {prefix!r} has no "
+                         "adapter module")
+    if importlib.util.find_spec(suite.package) is None:
+      raise RuntimeError(f"suite {prefix!r}: package {suite.package!r} is not installed (the "
+                         f"test set installs jaxrl[envs])")
+    reward = _step_suite(SUITE_ENVS[prefix], num_envs, num_steps)
+    print(f"suite {SUITE_ENVS[prefix]} ({suite.extra}=={metadata.version(suite.extra)}): "
+          f"{num_envs} envs x {num_steps} steps ok, reward sum {reward:.3g}", flush=True)
+
+
+def _step_suite(name: str, num_envs: int, num_steps: int) -> float:
+  import jax
+  import jax.numpy as jnp
+  from jaxrl import envs
+  env, params = envs.make(name)
+
+  @jax.jit
+  def rollout(key):
+    reset_key, key = jax.random.split(key)
+    obs, state = jax.vmap(env.reset, in_axes=(0, None))(
+        jax.random.split(reset_key, num_envs), params)
+
+    def one_step(state, key):
+      action_key, step_key = jax.random.split(key)
+      action = jax.vmap(env.action_space(params).sample)(jax.random.split(action_key, num_envs))
+      obs, state, reward, terminated, truncated, _ = jax.vmap(
+          env.step, in_axes=(0, 0, 0, None))(
+              jax.random.split(step_key, num_envs), state, action, params)
+      return state, (obs, reward, terminated, truncated)
+
+    _, steps = jax.lax.scan(one_step, state, jax.random.split(key, num_steps))
+    return obs, steps
+
+  first, (obs, reward, terminated, truncated) = rollout(jax.random.key(0))
+  for what, x in (("reset observation", first), ("observation", obs), ("reward", reward)):
+    if not bool(jnp.all(jnp.isfinite(jnp.asarray(x, jnp.float32)))):
+      raise RuntimeError(f"{name}: non-finite {what}")
+  for what, x in (("reward", reward), ("terminated", terminated), ("truncated", truncated)):
+    if x.shape != (num_steps, num_envs):
+      raise RuntimeError(f"{name}: {what} has shape {x.shape}, not {(num_steps, num_envs)}")
+  if obs.shape[:2] != (num_steps, num_envs) or obs.shape[2:] != first.shape[1:]:
+    raise RuntimeError(f"{name}: observations of shape {obs.shape} after reset's {first.shape}")
+  return float(reward.sum())
 
 
 def _traced_check() -> None:

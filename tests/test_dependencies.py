@@ -5,6 +5,8 @@ declares ``>=lowest,<next untested`` for each runtime dependency. ``constraints.
 newest tested set (``make setup``, the README's commands) and ``constraints-lowest.txt`` the lowest
 one, which ``make test-lowest`` installs in its own venv and smoke-tests (``.ci/smoke.py``). These
 tests keep the three files consistent and check the running venv against the declared ranges.
+The environment suites' extras (the members of ``jaxrl[envs]``, which the test set installs) are
+held to the same rules.
 """
 
 import pathlib
@@ -20,8 +22,14 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def _declared() -> dict[str, Requirement]:
+  """The core dependencies and the suites' (each extra named by ``jaxrl[envs]``), by name."""
   project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-  return {canonicalize_name(r.name): r for r in map(Requirement, project["dependencies"])}
+  extras = project["optional-dependencies"]
+  (envs,) = map(Requirement, extras["envs"])
+  suite_reqs = [r for extra in sorted(envs.extras) for r in map(Requirement, extras[extra])]
+  assert suite_reqs, "jaxrl[envs] names no suite extra"
+  return {canonicalize_name(r.name): r
+          for r in [*map(Requirement, project["dependencies"]), *suite_reqs]}
 
 
 def _pins(name: str) -> dict[str, Version]:
