@@ -127,8 +127,14 @@ def make(name: str, **kwargs) -> tuple[Any, Any]:
 
 
 def _suite(full_name: str, prefix: str, sub: str):
-  """The suite's module and the name inside it; ValueError for a name the suite lacks."""
+  """The suite's module and the name inside it; ValueError for a name the suite lacks: the
+  suite's own reason where its module gives one (``refusal(name) -> str | None``, e.g.
+  Playground's Menagerie tasks), else close matches."""
   module = suites.suite_module(prefix)
+  refusal = getattr(module, "refusal", None)
+  why = refusal(sub) if refusal is not None else None
+  if why is not None:
+    raise ValueError(why)
   names = module.names()
   if sub not in names:
     raise suites.unknown_name(prefix, sub, names)

@@ -15,11 +15,24 @@ such an environment jaxrl's interface:
       truncated  = t >= params.max_steps_in_episode and not terminated
       info["final_observation"] = the stepped observation, before any reset
 
-  and, when either ends the episode, a true reset ``suite.reset(key)`` with the step's key (the
-  suite's ``step`` takes no key, so the key is consumed once, here). Brax's and Playground's own
-  ``AutoResetWrapper`` instead return to a first state cached at the start (the same one for
-  every episode of an environment); the adapter's fresh reset is what gymnax does and costs one
-  ``reset`` per step under ``vmap`` (both branches of the select run).
+  and, when either ends the episode, a reset chosen by the ``reset`` option:
+
+  * ``"fresh"`` (the default): a true reset ``suite.reset(key)`` with the step's key (the suite's
+    ``step`` takes no key, so the key is consumed once, here). Every episode starts from a new
+    random initial state, as in gymnax; under ``vmap`` both branches of the select run, so this
+    costs one ``suite.reset`` per step.
+  * ``"cached"``: what Brax's ``AutoResetWrapper`` and Playground's ``wrap_for_brax_training``
+    (without ``full_reset``) do, the reset Brax's and Playground's own training uses.
+    ``reset(key)`` keeps that environment's first physics state (``pipeline_state`` in Brax's
+    ``State``, ``data`` in Playground's) and first observation in ``PipelineState.first``; an
+    episode end restores those two instead of calling ``suite.reset`` (the suite's ``info`` and
+    ``metrics`` carry on from the step, as under those wrappers; ``reward`` and ``done`` in the
+    state read 0). So every episode of one environment starts from the same initial state, that
+    environment's first; vmapped environments reset with different keys still differ from each
+    other. No reset is computed per step; the step's key is unused.
+
+  ``terminated``, ``truncated`` and ``info["final_observation"]`` (the true last observation)
+  are the same under both.
 - ``t`` counts adapter steps; ``params.max_steps_in_episode = ceil(episode_length /
   action_repeat)``, so an episode lasts ``episode_length`` suite steps as under Brax's
   ``EpisodeWrapper`` (``steps += action_repeat``, done at ``steps >= episode_length``). It lives in
@@ -44,7 +57,10 @@ from flax import struct
 from gymnax.environments import environment
 from gymnax.environments import spaces
 
-__all__ = ("PipelineAdapter", "PipelineParams", "PipelineState", "flatten_obs")
+__all__ = ("PipelineAdapter", "PipelineParams", "PipelineState", "RESETS", "flatten_obs")
+
+#: The auto-reset modes (the ``reset`` option; see the module docstring); the first is the default.
+RESETS = ("fresh", "cached")
 
 
 @struct.dataclass
@@ -61,10 +77,14 @@ class PipelineState:
   Attributes:
     env_state: the suite's ``State`` (reward and done as float32 ``[]``).
     time: int32 ``[]`` adapter steps taken in this episode.
+    first: under ``reset="cached"``, the state that every episode end restores: ``{field: value}``
+      of the suite state's physics field (``pipeline_state`` or ``data``) and ``obs`` at
+      ``reset``; None under ``reset="fresh"``.
   """
 
   env_state: Any
   time: jax.Array
+  first: Any = None
 
 
 def flatten_obs(obs: Any) -> jax.Array:
@@ -80,6 +100,12 @@ def _tidy(env_state):
   reset and step states have the same types."""
   return env_state.replace(reward=jnp.asarray(env_state.reward, jnp.float32),
                            done=jnp.asarray(env_state.done, jnp.float32))
+
+
+def _physics_field(env_state) -> str:
+  """The field of the suite's state that holds the physics: Brax's ``State.pipeline_state``,
+  Playground's ``State.data`` (the one their cached auto-reset restores)."""
+  return "pipeline_state" if hasattr(env_state, "pipeline_state") else "data"
 
 
 def _select(pred, on_true, on_false):
@@ -103,8 +129,8 @@ def _select_state(pred, reset, stepped):
 class PipelineAdapter(environment.Environment):
   """A Brax-style environment (``reset(rng)``, ``step(state, action)``) as a gymnax 1.x one.
 
-  See the module docstring for the translation. Hashable by value: type, suite, name and options,
-  so equal adapters share compiled code.
+  See the module docstring for the translation. Hashable by value: type, suite, name, options
+  and reset mode, so equal adapters share compiled code.
 
   Args:
     suite: the suite prefix (``"brax"``).
@@ -114,11 +140,16 @@ class PipelineAdapter(environment.Environment):
     episode_length: suite steps per episode (>= 1).
     action_repeat: suite steps per adapter step (>= 1).
     action_low, action_high: float32 ``[D]`` action bounds.
+    reset: ``"fresh"`` or ``"cached"`` (see the module docstring); it belongs in ``options`` too.
   """
 
   def __init__(self, suite: str, name: str, env: Any, options: dict[str, Any], *,
-               episode_length: int, action_repeat: int, action_low, action_high):
+               episode_length: int, action_repeat: int, action_low, action_high,
+               reset: str = RESETS[0]):
     super().__init__()
+    if reset not in RESETS:
+      raise ValueError(f"reset must be one of {RESETS}, got {reset!r}.")
+    self.reset_mode = reset
     self.suite = suite
     self.env_name = name
     self.env = env
@@ -132,7 +163,8 @@ class PipelineAdapter(environment.Environment):
 
   # -- identity ----------------------------------------------------------------------------------
   def _key(self):
-    return (type(self), self.suite, self.env_name, tuple(sorted(self.options.items())))
+    return (type(self), self.suite, self.env_name, tuple(sorted(self.options.items())),
+            self.reset_mode)
 
   def __eq__(self, other):
     return type(other) is type(self) and self._key() == other._key()
@@ -156,7 +188,11 @@ class PipelineAdapter(environment.Environment):
   @partial(jax.jit, static_argnames=("self",))
   def reset(self, key: jax.Array, params: PipelineParams | None = None):
     env_state = _tidy(self.env.reset(key))
-    return flatten_obs(env_state.obs), PipelineState(env_state, jnp.zeros((), jnp.int32))
+    first = None
+    if self.reset_mode == "cached":
+      field = _physics_field(env_state)
+      first = {field: getattr(env_state, field), "obs": env_state.obs}
+    return flatten_obs(env_state.obs), PipelineState(env_state, jnp.zeros((), jnp.int32), first)
 
   @partial(jax.jit, static_argnames=("self",))
   def step(self, key: jax.Array, state: PipelineState, action,
@@ -178,9 +214,16 @@ class PipelineAdapter(environment.Environment):
     truncated = jnp.logical_and(time >= params.max_steps_in_episode, ~terminated)
     done = jnp.logical_or(terminated, truncated)
     obs_stepped = flatten_obs(env_state.obs)
+    info = {"final_observation": obs_stepped, "terminated": terminated, "truncated": truncated}
+    if self.reset_mode == "cached":
+      restored = {k: _select(done, v, getattr(env_state, k)) for k, v in state.first.items()}
+      zero = jnp.zeros((), jnp.float32)
+      env_state = env_state.replace(**restored, reward=jnp.where(done, zero, env_state.reward),
+                                    done=jnp.where(done, zero, env_state.done))
+      state = PipelineState(env_state, jnp.where(done, 0, time), state.first)
+      return flatten_obs(env_state.obs), state, reward, terminated, truncated, info
     obs_reset, state_reset = self.reset(key, params)
     state_stepped = PipelineState(env_state, time)
-    info = {"final_observation": obs_stepped, "terminated": terminated, "truncated": truncated}
     state = _select_state(done, state_reset, state_stepped)
     return jnp.where(done, obs_reset, obs_stepped), state, reward, terminated, truncated, info
 

@@ -12,12 +12,23 @@ owns three translations:
   limit is the adapter's, counted in params (``params.max_steps_in_episode = ceil(episode_length
   / action_repeat)``) and reported as ``truncated=True, terminated=False``, as Brax's
   ``EpisodeWrapper`` reports it in ``state.info["truncation"]``. ``info["final_observation"]``
-  is the stepped observation before the reset. The reset is a true ``env.reset(key)`` with the
-  step's key, not Brax's ``AutoResetWrapper`` return to a cached first state.
+  is the stepped observation before the reset. The ``reset`` option chooses what follows:
+
+  * ``reset="fresh"`` (the default): a true ``env.reset(key)`` with the step's key, so every
+    episode starts from a new random initial state (as gymnax does). Under ``vmap`` this reset
+    runs at every step (both branches of the select), which costs what one ``env.reset`` costs.
+  * ``reset="cached"``: exactly Brax's ``AutoResetWrapper``, the reset Brax's own training
+    (``brax.envs.training.wrap``) uses. ``reset(key)`` keeps that environment's first
+    ``pipeline_state`` and observation in the adapter's state, and every episode end restores
+    them instead of calling ``env.reset``: every episode of one environment starts from the same
+    initial state, that environment's first; different vmapped environments (reset with
+    different keys) still differ from each other. No reset is computed per step; the trajectory
+    is the one ``training.wrap`` gives for the same reset key.
 - **Options**, checked by type and range before anything is built: ``backend`` (the physics
   pipelines the environment accepts: ``generalized``, ``positional``, ``spring``, ``mjx``;
   ``swimmer`` only ``generalized``; ``fast`` has none), ``episode_length`` (int >= 1, default
-  1000, as Brax's training uses) and ``action_repeat`` (int >= 1, default 1).
+  1000, as Brax's training uses), ``action_repeat`` (int >= 1, default 1) and ``reset``
+  (``"fresh"`` or ``"cached"``, default ``"fresh"``).
 
 The default backend is ``mjx`` where the environment accepts it. On this project's 2-core CPU
 (shared, so under load), ``inverted_pendulum`` x 64 environments x 1000 steps under Brax's own
@@ -36,6 +47,7 @@ import brax.envs
 
 from jaxrl import validation
 from jaxrl.envs.options import EnvOption
+from jaxrl.envs.suites._pipeline import RESETS
 from jaxrl.envs.suites._pipeline import PipelineAdapter
 from jaxrl.envs.suites._pipeline import PipelineParams
 
@@ -53,6 +65,9 @@ _EPISODE_LENGTH = EnvOption(int, validation.AT_LEAST_ONE,
                             doc="suite steps per episode before truncation (Brax's training: 1000)")
 _ACTION_REPEAT = EnvOption(int, validation.AT_LEAST_ONE,
                            doc="suite steps per adapter step, rewards summed")
+_RESET = EnvOption(str, choices=RESETS,
+                   doc="episode-end reset: 'fresh' (env.reset, the default) or 'cached' (the "
+                       "env's first state, as Brax's AutoResetWrapper)")
 
 
 class BraxEnv(PipelineAdapter):
@@ -70,7 +85,7 @@ def _backends(name: str) -> tuple[str, ...]:
 
 def options(name: str) -> dict[str, EnvOption]:
   """The options :func:`make` takes for ``name``: ``backend`` (where it has a choice),
-  ``episode_length``, ``action_repeat``."""
+  ``episode_length``, ``action_repeat``, ``reset``."""
   out = {}
   backends = _backends(name)
   if backends:
@@ -78,6 +93,7 @@ def options(name: str) -> dict[str, EnvOption]:
                                doc=f"physics pipeline (default {_default_backend(name)!r})")
   out["episode_length"] = _EPISODE_LENGTH
   out["action_repeat"] = _ACTION_REPEAT
+  out["reset"] = _RESET
   return out
 
 
@@ -89,7 +105,7 @@ def _default_backend(name: str) -> str | None:
 
 
 def make(name: str, *, backend: str | None = None, episode_length: int = 1000,
-         action_repeat: int = 1) -> tuple[BraxEnv, PipelineParams]:
+         action_repeat: int = 1, reset: str = RESETS[0]) -> tuple[BraxEnv, PipelineParams]:
   """``(env, params)`` for Brax's environment ``name``.
 
   Args:
@@ -97,6 +113,8 @@ def make(name: str, *, backend: str | None = None, episode_length: int = 1000,
     backend: a physics pipeline from ``options(name)["backend"].choices`` (None: the default).
     episode_length: suite steps per episode, >= 1.
     action_repeat: suite steps per adapter step, >= 1.
+    reset: ``"fresh"`` (a true ``env.reset`` at each episode end) or ``"cached"`` (the first
+      state, as Brax's ``AutoResetWrapper``); see the module docstring.
 
   Returns:
     The adapter and its params (``max_steps_in_episode = ceil(episode_length /
@@ -112,6 +130,7 @@ def make(name: str, *, backend: str | None = None, episode_length: int = 1000,
   checked: dict[str, Any] = {
       "episode_length": validation.check_int("brax option episode_length", episode_length, 1),
       "action_repeat": validation.check_int("brax option action_repeat", action_repeat, 1),
+      "reset": validation.check_choice("brax option reset", reset, RESETS),
   }
   kwargs = {}
   if _backends(name):
@@ -124,5 +143,5 @@ def make(name: str, *, backend: str | None = None, episode_length: int = 1000,
   size = int(raw.action_size)
   env = BraxEnv("brax", name, raw, checked, episode_length=checked["episode_length"],
                 action_repeat=checked["action_repeat"], action_low=[-1.0] * size,
-                action_high=[1.0] * size)
+                action_high=[1.0] * size, reset=checked["reset"])
   return env, env.default_params

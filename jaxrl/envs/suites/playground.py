@@ -5,7 +5,8 @@ Only the DM Control Suite tasks are offered (``CartpoleBalance``, ``CheetahRun``
 ... : ``mujoco_playground._src.dm_control_suite.ALL_ENVS``): their models ship in Playground's
 wheel. The locomotion and manipulation tasks load MuJoCo Menagerie, which Playground clones from
 GitHub the first time one is built; that cannot work offline or in a locked-down cluster, so
-:func:`names` leaves them out and :func:`make` refuses them with a message saying why.
+:func:`names` leaves them out and :func:`refusal` (which ``jaxrl.envs.make`` asks first) and
+:func:`make` refuse them with a message saying why.
 
 The adapter (:class:`~jaxrl.envs.suites._pipeline.PipelineAdapter`) owns three translations:
 
@@ -19,13 +20,26 @@ The adapter (:class:`~jaxrl.envs.suites._pipeline.PipelineAdapter`) owns three t
   wrapper (``wrapper.wrap_for_brax_training``, Brax's ``EpisodeWrapper``) counts it and reports it
   in ``state.info["truncation"]``. The adapter counts it in params (``max_steps_in_episode =
   ceil(episode_length / action_repeat)``) and reports ``truncated=True, terminated=False``, with
-  the stepped observation in ``info["final_observation"]`` and a true ``env.reset(key)`` after
-  it (Playground's wrapper returns to a cached first state unless ``full_reset=True``).
+  the stepped observation in ``info["final_observation"]``. The ``reset`` option chooses what
+  follows:
+
+  * ``reset="fresh"`` (the default): a true ``env.reset(key)`` with the step's key, so every
+    episode starts from a new random initial state (as ``wrap_for_brax_training(...,
+    full_reset=True)`` does). Under ``vmap`` this reset runs at every step, which for a cheap
+    task such as Cartpole costs more than the step itself.
+  * ``reset="cached"``: exactly Playground's ``wrap_for_brax_training`` without ``full_reset``
+    (its ``BraxAutoResetWrapper``), the reset Playground's own training uses. ``reset(key)``
+    keeps that environment's first ``data`` (the MJX physics state) and observation in the
+    adapter's state, and every episode end restores them instead of calling ``env.reset`` (the
+    task's ``info`` carries on, as under that wrapper): every episode of one environment starts
+    from the same initial state, that environment's first; different vmapped environments
+    (reset with different keys) still differ from each other. No reset is computed per step.
 - **Options**, checked by type and range before anything is built: ``episode_length`` and
   ``action_repeat`` (ints >= 1; defaults from the task's config, 1000 and 1), ``ctrl_dt`` and
-  ``sim_dt`` (positive seconds; the control step must hold at least one physics step), and
+  ``sim_dt`` (positive seconds; the control step must hold at least one physics step),
   ``impl``, MJX's implementation: ``"jax"`` (the default here: it runs on any device) or
-  ``"warp"`` (Playground's default, which needs an NVIDIA GPU).
+  ``"warp"`` (Playground's default, which needs an NVIDIA GPU), and ``reset`` (``"fresh"`` or
+  ``"cached"``, default ``"fresh"``).
 """
 
 from __future__ import annotations
@@ -38,10 +52,11 @@ from mujoco_playground._src import dm_control_suite
 
 from jaxrl import validation
 from jaxrl.envs.options import EnvOption
+from jaxrl.envs.suites._pipeline import RESETS
 from jaxrl.envs.suites._pipeline import PipelineAdapter
 from jaxrl.envs.suites._pipeline import PipelineParams
 
-__all__ = ("IMPLS", "PlaygroundEnv", "PipelineParams", "make", "names", "options")
+__all__ = ("IMPLS", "PlaygroundEnv", "PipelineParams", "make", "names", "options", "refusal")
 
 #: MJX implementations (``config.impl``); the first is the default here.
 IMPLS = ("jax", "warp")
@@ -58,13 +73,24 @@ def names() -> tuple[str, ...]:
   return tuple(dm_control_suite.ALL_ENVS)
 
 
+def refusal(name: str) -> str | None:
+  """Why ``name`` cannot be built here, for a Playground task jaxrl leaves out on purpose (a
+  locomotion or manipulation task: it downloads MuJoCo Menagerie at run time); None otherwise,
+  also for a name Playground does not have."""
+  if name in names() or name not in registry.ALL_ENVS:
+    return None
+  return (f"playground:{name} is a locomotion or manipulation task, which downloads MuJoCo "
+          "Menagerie from GitHub at run time; that cannot work offline, as here. Only "
+          "Playground's DM Control Suite tasks, whose models ship with it, are available: "
+          f"{', '.join(names())}.")
+
+
 def _check_name(name: str) -> None:
   if name in names():
     return
-  if name in registry.ALL_ENVS:
-    raise ValueError(f"playground:{name} is a locomotion or manipulation task, which loads "
-                     "MuJoCo Menagerie from GitHub at run time; jaxrl offers only Playground's "
-                     f"DM Control Suite tasks, whose models ship with it: {', '.join(names())}.")
+  why = refusal(name)
+  if why is not None:
+    raise ValueError(why)
   raise ValueError(f"playground has no environment {name!r}; its environments: "
                    f"{', '.join(names())}.")
 
@@ -84,12 +110,16 @@ def options(name: str) -> dict[str, EnvOption]:
                           doc=f"seconds per physics step (default {config.sim_dt})"),
       "impl": EnvOption(str, choices=IMPLS,
                         doc="MJX implementation: 'jax' (any device) or 'warp' (NVIDIA GPU)"),
+      "reset": EnvOption(str, choices=RESETS,
+                         doc="episode-end reset: 'fresh' (env.reset, the default) or 'cached' "
+                             "(the env's first state, as Playground's training wrapper)"),
   }
 
 
 def make(name: str, *, episode_length: int | None = None, action_repeat: int | None = None,
          ctrl_dt: float | None = None, sim_dt: float | None = None,
-         impl: str = IMPLS[0]) -> tuple[PlaygroundEnv, PipelineParams]:
+         impl: str = IMPLS[0],
+         reset: str = RESETS[0]) -> tuple[PlaygroundEnv, PipelineParams]:
   """``(env, params)`` for Playground's DM Control Suite task ``name``.
 
   Args:
@@ -99,6 +129,8 @@ def make(name: str, *, episode_length: int | None = None, action_repeat: int | N
     ctrl_dt, sim_dt: seconds per control and physics step, > 0 (None: the config's);
       ``round(ctrl_dt / sim_dt) >= 1``.
     impl: ``"jax"`` or ``"warp"``.
+    reset: ``"fresh"`` (a true ``env.reset`` at each episode end) or ``"cached"`` (the first
+      state, as ``wrap_for_brax_training`` without ``full_reset``); see the module docstring.
 
   Returns:
     The adapter and its params (``max_steps_in_episode = ceil(episode_length /
@@ -125,11 +157,13 @@ def make(name: str, *, episode_length: int | None = None, action_repeat: int | N
           f"{label} sim_dt", config.sim_dt if sim_dt is None else sim_dt, validation.POSITIVE)),
       "impl": validation.check_choice(f"{label} impl", impl, IMPLS),
   }
+  reset = validation.check_choice(f"{label} reset", reset, RESETS)
   if round(checked["ctrl_dt"] / checked["sim_dt"]) < 1:
     raise ValueError(f"{label} ctrl_dt ({checked['ctrl_dt']}) must be at least sim_dt "
                      f"({checked['sim_dt']}): a control step holds round(ctrl_dt / sim_dt) "
                      "physics steps.")
   raw = registry.load(name, config_overrides=dict(checked))
+  checked["reset"] = reset
   model = raw.mj_model
   limited = np.asarray(model.actuator_ctrllimited, bool)
   ranges = np.asarray(model.actuator_ctrlrange, np.float32).reshape(-1, 2)
@@ -137,5 +171,6 @@ def make(name: str, *, episode_length: int | None = None, action_repeat: int | N
   high = np.where(limited, ranges[:, 1], 1.0)
   env = PlaygroundEnv("playground", name, raw, checked,
                       episode_length=checked["episode_length"],
-                      action_repeat=checked["action_repeat"], action_low=low, action_high=high)
+                      action_repeat=checked["action_repeat"], action_low=low, action_high=high,
+                      reset=reset)
   return env, env.default_params

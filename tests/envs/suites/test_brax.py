@@ -1,7 +1,9 @@
 """The Brax adapter against Brax itself: trajectories, the episode boundary, vmap, spaces, options.
 
 One jitted, vmapped rollout through the adapter and one through the raw Brax environment are
-compiled once (module fixture) and every test reads them.
+compiled once (module fixture) and every test reads them; so is one jitted function holding both
+the ``reset="cached"`` adapter and Brax's own ``training.wrap`` (its ``AutoResetWrapper``), with a
+short episode so that boundaries come quickly.
 """
 
 import subprocess
@@ -14,6 +16,7 @@ import pytest
 
 pytest.importorskip("brax")
 
+from brax.envs import training  # noqa: E402
 from gymnax.environments import spaces  # noqa: E402
 
 from jaxrl import envs  # noqa: E402
@@ -26,6 +29,8 @@ LIMIT = 5
 # 2 pushes with a constant +1 until the pole falls (a true termination).
 ROWS = 4
 ZERO, LIMITED, PUSH, OTHER = range(ROWS)
+# reset="cached": every row truncates after CACHED_EP steps (PUSH may terminate before).
+CACHED_EP = 5
 
 
 @pytest.fixture(scope="module")
@@ -38,15 +43,34 @@ def run():
   limits = jnp.full((ROWS,), params.max_steps_in_episode).at[LIMITED].set(LIMIT)
   batch_params = params.replace(max_steps_in_episode=limits)
 
-  def adapter(key, step_keys, actions, params):
-    obs0, state = env.reset(key, params)
+  def rollout(env):
+    def adapter(key, step_keys, actions, params):
+      obs0, state = env.reset(key, params)
 
-    def body(state, x):
-      k, a = x
-      obs, state, reward, term, trunc, info = env.step(k, state, a, params)
-      return state, (obs, reward, term, trunc, info["final_observation"])
+      def body(state, x):
+        k, a = x
+        obs, state, reward, term, trunc, info = env.step(k, state, a, params)
+        return state, (obs, reward, term, trunc, info["final_observation"])
 
-    return obs0, jax.lax.scan(body, state, (step_keys, actions))[1]
+      last, outs = jax.lax.scan(body, state, (step_keys, actions))
+      return obs0, outs, (state, last)
+
+    return adapter
+
+  adapter = lambda *args: rollout(env)(*args)[:2]  # noqa: E731
+  cached, cached_params = envs.make(f"brax:{NAME}", reset="cached", episode_length=CACHED_EP)
+  wrapped = training.wrap(raw, episode_length=CACHED_EP)
+
+  def cached_vs_wrapped(keys, step_keys, actions):
+    batch = jax.tree.map(lambda x: jnp.full((ROWS,), x), cached_params)
+    ours = jax.vmap(rollout(cached))(keys, step_keys, actions, batch)
+
+    def body(state, a):
+      state = wrapped.step(state, a)
+      return state, (state.obs, state.reward, state.done, state.info["truncation"])
+
+    theirs = jax.lax.scan(body, wrapped.reset(keys), jnp.swapaxes(actions, 0, 1))[1]
+    return ours, jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), theirs)
 
   def suite(key, actions):
     state = raw.reset(key)
@@ -60,7 +84,9 @@ def run():
   out = jax.jit(jax.vmap(adapter))(keys, step_keys, actions, batch_params)
   suite_run = jax.jit(suite)
   raws = [suite_run(keys[i], actions[i]) for i in range(ROWS)]
-  return dict(env=env, params=params, keys=keys, step_keys=step_keys, out=out, raws=raws)
+  ours, theirs = jax.jit(cached_vs_wrapped)(keys, step_keys, actions)
+  return dict(env=env, params=params, keys=keys, step_keys=step_keys, out=out, raws=raws,
+              cached=ours, wrapped=theirs)
 
 
 def test_same_key_same_trajectory_as_brax(run):
@@ -113,6 +139,38 @@ def test_vmapped_environments_are_independent(run):
     np.testing.assert_allclose(reward[i], raw_reward)
 
 
+def test_cached_reset_is_brax_auto_reset_wrapper(run):
+  obs0, (obs, reward, term, trunc, final), (first, last) = run["cached"]
+  w_obs, w_reward, w_done, w_trunc = run["wrapped"]
+  # The same trajectory as Brax's training.wrap, across episode boundaries.
+  np.testing.assert_allclose(obs, w_obs, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(reward, w_reward, rtol=1e-5, atol=1e-6)
+  np.testing.assert_array_equal(trunc, w_trunc > 0)
+  np.testing.assert_array_equal(term, (w_done > 0) & ~(w_trunc > 0))
+  np.testing.assert_array_equal(np.flatnonzero(trunc[ZERO]), [4, 9, 14, 19])
+  assert not np.any(term[ZERO]) and not np.any(term[OTHER])
+  # final_observation is the true last observation: the suite's own, before the restore...
+  _, (raw_obs, _, _) = run["raws"][ZERO]
+  t = CACHED_EP - 1
+  np.testing.assert_allclose(final[ZERO, t], raw_obs[t], rtol=1e-5, atol=1e-6)
+  ends = term | trunc
+  np.testing.assert_array_equal(final[~ends], obs[~ends])
+  # ...and every episode starts again from the environment's own first observation.
+  for i in range(ROWS):
+    for t in np.flatnonzero(ends[i]):
+      np.testing.assert_array_equal(obs[i, t], obs0[i])
+  np.testing.assert_allclose(obs[ZERO, 5:10], obs[ZERO, :5], rtol=1e-6, atol=1e-7)
+  assert not np.allclose(obs0[ZERO], obs0[OTHER])  # different rows, different first states
+  # The restored state (after the boundary at the last step) is the first state.
+  for i in (ZERO, OTHER):
+    for a, b in zip(jax.tree.leaves(last.env_state.pipeline_state),
+                    jax.tree.leaves(first.env_state.pipeline_state)):
+      np.testing.assert_array_equal(a[i], b[i])
+    assert int(last.time[i]) == 0
+  for a, b in zip(jax.tree.leaves(last.first), jax.tree.leaves(first.first)):
+    np.testing.assert_array_equal(a, b)
+
+
 def test_spaces():
   env, params = envs.make(f"brax:{NAME}")
   obs_space, act_space = env.observation_space(params), env.action_space(params)
@@ -132,11 +190,19 @@ def test_equal_options_equal_envs_and_params_from_options():
   assert a == b and hash(a) == hash(b) and a != c
   assert params.max_steps_in_episode == 4  # ceil(7 / 2) adapter steps: 7 suite steps
   assert a.options["backend"] == brax_suite.DEFAULT_BACKEND
+  d, _ = envs.make(f"brax:{NAME}", episode_length=7, action_repeat=2, reset="cached")
+  assert a.options["reset"] == "fresh" and d.options["reset"] == "cached"
+  assert d != a and hash(d) != hash(a) and d == envs.make(f"brax:{NAME}", episode_length=7,
+                                                          action_repeat=2, reset="cached")[0]
 
 
 def test_options_listing():
   opts = envs.env_options(f"brax:{NAME}")
-  assert set(opts) == {"backend", "episode_length", "action_repeat"}
+  assert set(opts) == {"backend", "episode_length", "action_repeat", "reset"}
+  assert opts["reset"].choices == ("fresh", "cached")
+  with pytest.raises(ValueError, match=r"reset must be one of \('fresh', 'cached'\), got "
+                                       r"'again'"):
+    envs.make(f"brax:{NAME}", reset="again")
   assert set(opts["backend"].choices) == {"generalized", "positional", "spring", "mjx"}
   assert envs.env_options("brax:swimmer")["backend"].choices == ("generalized",)
   assert "backend" not in envs.env_options("brax:fast")
