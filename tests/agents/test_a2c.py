@@ -1,6 +1,7 @@
 """A2C: bad configs refused before compiling, probes learned, seeds, sweeps, NaNs, truncation."""
 
 import dataclasses
+import functools
 
 import chex
 import jax
@@ -19,10 +20,22 @@ PROBE = a2c.A2CConfig(
     log_every=800, eval_every=1_600, eval_episodes=4)
 
 
+@functools.cache
 def _probe_run(n, config=PROBE, seeds=2):
+  """``(state, metrics)`` of ``seeds`` vmapped runs (keys ``split(PRNGKey(n), seeds)``); one
+  compiled program and run per (probe, config, seeds), shared by the tests that read it."""
   env, params = envs.probe(n, discount=config.discount)
   train = jax.jit(jax.vmap(a2c.make_train(config, env, params)))
   return train(jax.random.split(jax.random.PRNGKey(n), seeds))
+
+
+@functools.cache
+def _single(n, config):
+  """``(trainer, jax.jit(trainer))`` on probe ``n``: one compiled single run per (probe, config),
+  called with explicit hyperparameters by the tests that share it."""
+  env, params = envs.probe(n, discount=config.discount)
+  trainer = a2c.make_train(config, env, params)
+  return trainer, jax.jit(trainer)
 
 
 @pytest.mark.parametrize("n", [5, 6])
@@ -70,17 +83,25 @@ def test_truncation_bootstraps_from_the_final_observation():
   assert float(metrics["episode_length"][-1]) == 1.0
 
 
-def test_vmapped_seeds_and_sweep_equal_the_same_run_alone():
-  # one vmap over (key, hyperparameters): entry k equals train(key_k, hp_k) run alone
+@pytest.fixture(scope="module")
+def v_sweep():
+  # one vmap over (key, hyperparameters): entry k equals train(key_k, hp_k) run alone; entry 3's
+  # learning rate (1e38, gradients unclipped) makes the loss NaN (test_nan_loss_is_reported)
   env, params = envs.probe(5, discount=0.9)
-  config = dataclasses.replace(PROBE, total_steps=800, log_every=400, eval_every=400)
+  config = dataclasses.replace(PROBE, total_steps=800, log_every=400, eval_every=400,
+                               max_grad_norm=float("inf"))
   train = a2c.make_train(config, env, params)
   hp = config.hyperparams()
-  keys = jax.random.split(jax.random.PRNGKey(7), 3)
-  sweep = jax.tree.map(lambda x: jnp.stack([x, x, x]), hp)._replace(
-      learning_rate=jnp.array([1e-2, 1e-3, 1e-2]))
+  keys = jax.random.split(jax.random.PRNGKey(7), 4)
+  sweep = jax.tree.map(lambda x: jnp.stack([x, x, x, x]), hp)._replace(
+      learning_rate=jnp.array([1e-2, 1e-3, 1e-2, 1e38]))
   _, batched = jax.jit(jax.vmap(train))(keys, sweep)
   _, alone = jax.jit(train)(keys[1], hp._replace(learning_rate=jnp.float32(1e-3)))
+  return batched, alone
+
+
+def test_vmapped_seeds_and_sweep_equal_the_same_run_alone(v_sweep):
+  batched, alone = v_sweep
   for name, value in alone.items():
     np.testing.assert_allclose(np.asarray(batched[name][1]), np.asarray(value), rtol=1e-5,
                                atol=1e-6, err_msg=name)
@@ -103,12 +124,11 @@ def test_metrics_are_on_schedule_and_a_second_call_does_not_recompile():
     assert name in metrics
 
 
-def test_nan_loss_is_reported():
-  env, params = envs.probe(4, discount=0.9)
-  config = dataclasses.replace(PROBE, total_steps=800, log_every=400, eval_every=400,
-                               learning_rate=1e38, max_grad_norm=float("inf"))
-  _, metrics = jax.jit(a2c.make_train(config, env, params))(jax.random.PRNGKey(0))
-  assert not bool(metrics["loss_finite"][-1])
+def test_nan_loss_is_reported(v_sweep):
+  # learning rate 1e38 without gradient clipping (the sweep's entry 3)
+  batched, _ = v_sweep
+  assert not bool(batched["loss_finite"][3, -1])
+  assert bool(batched["loss_finite"][1, -1])
 
 
 def test_image_observations_with_the_cnn():
@@ -229,17 +249,16 @@ def test_q_critic_truncation_bootstraps_from_the_final_observation(q_target):
 
 @pytest.mark.parametrize("q_target, q_baseline", [("sarsa", True), ("expected_sarsa", False)])
 def test_q_critic_vmapped_seeds_equal_the_same_run_alone(q_target, q_baseline):
-  env, params = envs.probe(5, discount=0.9)
-  config = dataclasses.replace(Q_PROBE, total_steps=800, log_every=400, eval_every=400,
-                               q_target=q_target, q_baseline=q_baseline)
-  train = a2c.make_train(config, env, params)
-  keys = jax.random.split(jax.random.PRNGKey(7), 3)
-  _, batched = jax.jit(jax.vmap(train))(keys)
-  _, alone = jax.jit(train)(keys[1])
+  # the batched run of sarsa is test_q_critic_probe_policies_are_learned's on probe 5; the single
+  # run of expected_sarsa is test_actor_lr_scale_slows_only_the_actor's program
+  config = dataclasses.replace(Q_PROBE, q_target=q_target, q_baseline=q_baseline)
+  keys = jax.random.split(jax.random.PRNGKey(5), 2)
+  _, batched = _probe_run(5, config)
+  _, alone = _single(5, config)[1](keys[1], config.hyperparams())
   for name, value in alone.items():
     np.testing.assert_allclose(np.asarray(batched[name][1]), np.asarray(value), rtol=1e-5,
                                atol=1e-6, err_msg=name)
-  assert not np.allclose(np.asarray(batched["loss"][0]), np.asarray(batched["loss"][2]))
+  assert not np.allclose(np.asarray(batched["loss"][0]), np.asarray(batched["loss"][1]))
 
 
 @pytest.mark.parametrize("changes, message", [
@@ -260,9 +279,8 @@ def test_actor_lr_scale_slows_only_the_actor():
   # Q critic on probe 5, a short run: with actor_lr_scale tiny the policy's parameters barely
   # move while the critic's move as far as with scale 1; a bad scale is refused eagerly.
   env, params = envs.probe(5, discount=0.9)
-  config = dataclasses.replace(Q_PROBE, total_steps=800, log_every=400, eval_every=400)
-  trainer = a2c.make_train(config, env, params)
-  train = jax.jit(trainer)
+  config = dataclasses.replace(Q_PROBE, q_baseline=False)
+  trainer, train = _single(5, config)    # test_q_critic_vmapped_seeds_...'s compiled program
   key = jax.random.PRNGKey(3)
   hp = config.hyperparams()
   initial = trainer.init(key, hp)[0].params
