@@ -185,8 +185,11 @@ class ReinforceStats(NamedTuple):
   counted_episodes: Array
 
 
-def resolve(config: ReinforceConfig, env_params) -> ReinforceConfig:
+def resolve(config: ReinforceConfig, env_params, env=None) -> ReinforceConfig:
   """Fills the ``None`` defaults from the environment and validates (ValueError).
+
+  The environment's time limit is :func:`jaxrl.envs.episode_limit` of ``env`` and
+  ``env_params`` (``env`` may be omitted where the params carry ``max_steps_in_episode``).
 
   Each field's own range is checked by ``config.check()``; here the rules that tie fields to
   each other and to the environment's time limit.
@@ -318,7 +321,7 @@ def make_train(config: ReinforceConfig, env, env_params) -> trainer_lib.Trainer:
   episode that finished, as DQN's and A2C's do; within a window those favour short episodes, so
   they are a monitor, not an unbiased estimate of ``J``.
   """
-  config = resolve(config, env_params)
+  config = resolve(config, env_params, env)
   loop = _intervals(config)
   obs_shape = tuple(env.observation_space(env_params).shape)
   actor, env, rollout, evaluate, reference = actors.make_on_policy_parts(

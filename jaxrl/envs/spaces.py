@@ -97,6 +97,6 @@ def episode_limit(env: Any, env_params: Any) -> int | None:
   Navix's adapters), else ``env.episode_limit(env_params)`` (adapters whose params are the
   suite's own: Jumanji's ``time_limit``, XLand-MiniGrid's ``max_steps``)."""
   limit = getattr(env_params, "max_steps_in_episode", None)
-  if limit is None and callable(getattr(env, "episode_limit", None)):
+  if limit is None and env is not None and callable(getattr(env, "episode_limit", None)):
     limit = env.episode_limit(env_params)
   return None if limit is None else int(limit)
