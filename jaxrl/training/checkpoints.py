@@ -178,6 +178,8 @@ def save(
   for i, (path, leaf) in enumerate(leaves_with_paths):
     record, array = _leaf_to_save(jax.tree_util.keystr(path), leaf)
     records.append(record)
+    if record.get("empty"):
+      continue                # nothing to store; restore rebuilds it from its shape and dtype
     arrays[_leaf_name(i)] = array
 
   root = pathlib.Path(os.fspath(directory)).absolute()   # orbax needs absolute paths
@@ -362,16 +364,20 @@ def restore(directory: str | os.PathLike, like: Any, step: int | None = None) ->
       for p, (_, leaf), r in zip(like_paths, leaves_with_paths, records)
   ]
   _verify_files(path, record_file)
-  restored = _orbax_restore(path, record_file["step"], targets) if targets else {}
-  leaves = [_leaf_from_restore(restored[_leaf_name(i)], t) for i, t in enumerate(targets)]
+  stored = {i: t for i, t in enumerate(targets) if not records[i].get("empty")}
+  restored = _orbax_restore(path, record_file["step"], stored) if stored else {}
+  leaves = [_leaf_from_restore(
+      restored[_leaf_name(i)] if i in stored else np.zeros(t["data_shape"], t["data_dtype"]), t)
+            for i, t in enumerate(targets)]
   return jax.tree_util.tree_unflatten(treedef, leaves)
 
 
-def _orbax_restore(path: pathlib.Path, step: int, targets: list[dict]) -> dict:
-  """Reads the flat dict of leaves with orbax; DamagedCheckpointError when orbax cannot."""
+def _orbax_restore(path: pathlib.Path, step: int, targets: dict[int, dict]) -> dict:
+  """Reads the stored leaves (``{leaf index: target}``) with orbax; DamagedCheckpointError when
+  orbax cannot."""
   ocp = _orbax()
   items, restore_args = {}, {}
-  for i, t in enumerate(targets):
+  for i, t in targets.items():
     name = _leaf_name(i)
     items[name] = jax.ShapeDtypeStruct(t["data_shape"], t["data_dtype"])
     if t["sharding"] is not None and t["key_impl"] is None:
@@ -455,7 +461,12 @@ def _leaf_to_save(path: str, leaf: Any) -> tuple[dict, Any]:
         "arrays or Python bool/int/float. Move other values into `metadata`, or mark the field "
         "static (flax.struct.field(pytree_node=False))."
     )
-  return {"path": path, "shape": list(array.shape), "dtype": str(array.dtype)}, array
+  record = {"path": path, "shape": list(array.shape), "dtype": str(array.dtype)}
+  if array.size == 0:
+    # Zero-size arrays (e.g. Brax's MJX contact fields when no contact can occur) cannot be
+    # stored by orbax/TensorStore; their shape and dtype are all there is, and the record has them.
+    record["empty"] = True
+  return record, array
 
 
 def _leaf_target(path: str, leaf: Any, record: dict, where: str) -> dict:
@@ -510,7 +521,7 @@ def _leaf_from_restore(value: Any, target: dict) -> Any:
   if target["key_impl"] is not None:
     value = jax.random.wrap_key_data(value, impl=target["key_impl"])
   if target["sharding"] is not None:
-    if value.sharding != target["sharding"]:
+    if getattr(value, "sharding", None) != target["sharding"]:
       value = jax.device_put(value, target["sharding"])
   else:
     value = jax.device_put(value)
@@ -665,7 +676,8 @@ def _verify_files(path: pathlib.Path, record_file: dict) -> None:
   files, step = record_file.get("files"), record_file["step"]
   if files is None:
     return
-  if record_file["leaves"] and not (path / _STATE_DIR).is_dir():
+  stored = [r for r in record_file["leaves"] if not r.get("empty")]
+  if stored and not (path / _STATE_DIR).is_dir():
     raise DamagedCheckpointError(step, path / _STATE_DIR, "is missing (the folder of the arrays)")
   for name, record in files.items():
     file = path / name
