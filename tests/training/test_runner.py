@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import shutil
 
 import jax
 import numpy as np
@@ -75,10 +76,18 @@ def test_config_reloads_to_the_same_spec(straight):
   assert training.load_spec(straight.run_dir) == SPEC
 
 
-def test_killed_and_resumed_equals_straight_through(straight, tmp_path):
-  run_dir = tmp_path / "resumed"
+@pytest.fixture(scope="module")
+def stopped(tmp_path_factory):
+  """SPEC stopped after 2 of 5 chunks (tests copy it before they change it)."""
+  run_dir = tmp_path_factory.mktemp("stopped") / "run"
   with pytest.raises(training.Interrupted):
     training.run(SPEC, run_dir, progress=False, log=None, stop_after_chunks=2)
+  return run_dir
+
+
+def test_killed_and_resumed_equals_straight_through(straight, stopped, tmp_path):
+  run_dir = tmp_path / "resumed"
+  shutil.copytree(stopped, run_dir)
   assert checkpoints.latest_step(run_dir / "checkpoints") == 800
   partial = pd.read_csv(run_dir / "metrics.csv")
   assert partial["env_steps"].max() == 800        # the metrics so far are on disk already
@@ -87,11 +96,6 @@ def test_killed_and_resumed_equals_straight_through(straight, tmp_path):
   leaves = lambda s: jax.tree.leaves(jax.tree.map(np.asarray, s))  # noqa: E731
   for a, b in zip(leaves(resumed.final_state), leaves(straight.final_state)):
     np.testing.assert_array_equal(a, b)
-
-
-def test_same_spec_is_bitwise_deterministic(straight):
-  again = training.run(SPEC, None, progress=False, log=None)
-  assert same(again.metrics, straight.metrics)
 
 
 def test_each_run_equals_its_key_alone(straight):
@@ -104,14 +108,14 @@ def test_each_run_equals_its_key_alone(straight):
                                err_msg=k)
 
 
-def test_progress_fires_from_inside_without_recompiling():
+def test_progress_fires_from_inside_without_recompiling(straight):
   prog = training.Progress(3, CFG.total_steps, interval_s=None)
   result = training.run(SPEC, None, progress=prog, log=None)
   assert prog.calls == 10                         # one callback per logging interval
   assert "2,000/2,000 env steps" in prog.line()
   assert result.summary["compiled_programs"] == 2  # init + one chunk length, nothing more
-  quiet = training.run(SPEC, None, progress=False, log=None)
-  assert same(quiet.metrics, result.metrics)      # the callback changes no number
+  assert same(straight.metrics, result.metrics)   # the callback changes no number (straight:
+  #                                                 progress=False)
 
 
 def test_progress_prints_at_a_bounded_rate():
@@ -134,16 +138,14 @@ def test_resume_with_a_different_config_is_refused(straight):
     training.run(other, straight.run_dir, resume=True, progress=False, log=None)
 
 
-def test_checkpoint_from_a_different_config_is_refused(straight, tmp_path):
+def test_checkpoint_from_a_different_config_is_refused(stopped, tmp_path):
   run_dir = tmp_path / "swapped"
-  with pytest.raises(training.Interrupted):
-    training.run(SPEC, run_dir, progress=False, log=None, stop_after_chunks=1)
+  shutil.copytree(stopped, run_dir)
   # Someone copies another run's checkpoints in: the fingerprint does not match.
   other = dataclasses.replace(SPEC, seed=8)
   other_dir = tmp_path / "other"
   with pytest.raises(training.Interrupted):
     training.run(other, other_dir, progress=False, log=None, stop_after_chunks=1)
-  import shutil
   shutil.rmtree(run_dir / "checkpoints")
   shutil.copytree(other_dir / "checkpoints", run_dir / "checkpoints")
   with pytest.raises(ValueError, match="written by a different config"):
@@ -241,7 +243,6 @@ def test_plot_overlays_runs(straight, tmp_path):
 
 
 def test_overwrite_keeps_the_old_run_until_the_new_one_finishes(straight, tmp_path):
-  import shutil
   run_dir = tmp_path / "replace"
   shutil.copytree(straight.run_dir, run_dir)
   with pytest.raises(training.Interrupted):
@@ -253,9 +254,12 @@ def test_overwrite_keeps_the_old_run_until_the_new_one_finishes(straight, tmp_pa
   assert [p.name for p in tmp_path.iterdir() if "replaced" in p.name] == [aside[0].name]
 
 
-def test_without_checkpoints_the_other_files_are_written(tmp_path):
+def test_same_spec_is_bitwise_deterministic_and_without_checkpoints_the_other_files_are_written(
+    straight, tmp_path):
   run_dir = tmp_path / "nockpt"
-  training.run(SPEC, run_dir, save_checkpoints=False, progress=False, log=None, write_plot=False)
+  again = training.run(SPEC, run_dir, save_checkpoints=False, progress=False, log=None,
+                       write_plot=False)
+  assert same(again.metrics, straight.metrics)    # the same spec again: bitwise the same run
   assert (run_dir / "metrics.csv").exists() and (run_dir / "summary.json").exists()
   assert not (run_dir / "checkpoints").exists()
   said = []   # finished is read from its files: nothing to restore, nothing refused
