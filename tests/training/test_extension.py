@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -24,12 +25,25 @@ def same(a: dict, b: dict) -> bool:
       np.array_equal(np.asarray(a[k]), np.asarray(b[k]), equal_nan=True) for k in a)
 
 
-def test_extended_run_equals_a_straight_run(tmp_path):
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+  """SPEC run to the end: ``(run directory, result)``; tests that change it work on a copy."""
+  run_dir = tmp_path_factory.mktemp("ext") / "short"
+  return run_dir, training.run(SPEC, run_dir, **QUIET)
+
+
+@pytest.fixture(scope="module")
+def finished(finished_run):
+  return finished_run[0]
+
+
+def test_extended_run_equals_a_straight_run(finished_run, tmp_path):
   # a finished run to N, extended to 2N (stopped once on the way and resumed), gives bitwise the
   # metrics of a run straight to 2N: the chunks after N are the ones the straight run executes
   long = dataclasses.replace(SPEC, config=dataclasses.replace(CFG, total_steps=2_000))
   straight = training.run(long, tmp_path / "straight", **QUIET)
-  short = training.run(SPEC, tmp_path / "ext", **QUIET)
+  short_dir, short = finished_run
+  shutil.copytree(short_dir, tmp_path / "ext")
   assert short.metrics["env_steps"].shape == (1, 2, 10)
   said = []
   with pytest.raises(training.Interrupted):
@@ -49,13 +63,6 @@ def test_extended_run_equals_a_straight_run(tmp_path):
   # the same total again is a plain resume of a finished run
   again = training.resume(tmp_path / "ext", total_steps=2_000, **QUIET)
   assert again.final_state is None and same(again.metrics, straight.metrics)
-
-
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory):
-  run_dir = tmp_path_factory.mktemp("ext") / "short"
-  training.run(SPEC, run_dir, **QUIET)
-  return run_dir
 
 
 @pytest.mark.parametrize("total, message", [
