@@ -1,6 +1,7 @@
 """DQN: bad configs refused before compiling, probes learned, schedules, seeds, sweeps, NaNs."""
 
 import dataclasses
+import functools
 
 import chex
 import jax
@@ -20,7 +21,10 @@ PROBE = dqn.DQNConfig(
     log_every=400, eval_every=800, eval_episodes=4)
 
 
+@functools.cache
 def _probe_run(n, config=PROBE, seeds=2):
+  """``(state, metrics)`` of ``seeds`` vmapped runs (keys ``split(PRNGKey(n), seeds)``); one
+  compiled program and run per (probe, config, seeds), shared by the tests that read it."""
   env, params = envs.probe(n, discount=config.discount)
   train = jax.jit(jax.vmap(dqn.make_train(config, env, params)))
   return train(jax.random.split(jax.random.PRNGKey(n), seeds))
@@ -39,17 +43,17 @@ def test_probe_environments_are_learned(n):
 
 
 def test_vmapped_seed_equals_the_same_key_alone():
+  # the batched run is test_probe_environments_are_learned's on probe 5
   env, params = envs.probe(5, discount=0.9)
-  config = dataclasses.replace(PROBE, total_steps=800, log_every=400, eval_every=400)
-  train = dqn.make_train(config, env, params)
-  keys = jax.random.split(jax.random.PRNGKey(7), 3)
-  _, batched = jax.jit(jax.vmap(train))(keys)
+  train = dqn.make_train(PROBE, env, params)
+  keys = jax.random.split(jax.random.PRNGKey(5), 2)
+  _, batched = _probe_run(5)
   _, alone = jax.jit(train)(keys[1])
   for name, value in alone.items():
     np.testing.assert_allclose(np.asarray(batched[name][1]), np.asarray(value), rtol=1e-5,
                                atol=1e-6, err_msg=name)
   # and different keys give different runs
-  assert not np.allclose(np.asarray(batched["q_mean"][0]), np.asarray(batched["q_mean"][2]))
+  assert not np.allclose(np.asarray(batched["q_mean"][0]), np.asarray(batched["q_mean"][1]))
 
 
 def test_intervals_fire_on_schedule_with_several_envs():
@@ -82,16 +86,25 @@ def test_target_equals_online_right_after_a_sync():
   chex.assert_trees_all_equal(state.params, state.target_params)
 
 
-def test_hyperparameter_sweep_is_a_vmap_and_matches_single_runs():
+@pytest.fixture(scope="module")
+def lr_sweep():
+  # one key, three learning rates in one vmapped call; the third (1e38, gradients unclipped)
+  # makes the loss NaN (test_nan_loss_is_reported)
   env, params = envs.probe(4, discount=0.9)
-  config = dataclasses.replace(PROBE, total_steps=800, log_every=400, eval_every=400)
+  config = dataclasses.replace(PROBE, total_steps=800, log_every=400, eval_every=400,
+                               max_grad_norm=float("inf"))
   train = dqn.make_train(config, env, params)
   hp = config.hyperparams()
-  lrs = jnp.array([1e-3, 1e-2])
-  sweep = jax.tree.map(lambda x: jnp.stack([x, x]), hp)._replace(learning_rate=lrs)
+  lrs = jnp.array([1e-3, 1e-2, 1e38])
+  sweep = jax.tree.map(lambda x: jnp.stack([x, x, x]), hp)._replace(learning_rate=lrs)
   key = jax.random.PRNGKey(3)
   _, swept = jax.jit(jax.vmap(train, in_axes=(None, 0)))(key, sweep)
   _, single = jax.jit(train)(key, hp._replace(learning_rate=lrs[1]))
+  return swept, single
+
+
+def test_hyperparameter_sweep_is_a_vmap_and_matches_single_runs(lr_sweep):
+  swept, single = lr_sweep
   np.testing.assert_allclose(np.asarray(swept["loss"][1]), np.asarray(single["loss"]), rtol=1e-5)
   assert not np.allclose(np.asarray(swept["loss"][0]), np.asarray(swept["loss"][1]))
 
@@ -106,12 +119,11 @@ def test_second_call_does_not_recompile():
   jax.block_until_ready(train(jax.random.PRNGKey(1)))
 
 
-def test_nan_loss_is_reported():
-  env, params = envs.probe(4, discount=0.9)
-  config = dataclasses.replace(PROBE, total_steps=800, log_every=400, eval_every=400,
-                               learning_rate=1e38, max_grad_norm=float("inf"))
-  _, metrics = jax.jit(dqn.make_train(config, env, params))(jax.random.PRNGKey(0))
-  assert not bool(metrics["loss_finite"][-1])
+def test_nan_loss_is_reported(lr_sweep):
+  # learning rate 1e38 without gradient clipping (the sweep's third entry)
+  swept, _ = lr_sweep
+  assert not bool(swept["loss_finite"][2, -1])
+  assert bool(swept["loss_finite"][1, -1])
 
 
 @pytest.mark.parametrize("changes, message", [
