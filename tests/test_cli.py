@@ -1,8 +1,11 @@
 """The `jaxrl` command line, end to end on tiny problems."""
 
+import contextlib
+import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -92,12 +95,22 @@ TINY = ["--env", "Probe2-v0", "--total-steps", "800", "--num-envs", "4", "--num-
         "--progress-interval", "0"]
 
 
-def test_train_writes_a_complete_run_directory(tmp_path, capsys):
-  out = tmp_path / "a2c"
-  assert cli.main(["train", "a2c", *TINY, "--num-seeds", "2", "--out", str(out)]) == 0
-  captured = capsys.readouterr()
-  assert "final eval return" in captured.out and f"run directory: {out}" in captured.out
-  assert "800/800 env steps per run (100%)" in captured.err      # progress from inside the loop
+@pytest.fixture(scope="module")
+def a2c_run(tmp_path_factory):
+  """``jaxrl train a2c TINY --num-seeds 2``: ``(exit code, run directory, stdout, stderr)``; the
+  run is trained once for the tests that read it (one that changes it works on a copy)."""
+  out = tmp_path_factory.mktemp("cli") / "a2c"
+  stdout, stderr = io.StringIO(), io.StringIO()
+  with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+    code = cli.main(["train", "a2c", *TINY, "--num-seeds", "2", "--out", str(out)])
+  return code, out, stdout.getvalue(), stderr.getvalue()
+
+
+def test_train_writes_a_complete_run_directory(a2c_run, tmp_path, capsys):
+  code, out, captured_out, captured_err = a2c_run
+  assert code == 0
+  assert "final eval return" in captured_out and f"run directory: {out}" in captured_out
+  assert "800/800 env steps per run (100%)" in captured_err      # progress from inside the loop
   for name in ("config.json", "versions.json", "metrics.csv", "summary.json", "curve.png"):
     assert (out / name).is_file(), name
   assert any((out / "checkpoints").iterdir())
@@ -373,9 +386,10 @@ def test_a_reader_that_stops_early_gets_no_broken_pipe_traceback(args, tmp_path)
   assert proc.returncode == 141
 
 
-def test_resume_total_steps_extends_a_finished_run(tmp_path, capsys):
+def test_resume_total_steps_extends_a_finished_run(a2c_run, tmp_path, capsys):
   out = tmp_path / "a2c"
-  assert cli.main(["train", "a2c", *TINY, "--out", str(out)]) == 0
+  assert a2c_run[0] == 0
+  shutil.copytree(a2c_run[1], out)     # test_train_writes_a_complete_run_directory's run
   assert cli.main(["resume", str(out), "--total-steps", "1600", "--progress-interval", "0"]) == 0
   said = capsys.readouterr().out
   assert f"extending {out} from 800 to 1,600 env steps per run" in said
