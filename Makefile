@@ -22,8 +22,15 @@ run: setup
 	$(VENV)/bin/jaxrl solve gridworld
 	$(VENV)/bin/jaxrl train dqn --env CartPole-v1 --num-seeds 8 --total-steps 100000
 
+# The lowest-versions venv installs (mostly downloads and unpacking: ~3 minutes with the suites)
+# while pytest runs; its log is printed if it fails. Then the smoke set runs on it.
 test: setup
-	$(PY) -m pytest -n 2 --dist worksteal --durations=25
+	@rm -f $(LOWEST).rc; \
+	( $(MAKE) --no-print-directory $(LOWEST)/.installed > $(LOWEST).log 2>&1; \
+	  echo $$? > $(LOWEST).rc ) & \
+	$(PY) -m pytest -n 2 --dist worksteal --durations=25; status=$$?; wait; \
+	if [ "$$(cat $(LOWEST).rc)" != 0 ]; then cat $(LOWEST).log; exit 1; fi; \
+	exit $$status
 	$(MAKE) --no-print-directory test-lowest
 
 # The lowest declared versions (see pyproject.toml): a separate venv, so the pinned one is untouched.

@@ -1,7 +1,7 @@
 """PPO throughput on a Brax task: jaxrl PPO vs Brax's own PPO, same task and settings, one run.
 
-Both train ``brax_ppo_peer.Setting`` (Brax's inverted_pendulum recipe scaled to a CPU: 64 envs,
-unroll 16 x batch 64 x 8 minibatches = 8,192 env steps per update round, 4 epochs, observation
+Both train ``brax_ppo_peer.Setting`` (Brax's inverted_pendulum recipe scaled to a CPU: 32 envs,
+unroll 8 x batch 32 x 4 minibatches = 1,024 env steps per update round, 4 epochs, observation
 normalisation, reward scaling 10, tanh-squashed Gaussian, 64x64 tanh networks; the translation
 is in ``brax_ppo_peer``'s docstring) on the same Brax environment, backend and episode length.
 
@@ -22,7 +22,7 @@ Both on one CPU device (no ``use_all_cores`` split). Brax's PPO runs in its own 
 (``benchmarks/.venv-brax``: brax 0.14.2 on jax 0.9.2, created on first use; brax's trainer does
 not run on jax 0.10), the environment through jaxrl's adapter in jaxrl's venv (same brax).
 
-    .venv/bin/python benchmarks/brax_ppo.py [--seeds 1,16] [--steps 262144] [--steps16 65536]
+    .venv/bin/python benchmarks/brax_ppo.py [--seeds 1,16] [--steps 131072] [--steps16 32768]
         [--repeats 3] [--quick] [--out-json F]
 """
 
@@ -105,8 +105,8 @@ def brax_rate(s: peer.Setting, repeats: int) -> dict:
 def main():
   parser = argparse.ArgumentParser(description=__doc__)
   parser.add_argument("--seeds", default="1,16")
-  parser.add_argument("--steps", type=int, default=262_144, help="env steps per seed at 1 seed")
-  parser.add_argument("--steps16", type=int, default=65_536,
+  parser.add_argument("--steps", type=int, default=131_072, help="env steps per seed at 1 seed")
+  parser.add_argument("--steps16", type=int, default=32_768,
                       help="env steps per seed at more than one seed")
   parser.add_argument("--repeats", type=int, default=3)
   parser.add_argument("--env", default="inverted_pendulum")

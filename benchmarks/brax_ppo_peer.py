@@ -48,11 +48,11 @@ class Setting:
   env: str = "inverted_pendulum"
   backend: str = "mjx"
   episode_length: int = 1000
-  num_timesteps: int = 262_144
-  num_envs: int = 64
-  unroll_length: int = 16
-  batch_size: int = 64
-  num_minibatches: int = 8
+  num_timesteps: int = 131_072
+  num_envs: int = 32
+  unroll_length: int = 8
+  batch_size: int = 32
+  num_minibatches: int = 4
   num_updates_per_batch: int = 4
   learning_rate: float = 3e-4
   discounting: float = 0.97
@@ -134,15 +134,16 @@ def ensure_brax_venv() -> None:
     f.write(" ".join(BRAX_REQUIREMENTS) + "\n")
 
 
-def brax_train(s: Setting, seeds: list[int], *, num_evals: int = 3,
-               run_evals: bool = True) -> list[dict]:
+def brax_train(s: Setting, seeds: list[int], *, num_evals: int = 3, run_evals: bool = True,
+               brax_networks: bool = False) -> list[dict]:
   """Brax's own PPO on the same task and settings, one call per seed, in Brax's venv
   (``brax_ppo_runner.py`` under :data:`BRAX_PY`). Returns one dict per seed (see
   :func:`brax_train_here`)."""
   ensure_brax_venv()
   runner = os.path.join(os.path.dirname(os.path.abspath(__file__)), "brax_ppo_runner.py")
   request = json.dumps({"setting": dataclasses.asdict(s), "seeds": list(seeds),
-                        "num_evals": num_evals, "run_evals": run_evals})
+                        "num_evals": num_evals, "run_evals": run_evals,
+                        "brax_networks": brax_networks})
   out = subprocess.run([BRAX_PY, "-W", "ignore", runner, request], capture_output=True,
                        text=True, check=False)
   if out.returncode:
@@ -158,17 +159,20 @@ def brax_versions() -> dict:
   return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def brax_train_here(s: Setting, seed: int, *, num_evals: int = 3, run_evals: bool = True):
+def brax_train_here(s: Setting, seed: int, *, num_evals: int = 3, run_evals: bool = True,
+                    brax_networks: bool = False):
   """Brax's own PPO in THIS process (Brax's venv). Returns ``{"final_return", "sps",
   "wall_s", "evals": [(step, return)]}``; ``sps`` is Brax's ``training/sps`` of the LAST
-  training epoch (compiled by then: the first epoch compiles, so ``num_evals >= 3``)."""
+  training epoch (compiled by then: the first epoch compiles, so ``num_evals >= 3``).
+  ``brax_networks``: Brax's default networks (policy 4x32, value 5x256, swish) instead of the
+  setting's (``hidden_sizes``, tanh, for both)."""
   import functools  # pylint: disable=import-outside-toplevel
   from brax import envs as brax_envs  # pylint: disable=import-outside-toplevel
   from brax.training.agents.ppo import networks as ppo_networks  # pylint: disable=import-outside-toplevel
   from brax.training.agents.ppo import train as ppo_train  # pylint: disable=import-outside-toplevel
   from flax import linen  # pylint: disable=import-outside-toplevel
   env = brax_envs.get_environment(s.env, backend=s.backend)
-  factory = functools.partial(
+  factory = ppo_networks.make_ppo_networks if brax_networks else functools.partial(
       ppo_networks.make_ppo_networks, policy_hidden_layer_sizes=tuple(s.hidden_sizes),
       value_hidden_layer_sizes=tuple(s.hidden_sizes), activation=linen.tanh)
   evals, sps = [], []

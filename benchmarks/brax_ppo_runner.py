@@ -19,7 +19,9 @@ def main():
   setting["hidden_sizes"] = tuple(setting["hidden_sizes"])
   s = peer.Setting(**setting)
   out = [peer.brax_train_here(s, seed, num_evals=request["num_evals"],
-                              run_evals=request["run_evals"]) for seed in request["seeds"]]
+                              run_evals=request["run_evals"],
+                              brax_networks=request.get("brax_networks", False))
+         for seed in request["seeds"]]
   print(json.dumps(out))
 
 

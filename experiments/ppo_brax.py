@@ -8,13 +8,17 @@ tanh-squashed Gaussian, 64x64 tanh networks; the translation is in that module's
 The figure is the median over seeds of the final deterministic evaluation return
 (``eval_episodes`` full episodes with the mean action).
 
-Tasks (Brax's ``generalized`` backend unless ``--backend``):
-* ``inverted_pendulum``: +1 per step upright, episode 1000; Brax's recipe (reward scaling 10,
-  discount 0.97, lr 3e-4, entropy 1e-2, clip 0.3) at 64 envs.
-* ``inverted_double_pendulum``: the same recipe and a larger budget.
+Tasks (Brax's ``mjx`` backend, the adapter's default, unless ``--backend``):
+* ``inverted_pendulum`` (131k steps per seed): +1 per step upright, episode 1000; Brax's recipe
+  for it (reward scaling 10, discount 0.97, lr 3e-4, entropy 1e-2, clip 0.3, 4 epochs) at CPU
+  size: 32 envs, 1,024 env steps per update round.
+* ``inverted_double_pendulum`` (262k steps per seed): the same recipe.
+
+Brax also runs a third time with its own default networks (policy 4x32, value 5x256, swish):
+the peer as it ships, beside the peer with jaxrl's networks.
 
     .venv/bin/python experiments/ppo_brax.py [--seeds 4] [--tasks inverted_pendulum,...]
-        [--steps inverted_pendulum=262144,...] [--quick]
+        [--steps inverted_pendulum=131072,...] [--quick]
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ import jax  # noqa: E402
 
 import brax_ppo_peer as peer  # noqa: E402
 
-STEPS = {"inverted_pendulum": 262_144, "inverted_double_pendulum": 1_048_576}
+STEPS = {"inverted_pendulum": 131_072, "inverted_double_pendulum": 262_144}
 OUT = HERE / "out"
 
 
@@ -61,10 +65,15 @@ def run_task(task: str, steps: int, seeds: int, backend: str | None, quick: bool
   brax_runs = peer.brax_train(s, list(range(seeds)), num_evals=evals + 1)
   brax_wall = time.perf_counter() - t0
   brax_final = np.array([r["final_return"] for r in brax_runs])
+  own = peer.brax_train(s, list(range(seeds)), num_evals=evals + 1, brax_networks=True)
+  own_final = np.array([r["final_return"] for r in own])
   return {"task": task, "backend": s.backend, "steps_per_seed": s.total_steps, "seeds": seeds,
           "jaxrl_final": jaxrl_final.tolist(), "brax_final": brax_final.tolist(),
           "jaxrl_median": float(np.median(jaxrl_final)),
           "brax_median": float(np.median(brax_final)),
+          "brax_own_networks_final": own_final.tolist(),
+          "brax_own_networks_median": float(np.median(own_final)),
+          "brax_own_networks_curves": [r["evals"] for r in own],
           "jaxrl_wall_s": jaxrl_wall, "brax_wall_s": brax_wall,
           "jaxrl_curve": np.asarray(metrics["eval_return"]).reshape(seeds, -1).tolist(),
           "brax_curves": [r["evals"] for r in brax_runs], "setting": dataclasses.asdict(s)}
@@ -91,7 +100,9 @@ def main():
           f"{np.round(r['jaxrl_final'], 1).tolist()} in {r['jaxrl_wall_s']:.0f} s (one call, "
           f"compile included); Brax PPO {r['brax_median']:.1f} "
           f"{np.round(r['brax_final'], 1).tolist()} in {r['brax_wall_s']:.0f} s "
-          f"({r['seeds']} calls)", flush=True)
+          f"({r['seeds']} calls); Brax PPO with its own default networks (4x32 policy, 5x256 "
+          f"value, swish) {r['brax_own_networks_median']:.1f} "
+          f"{np.round(r['brax_own_networks_final'], 1).tolist()}", flush=True)
   OUT.mkdir(exist_ok=True)
   path = OUT / ("ppo_brax_quick.json" if args.quick else "ppo_brax.json")
   path.write_text(json.dumps(results, indent=1))
