@@ -92,6 +92,8 @@ def main():
     name, _, value = item.partition("=")
     steps[name] = int(value)
   results = []
+  OUT.mkdir(exist_ok=True)
+  path = OUT / ("ppo_brax_quick.json" if args.quick else "ppo_brax.json")
   for task in args.tasks.split(","):
     r = run_task(task, steps.get(task, 262_144), args.seeds, args.backend, args.quick)
     results.append(r)
@@ -103,9 +105,7 @@ def main():
           f"({r['seeds']} calls); Brax PPO with its own default networks (4x32 policy, 5x256 "
           f"value, swish) {r['brax_own_networks_median']:.1f} "
           f"{np.round(r['brax_own_networks_final'], 1).tolist()}", flush=True)
-  OUT.mkdir(exist_ok=True)
-  path = OUT / ("ppo_brax_quick.json" if args.quick else "ppo_brax.json")
-  path.write_text(json.dumps(results, indent=1))
+    path.write_text(json.dumps(results, indent=1))       # after every task: nothing is lost
   print(f"wrote {os.path.relpath(path)}")
 
 
