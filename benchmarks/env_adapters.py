@@ -35,7 +35,8 @@ def main():
     t0 = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True, check=False)
     print(f"# {suite}: {time.perf_counter() - t0:.0f} s, exit {out.returncode}", flush=True)
-    found = [line for line in out.stdout.splitlines() if line.startswith(f"| {suite} |")]
+    found = [line for line in out.stdout.splitlines()
+             if line.startswith("|") and line.split("|")[1].strip() == suite]
     if out.returncode or not found:
       failed.append(suite)
       print(out.stdout[-2000:], out.stderr[-4000:], sep="\n")
