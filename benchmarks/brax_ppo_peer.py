@@ -20,9 +20,12 @@ translate it to each library:
 Where the two differ by design (said in the reports): Brax cuts GAE at every ``unroll_length``
 window and bootstraps there, jaxrl runs GAE over its ``num_steps`` window; Brax learns a scalar
 noise std through a softplus, jaxrl a state-independent ``log_std``; Brax does not anneal the
-learning rate unless told, jaxrl's ``anneal_lr`` is turned off here to match. Brax treats a time
-limit as a termination unless ``bootstrap_on_timeout``; it is set True here, as jaxrl always
-bootstraps on truncation. Both environments are Brax's own with the same backend and episode
+learning rate unless told, jaxrl's ``anneal_lr`` is turned off here to match. Brax's
+``bootstrap_on_timeout`` stays off (its default): Brax's inverted_pendulum sets
+``info["time_out"] = done``, i.e. marks every FALL as a time-out, so with it on Brax's PPO adds
+``gamma V(s)`` to the reward of each fall and learns to fall (a return of 2-3; measured before
+this was found), and inverted_double_pendulum has no ``time_out`` at all (KeyError). Brax's GAE
+still cuts at its EpisodeWrapper's ``truncation``; jaxrl bootstraps from the final observation. Both environments are Brax's own with the same backend and episode
 length: jaxrl steps it through ``jaxrl.envs.make("brax:NAME")``, Brax through its training
 wrappers.
 """
@@ -192,7 +195,7 @@ def brax_train_here(s: Setting, seed: int, *, num_evals: int = 3, run_evals: boo
       num_updates_per_batch=s.num_updates_per_batch,
       normalize_observations=s.normalize_observations, reward_scaling=s.reward_scaling,
       clipping_epsilon=s.clipping_epsilon, gae_lambda=s.gae_lambda,
-      max_grad_norm=s.max_grad_norm, bootstrap_on_timeout=True, network_factory=factory,
+      max_grad_norm=s.max_grad_norm, bootstrap_on_timeout=False, network_factory=factory,
       seed=seed, num_evals=num_evals, num_eval_envs=s.eval_episodes, deterministic_eval=True,
       run_evals=run_evals, progress_fn=progress, max_devices_per_host=1)
   wall = time.perf_counter() - t0

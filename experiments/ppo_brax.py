@@ -14,8 +14,8 @@ Tasks (Brax's ``mjx`` backend, the adapter's default, unless ``--backend``):
   size: 32 envs, 1,024 env steps per update round.
 * ``inverted_double_pendulum`` (262k steps per seed): the same recipe.
 
-Brax also runs a third time with its own default networks (policy 4x32, value 5x256, swish):
-the peer as it ships, beside the peer with jaxrl's networks.
+With ``--brax-own-networks`` Brax also runs with its own default networks (policy 4x32, value
+5x256, swish): the peer as it ships, beside the peer with jaxrl's networks.
 
     .venv/bin/python experiments/ppo_brax.py [--seeds 4] [--tasks inverted_pendulum,...]
         [--steps inverted_pendulum=131072,...] [--quick]
@@ -44,7 +44,8 @@ STEPS = {"inverted_pendulum": 131_072, "inverted_double_pendulum": 262_144}
 OUT = HERE / "out"
 
 
-def run_task(task: str, steps: int, seeds: int, backend: str | None, quick: bool) -> dict:
+def run_task(task: str, steps: int, seeds: int, backend: str | None, quick: bool,
+             own_networks: bool = False) -> dict:
   s = peer.Setting(env=task, num_timesteps=steps)
   if backend:
     s = dataclasses.replace(s, backend=backend)
@@ -65,7 +66,8 @@ def run_task(task: str, steps: int, seeds: int, backend: str | None, quick: bool
   brax_runs = peer.brax_train(s, list(range(seeds)), num_evals=evals + 1)
   brax_wall = time.perf_counter() - t0
   brax_final = np.array([r["final_return"] for r in brax_runs])
-  own = peer.brax_train(s, list(range(seeds)), num_evals=evals + 1, brax_networks=True)
+  own = (peer.brax_train(s, list(range(seeds)), num_evals=evals + 1, brax_networks=True)
+         if own_networks else [{"final_return": float("nan"), "evals": []}])
   own_final = np.array([r["final_return"] for r in own])
   return {"task": task, "backend": s.backend, "steps_per_seed": s.total_steps, "seeds": seeds,
           "jaxrl_final": jaxrl_final.tolist(), "brax_final": brax_final.tolist(),
@@ -86,6 +88,8 @@ def main():
   parser.add_argument("--steps", default="", help="TASK=STEPS,... overrides")
   parser.add_argument("--backend", default=None)
   parser.add_argument("--quick", action="store_true")
+  parser.add_argument("--brax-own-networks", action="store_true",
+                      help="also run Brax's PPO with its default networks")
   args = parser.parse_args()
   steps = dict(STEPS)
   for item in filter(None, args.steps.split(",")):
@@ -95,7 +99,8 @@ def main():
   OUT.mkdir(exist_ok=True)
   path = OUT / ("ppo_brax_quick.json" if args.quick else "ppo_brax.json")
   for task in args.tasks.split(","):
-    r = run_task(task, steps.get(task, 262_144), args.seeds, args.backend, args.quick)
+    r = run_task(task, steps.get(task, 262_144), args.seeds, args.backend, args.quick,
+                 args.brax_own_networks)
     results.append(r)
     print(f"{task} ({r['backend']}, {r['steps_per_seed']:,} steps/seed, {r['seeds']} seeds): "
           f"jaxrl PPO median final return {r['jaxrl_median']:.1f} "
