@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -86,24 +84,6 @@ def adapter_runner(name: str, num_envs: int, steps: int):
   return run
 
 
-def measure(suite: str, name: str, runners: dict, num_envs: int, steps: int,
-            repeats: int) -> None:
-  key = jax.random.key(0)
-  for run in runners.values():
-    common.block(run(key))  # compile
-  times = {side: [] for side in runners}
-  for rep in range(repeats):
-    order = list(runners) if rep % 2 == 0 else list(runners)[::-1]
-    for side in order:
-      t0 = time.perf_counter()
-      common.block(runners[side](key))
-      times[side].append(time.perf_counter() - t0)
-  rate = {side: num_envs * steps / statistics.median(t) for side, t in times.items()}
-  overhead = 100.0 * (rate["raw"] / rate["adapter"] - 1.0)
-  print(f"| {suite} | {name} | {num_envs} | {rate['raw']:,.0f} | {rate['adapter']:,.0f} | "
-        f"{overhead:+.1f}% |")
-
-
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   parser.add_argument("--env", default="MiniGrid-Empty-8x8")
@@ -120,7 +100,7 @@ def main() -> None:
   print("|---|---|---|---|---|---|")
   runners = {"raw": raw_runner(args.env, args.num_envs, args.steps),
              "adapter": adapter_runner(args.env, args.num_envs, args.steps)}
-  measure("xminigrid", args.env, runners, args.num_envs, args.steps, args.repeats)
+  common.adapter_overhead_row("xminigrid", args.env, runners, args.num_envs, args.steps, args.repeats)
 
 
 if __name__ == "__main__":

@@ -265,3 +265,24 @@ def lean_value_iteration(mdp, tol: float, max_iterations: int):
           jnp.zeros((), jnp.int32), jnp.zeros((), bool))
   v, _, it, _ = lax.while_loop(cond, body, init)
   return v, it
+
+
+def adapter_overhead_row(suite: str, name: str, runners: dict, num_envs: int, steps: int,
+            repeats: int) -> None:
+  """Times ``runners`` (``{"raw": fn, "adapter": fn}``, each ``fn(key)`` one jitted rollout of
+  ``num_envs x steps``) alternately, and prints the table row ``| suite | env | envs | raw
+  steps/s | adapter steps/s | overhead |`` (medians of ``repeats``, compile excluded)."""
+  key = jax.random.key(0)
+  for run in runners.values():
+    block(run(key))  # compile
+  times = {side: [] for side in runners}
+  for rep in range(repeats):
+    order = list(runners) if rep % 2 == 0 else list(runners)[::-1]
+    for side in order:
+      t0 = time.perf_counter()
+      block(runners[side](key))
+      times[side].append(time.perf_counter() - t0)
+  rate = {side: num_envs * steps / statistics.median(t) for side, t in times.items()}
+  overhead = 100.0 * (rate["raw"] / rate["adapter"] - 1.0)
+  print(f"| {suite} | {name} | {num_envs} | {rate['raw']:,.0f} | {rate['adapter']:,.0f} | "
+        f"{overhead:+.1f}% |")
