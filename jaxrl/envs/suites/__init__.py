@@ -25,7 +25,7 @@ import importlib
 import importlib.util
 from typing import Any, NamedTuple
 
-__all__ = ("SUITES", "MissingSuiteError", "Suite", "split_name", "suite_module")
+__all__ = ("SUITES", "MissingSuiteError", "Suite", "SuiteIdentity", "split_name", "suite_module")
 
 
 class Suite(NamedTuple):
@@ -96,3 +96,32 @@ def unknown_name(prefix: str, name: str, names: tuple[str, ...]) -> ValueError:
           if close else "")
   return ValueError(f"{prefix} has no environment {name!r}.{hint} Its environments: "
                     f"{', '.join(names)}.")
+
+
+class SuiteIdentity:
+  """What an adapter holding ``_suite_name``, ``_options`` (a sorted tuple of items) and ``_env``
+  shares: equality and hashing by value (so jit's static arguments and caches see equal adapters
+  as one), ``repr``, ``name`` (``"prefix:Name"``, prefix from the class's ``PREFIX``) and
+  ``unwrapped`` (the suite's environment)."""
+
+  PREFIX = ""
+
+  def __eq__(self, other):
+    return (type(other) is type(self) and other._suite_name == self._suite_name
+            and other._options == self._options)
+
+  def __hash__(self):
+    return hash((type(self), self._suite_name, self._options))
+
+  def __repr__(self):
+    opts = ", ".join(f"{k}={v!r}" for k, v in self._options)
+    return f"{type(self).__name__}({self._suite_name!r}{', ' if opts else ''}{opts})"
+
+  @property
+  def name(self) -> str:
+    return f"{self.PREFIX}:{self._suite_name}"
+
+  @property
+  def unwrapped(self) -> Any:
+    """The suite's own environment."""
+    return self._env

@@ -49,6 +49,7 @@ from jumanji.types import StepType
 
 from jaxrl import validation
 from jaxrl.envs.options import EnvOption
+from jaxrl.envs.suites import SuiteIdentity
 
 __all__ = ("JumanjiEnv", "JumanjiParams", "JumanjiState", "make", "names", "options")
 
@@ -145,8 +146,10 @@ def _flatten(observation: Any) -> jax.Array:
                           if not _is_mask(path)])
 
 
-class JumanjiEnv:
+class JumanjiEnv(SuiteIdentity):
   """A jumanji environment with gymnax 1.x's interface (see the module docstring)."""
+
+  PREFIX = "jumanji"
 
   def __init__(self, name: str, env: Any, options: dict[str, Any]):
     self._suite_name = name
@@ -181,27 +184,6 @@ class JumanjiEnv:
     limit = getattr(env, "time_limit", None)
     self._time_limit = (int(limit) if isinstance(limit, (int, np.integer))
                         and hasattr(env_state, "step_count") else None)
-
-  # Hashable by value, so jit's static arguments and caches see equal adapters as one.
-  def __eq__(self, other):
-    return (type(other) is type(self) and other._suite_name == self._suite_name
-            and other._options == self._options)
-
-  def __hash__(self):
-    return hash((type(self), self._suite_name, self._options))
-
-  def __repr__(self):
-    opts = ", ".join(f"{k}={v!r}" for k, v in self._options)
-    return f"JumanjiEnv({self._suite_name!r}{', ' if opts else ''}{opts})"
-
-  @property
-  def name(self) -> str:
-    return f"jumanji:{self._suite_name}"
-
-  @property
-  def unwrapped(self) -> Any:
-    """The jumanji environment."""
-    return self._env
 
   @property
   def default_params(self) -> JumanjiParams:

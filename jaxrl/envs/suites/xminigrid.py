@@ -42,6 +42,7 @@ from xminigrid.types import StepType
 
 from jaxrl import validation
 from jaxrl.envs.options import EnvOption
+from jaxrl.envs.suites import SuiteIdentity
 
 __all__ = ("XMiniGridEnv", "make", "names", "options")
 
@@ -67,8 +68,10 @@ def options(name: str) -> dict[str, EnvOption]:
   return dict(_OPTIONS)
 
 
-class XMiniGridEnv:
+class XMiniGridEnv(SuiteIdentity):
   """An xminigrid environment with gymnax 1.x's interface (see the module docstring)."""
+
+  PREFIX = "xminigrid"
 
   def __init__(self, name: str, env: Any, params: Any, observation: str,
                options: dict[str, Any]):
@@ -77,26 +80,6 @@ class XMiniGridEnv:
     self._params = params
     self._image = observation == "image"
     self._options = tuple(sorted(options.items()))
-
-  def __eq__(self, other):
-    return (type(other) is type(self) and other._suite_name == self._suite_name
-            and other._options == self._options)
-
-  def __hash__(self):
-    return hash((type(self), self._suite_name, self._options))
-
-  def __repr__(self):
-    opts = ", ".join(f"{k}={v!r}" for k, v in self._options)
-    return f"XMiniGridEnv({self._suite_name!r}{', ' if opts else ''}{opts})"
-
-  @property
-  def name(self) -> str:
-    return f"xminigrid:{self._suite_name}"
-
-  @property
-  def unwrapped(self) -> Any:
-    """The xminigrid environment."""
-    return self._env
 
   @property
   def default_params(self) -> Any:
