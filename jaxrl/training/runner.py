@@ -298,7 +298,9 @@ def run(spec: RunSpec, run_dir: str | os.PathLike | None = None, *, resume: bool
       be empty) unless ``resume`` (continue from its last checkpoint; its config must equal
       ``spec``) or ``overwrite`` (delete it first).
     num_devices: shard the runs over this many local devices (None: all).
-    progress: print progress lines (True), not (False), or a :class:`Progress` to report to.
+    progress: print progress lines (True), not (False: the compiled programs then carry no
+      progress callback, so JAX's persistent compilation cache can keep them), or a
+      :class:`Progress` to report to.
     progress_interval_s: least seconds between progress lines.
     write_plot: write ``curve.png``.
     save_checkpoints: write checkpoints into ``run_dir`` (False: only the other files; the run
@@ -321,11 +323,13 @@ def run(spec: RunSpec, run_dir: str | os.PathLike | None = None, *, resume: bool
                   save_checkpoints=save_checkpoints, say=say)
   if isinstance(progress, progress_lib.Progress):
     prog = progress
-  else:
+  elif progress:
     prog = progress_lib.Progress(plan.num_runs,
                                  plan.trainer.num_logs * plan.trainer.steps_per_log,
                                  f"{spec.algorithm} {spec.env} x{plan.num_runs}",
-                                 interval_s=progress_interval_s if progress else None)
+                                 interval_s=progress_interval_s)
+  else:   # no progress: the programs carry no host callback (JAX's persistent cache takes them)
+    prog = None
   sink = loggers.open_logger(logger if plan.main else "none", plan.run_dir, spec.to_dict())
   try:
     if plan.resuming and (plan.run_dir / rundir.SUMMARY).exists():
@@ -423,12 +427,14 @@ def _prepare(spec: RunSpec, run_dir, *, resume: bool, overwrite: bool, num_devic
                versions=rundir.versions(list(mesh.devices.flat)))
 
 
-def _compile(plan: _Plan, prog: progress_lib.Progress) -> _Execution:
+def _compile(plan: _Plan, prog: progress_lib.Progress | None) -> _Execution:
   """Compiles the sharded init and runs it; the chunk programs are compiled on first use.
 
   A chunk is ``shard_map`` over the run axis of the trainer's own loop
   (:meth:`~jaxrl.agents.Trainer.run`) on the batched trainer (``vmap`` over runs inside the
-  ``scan``, so the progress callback fires once per logging interval and device).
+  ``scan``, so the progress callback fires once per logging interval and device). Without a
+  ``prog`` the programs have no callback: JAX's persistent compilation cache, when it is on,
+  can then store and reuse them (it refuses programs with host callbacks).
   """
   batched = plan.trainer.batched()
   runs = P(devices_lib.AXIS)
@@ -436,7 +442,8 @@ def _compile(plan: _Plan, prog: progress_lib.Progress) -> _Execution:
   def make_chunk(length):
     def chunk_fn(carry, hp, ids, start):
       carry, metrics = batched.run(carry, start, length, hp,
-                                   on_log=lambda i, m: prog.hook(ids, m))
+                                   on_log=None if prog is None else
+                                   (lambda i, m: prog.hook(ids, m)))
       return carry, jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), metrics)
     sharded = jax.shard_map(chunk_fn, mesh=plan.mesh, in_specs=(runs, runs, runs, P()),
                             out_specs=(runs, runs), check_vma=False)
@@ -552,7 +559,7 @@ def _all_damaged(plan: _Plan, damaged: list) -> str:
           "is kept aside until the new one finishes).")
 
 
-def _chunk_loop(plan: _Plan, exe: _Execution, prog: progress_lib.Progress, t_wall: float,
+def _chunk_loop(plan: _Plan, exe: _Execution, prog: progress_lib.Progress | None, t_wall: float,
                 stop_after_chunks: int | None, sink: loggers.Logger | None = None) -> None:
   """Runs the remaining chunks; after each, a checkpoint, the metrics file and the logger (host
   side, from the metrics already fetched: nothing is added to the compiled loop)."""
@@ -561,7 +568,8 @@ def _chunk_loop(plan: _Plan, exe: _Execution, prog: progress_lib.Progress, t_wal
   remaining = trainer.num_logs - exe.logs_done
   for length in {min(plan.chunk, remaining), remaining % plan.chunk} - {0}:
     _compiled_chunk(plan, exe, length)    # every chunk length compiled before the clock starts
-  prog.start(exe.logs_done * trainer.steps_per_log)
+  if prog is not None:
+    prog.start(exe.logs_done * trainer.steps_per_log)
   chunks = 0
   while exe.logs_done < trainer.num_logs:
     length = min(plan.chunk, trainer.num_logs - exe.logs_done)
