@@ -23,6 +23,8 @@ from flax import struct
 
 from jaxrl.training import checkpoints
 
+from tests.conftest import xla_flags
+
 
 class TrainState(NamedTuple):
   params: dict
@@ -268,7 +270,8 @@ def test_restore_sharded_over_two_devices(tmp_path):
         assert np.asarray(x).tobytes() == np.asarray(y).tobytes()
       print("OK")
   """)
-  env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_force_host_platform_device_count=2")
+  env = dict(os.environ, JAX_PLATFORMS="cpu",
+             XLA_FLAGS=xla_flags("--xla_force_host_platform_device_count=2"))
   result = subprocess.run(
       [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
   )

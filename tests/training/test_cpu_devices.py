@@ -12,6 +12,7 @@ import textwrap
 import pytest
 
 from jaxrl import cpu_devices
+from tests.conftest import FAST_COMPILE
 
 SCRIPT = textwrap.dedent("""
     import json, sys
@@ -55,8 +56,10 @@ SCRIPT = textwrap.dedent("""
 
 
 def _run(code, **env):
+  # the session's compile flags (tests/conftest.py) but no device count unless the test sets one
   env = {k: v for k, v in dict(os.environ, JAX_PLATFORMS="cpu", **env).items()
          if k not in ("XLA_FLAGS", "JAX_NUM_CPU_DEVICES") or k in env}
+  env["XLA_FLAGS"] = " ".join([FAST_COMPILE, env.get("XLA_FLAGS", "")]).strip()
   proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                         timeout=600, check=False)
   assert proc.returncode == 0, proc.stderr[-3000:]
@@ -90,6 +93,7 @@ def test_the_jaxrl_command_splits_seeds_over_the_cores(tmp_path):
   """`python -m jaxrl` (the `jaxrl` command) with 2 forced cores: 2 seeds on 2 devices."""
   out = tmp_path / "run"
   env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "JAX_NUM_CPU_DEVICES")}
+  env["XLA_FLAGS"] = FAST_COMPILE
   proc = subprocess.run(
       [sys.executable, "-m", "jaxrl", "train", "a2c", "--env", "Probe2-v0", "--num-seeds", "2",
        "--total-steps", "400", "--num-envs", "2", "--num-steps", "5", "--log-every", "200",

@@ -11,6 +11,7 @@ from jaxrl import envs
 from jaxrl import training
 from jaxrl.agents import DQNConfig
 from jaxrl.training import extension
+from tests import codegen
 
 # DQN on probe 3; epsilon decays over 1,000 env steps (a step count, not a fraction of the run).
 CFG = DQNConfig(total_steps=1_000, num_envs=4, log_every=100, eval_every=200, learning_starts=100,
@@ -27,9 +28,12 @@ def same(a: dict, b: dict) -> bool:
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
-  """SPEC run to the end: ``(run directory, result)``; tests that change it work on a copy."""
+  """SPEC run to the end: ``(run directory, result)``; tests that change it work on a copy.
+  Compiled with XLA's default code generation, as the bitwise extension test needs
+  (``tests/codegen.py``)."""
   run_dir = tmp_path_factory.mktemp("ext") / "short"
-  return run_dir, training.run(SPEC, run_dir, **QUIET)
+  with codegen.default():
+    return run_dir, training.run(SPEC, run_dir, **QUIET)
 
 
 @pytest.fixture(scope="module")
@@ -40,18 +44,20 @@ def finished(finished_run):
 def test_extended_run_equals_a_straight_run(finished_run, tmp_path):
   # a finished run to N, extended to 2N (stopped once on the way and resumed), gives bitwise the
   # metrics of a run straight to 2N: the chunks after N are the ones the straight run executes
+  # (with XLA's default code generation: a bitwise claim about the code users run)
   long = dataclasses.replace(SPEC, config=dataclasses.replace(CFG, total_steps=2_000))
-  straight = training.run(long, tmp_path / "straight", **QUIET)
   short_dir, short = finished_run
   shutil.copytree(short_dir, tmp_path / "ext")
   assert short.metrics["env_steps"].shape == (1, 2, 10)
   said = []
-  with pytest.raises(training.Interrupted):
-    training.resume(tmp_path / "ext", total_steps=2_000, stop_after_chunks=1, progress=False,
-                    log=said.append, write_plot=False)
+  with codegen.default():
+    straight = training.run(long, tmp_path / "straight", **QUIET)
+    with pytest.raises(training.Interrupted):
+      training.resume(tmp_path / "ext", total_steps=2_000, stop_after_chunks=1, progress=False,
+                      log=said.append, write_plot=False)
+    assert not (tmp_path / "ext" / "summary.json").exists()    # unfinished again
+    extended = training.resume(tmp_path / "ext", **QUIET)
   assert "extending" in said[0] and "1,000 to 2,000" in said[0]
-  assert not (tmp_path / "ext" / "summary.json").exists()    # unfinished again
-  extended = training.resume(tmp_path / "ext", **QUIET)
   assert same(extended.metrics, straight.metrics)
   saved = json.loads((tmp_path / "ext" / "config.json").read_text())
   assert saved["config"]["total_steps"] == 2_000

@@ -10,6 +10,8 @@ import subprocess
 import sys
 import textwrap
 
+from tests.conftest import xla_flags
+
 WORKER = textwrap.dedent("""
     import json, pathlib, sys
     import jax
@@ -67,14 +69,15 @@ def test_two_processes_equal_one_and_resume_past_a_damaged_checkpoint(tmp_path):
   port = str(_free_port())
   procs = []
   for pid in (0, 1):
-    e = dict(env, XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    e = dict(env, XLA_FLAGS=xla_flags("--xla_force_host_platform_device_count=2"))
     procs.append(subprocess.Popen(
         [sys.executable, str(script), str(pid), port, str(tmp_path / f"p{pid}.json"),
          str(tmp_path / "run")], env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
   single = subprocess.run(
       [sys.executable, str(script), "-1", "0", str(tmp_path / "single.json"),
        str(tmp_path / "single-run")],
-      env=dict(env, XLA_FLAGS="--xla_force_host_platform_device_count=4"), capture_output=True,
+      env=dict(env, XLA_FLAGS=xla_flags("--xla_force_host_platform_device_count=4")),
+      capture_output=True,
       text=True, timeout=600, check=False)
   for p in procs:
     _, err = p.communicate(timeout=600)

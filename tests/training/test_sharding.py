@@ -6,6 +6,8 @@ import subprocess
 import sys
 import textwrap
 
+from tests.conftest import xla_flags
+
 SCRIPT = textwrap.dedent("""
     import json, sys
     import jax
@@ -48,7 +50,7 @@ SCRIPT = textwrap.dedent("""
 
 
 def test_four_devices_equal_one():
-  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4",
+  env = dict(os.environ, XLA_FLAGS=xla_flags("--xla_force_host_platform_device_count=4"),
              JAX_PLATFORMS="cpu")
   proc = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
                         env=env, timeout=600, check=False)
