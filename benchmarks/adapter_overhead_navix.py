@@ -5,19 +5,22 @@ Both sides step ``E`` vmapped copies of one navix environment ``T`` times in one
 
 * raw: navix's ``reset`` and ``step`` (navix's own lazy auto-reset: a ``lax.cond``, a select under
   ``vmap``);
-* adapter: ``envs.make("navix:...")``'s ``reset`` and ``step`` (navix's non-resetting ``_step``, a
-  reset from the step's key, a select; float32 observations, ``info["final_observation"]``), with
-  the per-environment step keys split in the loop as any gymnax caller does.
+* adapter: ``envs.make("navix:...")``'s ``reset`` and ``step`` (navix's non-resetting ``_step``,
+  then a ``lax.cond`` to navix's reset from the key navix keeps in its state; float32
+  observations, ``info["final_observation"]``), with the per-environment step keys split in the
+  loop as any gymnax caller does.
 
 Compilation is excluded (one warm-up call each); the two are timed alternately, rep by rep, and
 the medians reported as a markdown row (suite, environment, envs, raw and adapter steps/s,
 overhead in percent of the raw rate).
 
-What the overhead is: the per-environment key split of each step, which gymnax's interface asks
-of its caller (``step(key, ...)``) and navix's does not (it carries a key in its state). With the
-step keys fixed instead, the adapter ran at the raw rate (Empty-8x8, 256 x 1000, a loaded 2-core
-CPU: medians 0.270 s raw, 0.288 s adapter, 0.270 s adapter with fixed keys); the rest of the step
-(``_step``, reset, select) is what navix's own step does.
+What was the overhead (+0.8% to +64.5% before 2026-12-06): the adapter selected the reset with
+``jnp.where`` over the two timesteps. The values are those of a ``lax.cond`` (under ``vmap`` both
+are a select), but XLA:CPU ran the where's program at about 0.73x navix's rate when its two
+threads were free to take it, and at navix's rate when pinned to one core (``taskset -c 0``:
++3.6%), so the figure swung with what else the machine ran. With the cond the adapter ran at
+1.4-2.2x navix's own ``step`` in five runs on a quiet 2-core CPU (one run at 0.87x), and at 1.2x
+pinned to one core (BENCHMARKS.md). ``navix_step_variants.py`` times the compositions side by side.
 
     .venv/bin/python benchmarks/adapter_overhead_navix.py [--env Navix-Empty-8x8-v0]
         [--num-envs 256] [--steps 5000] [--repeats 7] [--quick]

@@ -1,7 +1,9 @@
 """Diagnostic for the navix adapter overhead (BENCHMARKS.md, "Adapter overhead"): navix's own
 step, the adapter's composition of navix's pieces (where / cond / pre-transition key), and the
 adapter's env.step with and without the per-env key split, in one process with typed keys.
-Disagrees with adapter_overhead_navix.py (there the adapter is slower); not yet explained.
+The where composition is the one the adapter used until 2026-12-06: on two free threads XLA:CPU
+ran it at about 0.73x navix's rate in adapter_overhead_navix.py's loop (and faster here, with
+the action keys pre-split); the cond composition, the adapter's now, ran at 1.4-2.2x there.
 
     .venv/bin/python benchmarks/navix_step_variants.py
 """
