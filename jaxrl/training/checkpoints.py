@@ -68,6 +68,30 @@ weakly typed, so a restored state promotes dtypes and hits the ``jit`` cache lik
 
 Orbax is used synchronously (``save`` returns once the checkpoint is on disk) and its per-save INFO
 logging is silenced for the duration of each call; its warnings and errors still show.
+
+Why not orbax's ``CheckpointManager``: it would replace the step folders, rename, pruning and
+latest-step bookkeeping here, and it keeps two of the guarantees the tests pin: bitwise resume (it
+saves through the same PyTree handler) and several hosts (barriers around each save; process 0
+alone renames and deletes). It breaks the other three. Checked with orbax-checkpoint 0.11.22 (the
+lowest supported) and 0.12.8 on a local directory, synchronous saves, ``step_prefix="step"``,
+``step_format_fixed_length=8``, ``max_to_keep=2``:
+
+- Integrity: it checks none. On a POSIX path a step is complete when its folder name matches and
+  lacks ``.orbax-checkpoint-tmp`` (``validate_atomic_rename_final_path`` in
+  ``_src/path/atomicity.py``; ``is_checkpoint_finalized`` in 0.11.22's ``_src/path/step.py``).
+  With one bit flipped at each of 41 places in an array file, ``restore`` returned other numbers
+  without an error at 39 of them. Recording hashes inside the folder before it appears would take a
+  ``CheckpointHandler`` or ``temporary_path_class`` of our own around orbax's private finalize
+  sequence (handler ``finalize``, ``_CHECKPOINT_METADATA`` update, rename).
+- Fallback past a damaged checkpoint: ``all_steps()`` and ``latest_step()`` count a step whose
+  array file was truncated to 20 bytes, and an empty ``step_00000009/`` folder (then the latest),
+  so the list of complete steps has to stay here (``test_half_written_checkpoints_are_ignored``).
+- Atomic appearance: a step appears by one rename, but a save that raises leaves its
+  ``step_XXXXXXXX.orbax-checkpoint-tmp`` folder behind (``test_failed_save_leaves_previous_latest``
+  pins that nothing is left); old steps are deleted in place (``rmtree``, from 0.12 a parallel
+  unlink of each file first; ``_src/path/deleter.py``), so a kill while pruning leaves a partly
+  deleted step that the rule above counts as complete; and orbax fsyncs neither its JSON files nor
+  the folder before the rename.
 """
 
 from __future__ import annotations
