@@ -3,12 +3,15 @@
 #   make test  -- set up a virtual environment and run the test suite, then `make test-lowest`
 #   make test-lowest -- install jaxrl with the LOWEST dependency versions pyproject.toml declares
 #                       (constraints-lowest.txt) in its own venv and run a smoke set on them
+#   make bench-gpu   -- on a GPU machine with a CUDA jax: install the rest from the wheels
+#                       benchmarks/gpu/prepare_wheels.sh downloaded, run the GPU figures
+#                       (ARGS="--out DIR", "--dry-run", ...: see benchmarks/gpu/run.py)
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 LOWEST ?= .venv-lowest
 
-.PHONY: run test test-lowest setup clean
+.PHONY: run test test-lowest setup clean bench-gpu
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +51,10 @@ test-lowest: $(LOWEST)/.installed
 	$(LOWEST)/bin/python .ci/smoke.py
 	$(LOWEST)/bin/python -m pytest -p no:cacheprovider -x tests/test_dependencies.py \
 	  tests/test_public_api.py
+
+# No venv to set up here: the GPU machine's Python has its jax (see benchmarks/gpu/run.sh).
+bench-gpu:
+	benchmarks/gpu/run.sh $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(LOWEST)

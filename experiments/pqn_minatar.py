@@ -16,6 +16,17 @@ import agent_runs
 from jaxrl.agents import pqn
 
 
+def purejaxql_config(total: int, log_every: int | None = None) -> pqn.PQNConfig:
+  """purejaxql's MinAtar setting for ``total`` env steps (a multiple of ``log_every``, by default
+  16 rollouts of 128 x 32 steps); ``benchmarks/gpu/run.py`` times it at purejaxql's 10M."""
+  per_log = 128 * 32 * 16 if log_every is None else log_every
+  return pqn.PQNConfig(
+      total_steps=total, num_envs=128, num_steps=32, num_epochs=2, num_minibatches=32,
+      network="cnn", layer_norm=True, learning_rate=5e-4, q_lambda=0.65, reward_scale=1.0,
+      epsilon_end=0.05, epsilon_decay_steps=0.1 * total, log_every=per_log, eval_every=per_log,
+      eval_episodes=16, eval_max_steps=2_000)
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__)
   parser.add_argument("--seeds", type=int, default=4)
@@ -24,11 +35,7 @@ def main():
   args = parser.parse_args()
   per_log = 128 * 32 * 16
   total = args.total_steps - args.total_steps % per_log
-  config = pqn.PQNConfig(
-      total_steps=total, num_envs=128, num_steps=32, num_epochs=2, num_minibatches=32,
-      network="cnn", layer_norm=True, learning_rate=5e-4, q_lambda=0.65, reward_scale=1.0,
-      epsilon_end=0.05, epsilon_decay_steps=0.1 * total, log_every=per_log, eval_every=per_log,
-      eval_episodes=16, eval_max_steps=2_000)
+  config = purejaxql_config(total)
   agent_runs.experiment("pqn_minatar_breakout", pqn, config, "Breakout-MinAtar",
                         seeds=args.seeds, seed=args.seed, target=None, target_words="")
 
