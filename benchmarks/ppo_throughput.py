@@ -12,9 +12,11 @@ interleaved runs. jaxrl is timed twice: ``jit(vmap(train))(keys)`` on one CPU de
 runs), and as ``jaxrl train`` runs it, the seeds split over one CPU device per core
 (``jaxrl.cpu_devices.use_all_cores`` + ``devices.shard_runs``; one seed cannot be split). Points
 at 1, 32 and 128 seeds (same steps per seed for both sides at each point); plus gymnax CartPole
-alone with 5 envs (both gymnax versions), and one seed's floor (``network_floor``: the network
-passes the setting requires, timed alone, plus the bare environment; how fast any implementation
-could go here). rejax 0.1.3 runs in ``benchmarks/.venv-rejax`` (created by
+alone with 5 envs (both gymnax versions), and at each point the floor (``network_floor``: the
+network passes the setting requires for all the seeds, timed alone, plus the bare environment
+stepped for seeds x 5 envs; how fast any implementation could go here), on one device and split
+over the devices as the all-cores run is, so that each jaxrl rate is reported as a share of the
+floor on the same devices. rejax 0.1.3 runs in ``benchmarks/.venv-rejax`` (created by
 ``dqn_throughput.ensure_rejax_venv``) through ``rejax_ppo_runner.py``. Every compile and timed
 call runs under ``pg_throughput``'s watchdog.
 
@@ -63,40 +65,69 @@ def jaxrl_config(total: int) -> ppo.PPOConfig:
       log_every=total, eval_every=total, eval_episodes=1)
 
 
-def network_floor(total: int, repeats: int = 3) -> dict:
-  """Seconds one seed's run of ``total`` steps spends in network passes that any PPO with this
-  setting must do, timed alone (median of ``repeats``): per minibatch update the forward and
-  backward passes of the two 64x64 tanh MLPs on 100 rows (the gradients kept, nothing else: no
-  loss terms, no optimizer); per rollout step the actor's forward on 5 observations; per rollout
-  the critic's forward on its 500 observations. Add the bare environment's time for a floor that
-  no implementation on this machine goes below (sampling, GAE, shuffling, losses and the
-  optimizer all come on top)."""
+def network_floor(seeds: int, total: int, mesh=None, repeats: int = 3) -> dict:
+  """Seconds that ``seeds`` independent runs of ``total`` steps each spend in the work any PPO
+  with this setting must do, each part timed alone as one program over all the seeds (median of
+  ``repeats``): per minibatch update the forward and backward passes of the two 64x64 tanh MLPs
+  on 100 rows (the gradients kept, nothing else: no loss terms, no optimizer); per rollout step
+  the actor's forward on 5 observations; per rollout the critic's forward on its 500
+  observations; and the bare environment, ``seeds`` x 5 envs stepped with random actions. Their
+  sum is a floor that no implementation on this machine goes below (sampling, GAE, shuffling,
+  losses and the optimizer all come on top).
+
+  Each part is ``vmap`` over the seeds of a one-seed ``lax.scan`` (each seed its own parameters
+  and inputs), as ``jit(vmap(train))`` batches PPO's seeds. ``mesh=None``: jitted on one device;
+  a mesh: the seeds split over its devices with ``devices.shard_runs``, as the all-cores PPO run
+  is split, so the floor of N seeds on D devices is N/D seeds' floor on each device in parallel.
+  """
   env, env_params = make("CartPole-v1")
   obs_dim = env.observation_space(env_params).shape[0]
   net = networks.make_actor_critic("mlp", 2, (obs_dim,), hidden_sizes=(64, 64))
-  params = net.init(jax.random.PRNGKey(0), jnp.zeros((obs_dim,)))
+  params = jax.vmap(lambda k: net.init(k, jnp.zeros((obs_dim,))))(seed_keys(seeds, 0))
   iterations = total // (NUM_ENVS * NUM_STEPS)
   updates = iterations * EPOCHS * MINIBATCHES
   rows = NUM_ENVS * NUM_STEPS // MINIBATCHES
-  data = lambda *shape: jax.random.normal(jax.random.PRNGKey(1), shape)  # noqa: E731
+  env_steps = total // NUM_ENVS
+  data = lambda *shape: jax.random.normal(jax.random.PRNGKey(1), (seeds,) + shape)  # noqa: E731
 
   def passes(p, obs):
     pi, v = net.apply(p, obs)
     return jnp.sum(pi) + jnp.sum(v)
 
-  def scan(body):
-    return jax.jit(lambda p, xs: jax.lax.scan(lambda c, x: (body(p, x), None),
-                                              body(p, xs[0]), xs)[0])
+  def scan(body):   # one seed: body(p, x) for each slice x of xs, the last result kept
+    return lambda p, xs: jax.lax.scan(lambda c, x: (body(p, x), None), body(p, xs[0]), xs)[0]
 
-  parts = dict(   # name: (program, its inputs [N, rows, obs_dim], one slice per scan step)
-      update_passes=(scan(jax.grad(passes)), data(updates, rows, obs_dim)),
+  def bare_env(key):   # one seed: its 5 envs, random actions, every step's outputs consumed
+    _, state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(key, NUM_ENVS),
+                                                       env_params)
+
+    def step(carry, k):
+      state, acc = carry
+      ka, ks = jax.random.split(k)
+      a = jax.random.randint(ka, (NUM_ENVS,), 0, 2)
+      obs, state, r, _, _, _ = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
+          jax.random.split(ks, NUM_ENVS), state, a, env_params)
+      return (state, acc + jnp.sum(r) + jnp.sum(obs)), None
+
+    return jax.lax.scan(step, (state, jnp.float32(0)), jax.random.split(key, env_steps))[0][1]
+
+  parts = dict(   # name: (one seed's program, its inputs with the seed axis first)
+      update_passes=(scan(jax.grad(passes)), (params, data(updates, rows, obs_dim))),
       actor_per_step=(scan(lambda p, o: net.apply(p, o)[0]),
-                      data(iterations * NUM_STEPS, NUM_ENVS, obs_dim)),
+                      (params, data(iterations * NUM_STEPS, NUM_ENVS, obs_dim))),
       critic_per_rollout=(scan(lambda p, o: net.apply(p, o)[1]),
-                          data(iterations, NUM_ENVS * NUM_STEPS, obs_dim)))
-  out = {name: common.time_call(functools.partial(fn, params, xs), repeats=repeats)[0]
-         for name, (fn, xs) in parts.items()}
-  return dict(seconds=out, updates=updates, rows=rows, total_steps=total)
+                          (params, data(iterations, NUM_ENVS * NUM_STEPS, obs_dim))),
+      bare_env=(bare_env, (seed_keys(seeds, 1),)))
+  out = {}
+  for name, (one_seed, args) in parts.items():
+    if mesh is None:
+      program = jax.jit(jax.vmap(one_seed))
+    else:
+      program = devices.shard_runs(jax.vmap(one_seed), mesh)
+      args = devices.put(jax.device_get(args), mesh)   # on the devices before timing
+    out[name] = common.time_call(functools.partial(program, *args), repeats=repeats)[0]
+  return dict(seconds=out, total_s=sum(out.values()), seeds=seeds, updates=updates, rows=rows,
+              total_steps=total, devices=1 if mesh is None else int(mesh.devices.size))
 
 
 class JaxrlPPO:
@@ -166,10 +197,6 @@ def main():
   with dog.guard("bare env"):
     res["bare_env"] = dict(jaxrl=bare_env_rate(NUM_ENVS, bare_steps),
                            rejax=rejax("bare_env", num_envs=NUM_ENVS, steps=bare_steps))
-  floor_total = next((total for seeds, total in points if seeds == 1), None)
-  if floor_total is not None:
-    with dog.guard("network floor"):
-      res["floor"] = network_floor(floor_total)
   for seeds, total in points:
     where = f"seeds={seeds} T={total}"
     p = dict(seeds=seeds, total_steps=total, compile={},
@@ -190,6 +217,12 @@ def main():
     p["steps_per_s"] = {name: seeds * runs[-1]["env_steps_per_seed"] /
                         statistics.median(r["wall_s"] for r in runs)
                         for name, runs in p["runs"].items()}
+    with dog.guard(f"{where}: floor, 1 device"):
+      p["floor"] = network_floor(seeds, total, repeats=args.repeats)
+    with dog.guard(f"{where}: floor, split"):
+      p["floor_split"] = network_floor(seeds, total, devices.make_mesh(seeds), args.repeats)
+    for key in ("floor", "floor_split"):
+      p["steps_per_s"][key] = seeds * total / p[key]["total_s"]
     rejax("free", seeds=seeds, total_timesteps=total)
     for agent in mine.values():
       agent.free(seeds, total)
@@ -241,22 +274,40 @@ def build_report(res):
            f"{p0['rejax'][-1]['actor_updates_per_seed']} (actor; critic the same), jaxrl "
            f"{p0['jaxrl'][-1]['updates_per_seed']} (one joint step on actor and critic).\n")
   by = {p["seeds"]: p["steps_per_s"] for p in res["points"]}
-  if "floor" in res and 1 in by:
-    f, total = res["floor"], res["floor"]["total_steps"]
-    env_s = total / b["jaxrl"]["steps_per_s"]
-    floor_s = sum(f["seconds"].values()) + env_s
-    wall = {name: total / rate for name, rate in by[1].items()}
-    sec = f["seconds"]
+  one = next((p for p in res["points"] if p["seeds"] == 1), None)
+  if one is not None:
+    f, total, sec = one["floor"], one["total_steps"], one["floor"]["seconds"]
+    floor_s = f["total_s"]
+    wall = {name: total / by[1][name] for name in ("rejax", "jaxrl")}
     L.append(f"One seed's floor on this machine, measured in this run (`network_floor`): of "
              f"{total:,} steps, {f['updates']:,} minibatch updates' forward+backward passes of "
              f"both networks on {f['rows']} rows {sec['update_passes']:.3f} s, the actor on "
              f"{NUM_ENVS} observations per step {sec['actor_per_step']:.3f} s, the critic on "
              f"each rollout's {NUM_ENVS * NUM_STEPS} {sec['critic_per_rollout']:.3f} s, the bare "
-             f"environment "
-             f"{env_s:.3f} s: **{floor_s:.3f} s**. rejax takes {wall['rejax']:.3f} s "
-             f"({floor_s / wall['rejax']:.0%} of its time is the floor), jaxrl "
-             f"{wall['jaxrl']:.3f} s ({floor_s / wall['jaxrl']:.0%}); an implementation with "
-             f"nothing but the floor would run at {wall['rejax'] / floor_s:.2f}x rejax.\n")
+             f"environment {sec['bare_env']:.3f} s: **{floor_s:.3f} s**. rejax takes "
+             f"{wall['rejax']:.3f} s ({floor_s / wall['rejax']:.0%} of its time is the floor), "
+             f"jaxrl {wall['jaxrl']:.3f} s ({floor_s / wall['jaxrl']:.0%}); an implementation "
+             f"with nothing but the floor would run at {wall['rejax'] / floor_s:.2f}x rejax.\n")
+  L.append("The floor at every point (`network_floor(seeds, ...)`, measured in this run next to "
+           "its point): the same parts for all the seeds at once, each a `vmap` over the seeds, "
+           "on one device (`jit`) and split over the devices as the all-cores run is "
+           "(`devices.shard_runs`: N/D seeds on each of D devices in parallel); steps/s = seeds "
+           "x steps/seed / the parts' summed time. jaxrl's rate as a share of the floor's rate "
+           "on the same devices (100% = nothing but the floor):\n")
+  L.append("| seeds | steps/seed | rejax PPO steps/s | jaxrl PPO, 1 device | jaxrl PPO, all "
+           "cores (devices) | floor, 1 device | floor, split | jaxrl / floor, 1 device | "
+           "jaxrl / floor, split | floor parts, 1 device: updates / actor / critic / env (s) |")
+  L.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+  for p in res["points"]:
+    s, sec = p["steps_per_s"], p["floor"]["seconds"]
+    parts = " / ".join(f"{sec[n]:.3f}" for n in
+                       ("update_passes", "actor_per_step", "critic_per_rollout", "bare_env"))
+    L.append(f"| {p['seeds']} | {p['total_steps']:,} | {k(s['rejax'])} | {k(s['jaxrl'])} | "
+             f"{k(s['jaxrl_cores'])} ({p['devices_used']}) | {k(s['floor'])} | "
+             f"{k(s['floor_split'])} ({p['floor_split']['devices']}) | "
+             f"{s['jaxrl'] / s['floor']:.0%} | {s['jaxrl_cores'] / s['floor_split']:.0%} | "
+             f"{parts} |")
+  L.append("")
   L.append("Target (jaxrl PPO >= 1.5x rejax PPO's steps/s), as `jaxrl train` runs it (all "
            "cores) and on one device:\n")
   for s in (1, 32, 128):
