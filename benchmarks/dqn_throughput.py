@@ -226,11 +226,12 @@ class JaxrlSide:
     self.prepared.pop((seeds, total_timesteps, updates), None)
 
 
-def bare_env_rate(num_envs: int, steps: int, repeats: int = 3) -> dict:
-  """jaxrl's CartPole-v1 (gymnax 1.x), vmapped over num_envs, random actions, lax.scan."""
+def bare_env_program(num_envs: int, steps: int):
+  """One key -> a number: jaxrl's CartPole-v1 (gymnax 1.x), ``num_envs`` envs vmapped, random
+  actions, ``steps`` steps in a ``lax.scan``, every step's outputs consumed (not jitted: callers
+  jit it, or vmap it over seeds first, as ``ppo_throughput.network_floor`` does)."""
   env, params = make("CartPole-v1")
 
-  @jax.jit
   def run(key):
     _, state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(key, num_envs), params)
 
@@ -244,6 +245,13 @@ def bare_env_rate(num_envs: int, steps: int, repeats: int = 3) -> dict:
 
     (_, total), _ = jax.lax.scan(body, (state, jnp.float32(0)), jax.random.split(key, steps))
     return total
+
+  return run
+
+
+def bare_env_rate(num_envs: int, steps: int, repeats: int = 3) -> dict:
+  """Steps/s of :func:`bare_env_program`, jitted (median of ``repeats``, compile excluded)."""
+  run = jax.jit(bare_env_program(num_envs, steps))
 
   jax.block_until_ready(run(jax.random.PRNGKey(0)))
   times = []

@@ -46,7 +46,8 @@ from jaxrl import cpu_devices  # noqa: E402
 cpu_devices.use_all_cores()    # before any JAX computation: one CPU device per core
 
 import common  # noqa: E402
-from dqn_throughput import bare_env_rate, ensure_rejax_venv, jaxrl_versions  # noqa: E402
+from dqn_throughput import (bare_env_program, bare_env_rate, ensure_rejax_venv,  # noqa: E402
+                            jaxrl_versions)
 from pg_throughput import RejaxPPO, Watchdog, log, seed_keys  # noqa: E402
 from jaxrl import networks  # noqa: E402
 from jaxrl.agents import ppo  # noqa: E402
@@ -97,27 +98,13 @@ def network_floor(seeds: int, total: int, mesh=None, repeats: int = 3) -> dict:
   def scan(body):   # one seed: body(p, x) for each slice x of xs, the last result kept
     return lambda p, xs: jax.lax.scan(lambda c, x: (body(p, x), None), body(p, xs[0]), xs)[0]
 
-  def bare_env(key):   # one seed: its 5 envs, random actions, every step's outputs consumed
-    _, state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(key, NUM_ENVS),
-                                                       env_params)
-
-    def step(carry, k):
-      state, acc = carry
-      ka, ks = jax.random.split(k)
-      a = jax.random.randint(ka, (NUM_ENVS,), 0, 2)
-      obs, state, r, _, _, _ = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
-          jax.random.split(ks, NUM_ENVS), state, a, env_params)
-      return (state, acc + jnp.sum(r) + jnp.sum(obs)), None
-
-    return jax.lax.scan(step, (state, jnp.float32(0)), jax.random.split(key, env_steps))[0][1]
-
   parts = dict(   # name: (one seed's program, its inputs with the seed axis first)
       update_passes=(scan(jax.grad(passes)), (params, data(updates, rows, obs_dim))),
       actor_per_step=(scan(lambda p, o: net.apply(p, o)[0]),
                       (params, data(iterations * NUM_STEPS, NUM_ENVS, obs_dim))),
       critic_per_rollout=(scan(lambda p, o: net.apply(p, o)[1]),
                           (params, data(iterations, NUM_ENVS * NUM_STEPS, obs_dim))),
-      bare_env=(bare_env, (seed_keys(seeds, 1),)))
+      bare_env=(bare_env_program(NUM_ENVS, env_steps), (seed_keys(seeds, 1),)))
   out = {}
   for name, (one_seed, args) in parts.items():
     if mesh is None:
