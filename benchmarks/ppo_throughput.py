@@ -66,6 +66,30 @@ def jaxrl_config(total: int) -> ppo.PPOConfig:
       log_every=total, eval_every=total, eval_episodes=1)
 
 
+def scan_last(body):
+  """One seed's pass over a stack of inputs: ``body(p, x)`` for each slice ``x`` of ``xs`` in a
+  ``lax.scan``, the last result kept (a floor part runs the same pass many times, as training
+  does, without the bookkeeping around it)."""
+  return lambda p, xs: jax.lax.scan(lambda c, x: (body(p, x), None), body(p, xs[0]), xs)[0]
+
+
+def time_floor_parts(parts: dict, mesh=None, repeats: int = 3) -> dict:
+  """Seconds of each floor part (``name: (one seed's program, its inputs with the seed axis
+  first)``), median of ``repeats`` after a warm-up call, the seeds batched with ``vmap`` as
+  ``jit(vmap(train))`` batches an agent's seeds. ``mesh=None``: jitted on one device; a mesh:
+  split over its devices with ``devices.shard_runs`` (inputs placed there before timing), as the
+  all-cores run is split. Shared by every agent's floor so that they are timed alike."""
+  out = {}
+  for name, (one_seed, args) in parts.items():
+    if mesh is None:
+      program = jax.jit(jax.vmap(one_seed))
+    else:
+      program = devices.shard_runs(jax.vmap(one_seed), mesh)
+      args = devices.put(jax.device_get(args), mesh)   # on the devices before timing
+    out[name] = common.time_call(functools.partial(program, *args), repeats=repeats)[0]
+  return out
+
+
 def network_floor(seeds: int, total: int, mesh=None, repeats: int = 3) -> dict:
   """Seconds that ``seeds`` independent runs of ``total`` steps each spend in the work any PPO
   with this setting must do, each part timed alone as one program over all the seeds (median of
@@ -95,24 +119,14 @@ def network_floor(seeds: int, total: int, mesh=None, repeats: int = 3) -> dict:
     pi, v = net.apply(p, obs)
     return jnp.sum(pi) + jnp.sum(v)
 
-  def scan(body):   # one seed: body(p, x) for each slice x of xs, the last result kept
-    return lambda p, xs: jax.lax.scan(lambda c, x: (body(p, x), None), body(p, xs[0]), xs)[0]
-
   parts = dict(   # name: (one seed's program, its inputs with the seed axis first)
-      update_passes=(scan(jax.grad(passes)), (params, data(updates, rows, obs_dim))),
-      actor_per_step=(scan(lambda p, o: net.apply(p, o)[0]),
+      update_passes=(scan_last(jax.grad(passes)), (params, data(updates, rows, obs_dim))),
+      actor_per_step=(scan_last(lambda p, o: net.apply(p, o)[0]),
                       (params, data(iterations * NUM_STEPS, NUM_ENVS, obs_dim))),
-      critic_per_rollout=(scan(lambda p, o: net.apply(p, o)[1]),
+      critic_per_rollout=(scan_last(lambda p, o: net.apply(p, o)[1]),
                           (params, data(iterations, NUM_ENVS * NUM_STEPS, obs_dim))),
       bare_env=(bare_env_program(NUM_ENVS, env_steps), (seed_keys(seeds, 1),)))
-  out = {}
-  for name, (one_seed, args) in parts.items():
-    if mesh is None:
-      program = jax.jit(jax.vmap(one_seed))
-    else:
-      program = devices.shard_runs(jax.vmap(one_seed), mesh)
-      args = devices.put(jax.device_get(args), mesh)   # on the devices before timing
-    out[name] = common.time_call(functools.partial(program, *args), repeats=repeats)[0]
+  out = time_floor_parts(parts, mesh, repeats)
   return dict(seconds=out, total_s=sum(out.values()), seeds=seeds, updates=updates, rows=rows,
               total_steps=total, devices=1 if mesh is None else int(mesh.devices.size))
 
