@@ -53,6 +53,7 @@ from gymnax.environments import spaces
 
 from jaxrl import validation
 from jaxrl.envs.options import EnvOption
+from jaxrl.envs.suites import SuiteIdentity
 
 __all__ = ("OBSERVATIONS", "NavixEnv", "make", "names", "options")
 
@@ -103,38 +104,28 @@ def _strong(tree: Any) -> Any:
   return jax.tree.map(lambda x: jnp.asarray(x, dtype=jnp.asarray(x).dtype), tree)
 
 
-class NavixEnv(gymnax_env.Environment):
-  """One navix environment with gymnax 1.x's interface; equal (and hashing) by name and options.
+class NavixEnv(SuiteIdentity, gymnax_env.Environment):
+  """One navix environment with gymnax 1.x's interface; equal (and hashing) by name and options
+  (:class:`~jaxrl.envs.suites.SuiteIdentity`).
 
-  The state is navix's ``Timestep``; ``env.navix_env`` is the navix environment itself.
+  The state is navix's ``Timestep``; ``env.navix_env`` (also ``env.unwrapped``) is the navix
+  environment itself.
   """
+
+  PREFIX = "navix"
 
   def __init__(self, name: str, max_steps: int = _DEFAULT_MAX_STEPS,
                observation: str = "symbolic"):
-    self._name = name
+    self._suite_name = name
     self.max_steps = int(max_steps)
     self.observation = observation
-    self.navix_env = navix.make(name, max_steps=self.max_steps,
-                                observation_fn=OBSERVATIONS[observation])
+    self._options = (("max_steps", self.max_steps), ("observation", self.observation))
+    self.navix_env = self._env = navix.make(name, max_steps=self.max_steps,
+                                            observation_fn=OBSERVATIONS[observation])
 
   @property
   def options(self) -> tuple[tuple[str, Any], ...]:
-    return (("max_steps", self.max_steps), ("observation", self.observation))
-
-  def __eq__(self, other: object) -> bool:
-    return (type(other) is type(self) and other._name == self._name
-            and other.options == self.options)
-
-  def __hash__(self) -> int:
-    return hash((type(self), self._name, self.options))
-
-  def __repr__(self) -> str:
-    opts = ", ".join(f"{k}={v!r}" for k, v in self.options)
-    return f"NavixEnv({self._name!r}, {opts})"
-
-  @property
-  def name(self) -> str:
-    return f"navix:{self._name}"
+    return self._options
 
   @property
   def default_params(self) -> gymnax_env.EnvParams:
