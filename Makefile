@@ -3,6 +3,8 @@
 #   make test  -- set up a virtual environment and run the test suite, then `make test-lowest`
 #   make test-lowest -- install jaxrl with the LOWEST dependency versions pyproject.toml declares
 #                       (constraints-lowest.txt) in its own venv and run a smoke set on them
+#   make docs        -- build the documentation site (docs/, Sphinx, warnings as errors) into
+#                       docs/_build/html; tests/test_docs.py builds it the same way in the suite
 #   make bench-gpu   -- on a GPU machine with a CUDA jax: install the rest from the wheels
 #                       benchmarks/gpu/prepare_wheels.sh downloaded, run the GPU figures
 #                       (ARGS="--out DIR", "--dry-run", ...: see benchmarks/gpu/run.py)
@@ -11,7 +13,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 LOWEST ?= .venv-lowest
 
-.PHONY: run test test-lowest setup clean bench-gpu
+.PHONY: run test test-lowest setup clean bench-gpu docs
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -52,9 +54,15 @@ test-lowest: $(LOWEST)/.installed
 	$(LOWEST)/bin/python -m pytest -p no:cacheprovider -x tests/test_dependencies.py \
 	  tests/test_public_api.py
 
+# -W: a warning (a broken cross-reference, an undocumented or missing name) fails the build.
+# -E: read every page again, so generated pages (docs/_ext/jaxrl_docs.py) follow the code.
+docs: setup
+	$(PY) -m sphinx -b html -W --keep-going -E -q docs docs/_build/html
+	@echo "docs built: docs/_build/html/index.html"
+
 # No venv to set up here: the GPU machine's Python has its jax (see benchmarks/gpu/run.sh).
 bench-gpu:
 	benchmarks/gpu/run.sh $(ARGS)
 
 clean:
-	rm -rf $(VENV) $(LOWEST)
+	rm -rf $(VENV) $(LOWEST) docs/_build

@@ -297,7 +297,7 @@ def make_trainer(name: str, config: Any, *, state_type: type, init_state: Callab
   Args:
     name, config: the algorithm's name and its config (an
       :class:`~jaxrl.agents.config.AgentConfig`).
-    state_type: the NamedTuple class of the agent's state (checked for :data:`STATE_FIELDS`).
+    state_type: the NamedTuple class of the agent's state (checked for ``STATE_FIELDS``).
     init_state: ``(key, hp) -> state``.
     iteration: ``(state, hp) -> (state, IterationStats)``.
     loop: the :class:`Intervals` of the run.
@@ -310,7 +310,7 @@ def make_trainer(name: str, config: Any, *, state_type: type, init_state: Callab
       interval's means divide by the static ``iterations_per_log``.
 
   Raises:
-    ValueError: the state lacks a field of :data:`STATE_FIELDS`.
+    ValueError: the state lacks a field of ``STATE_FIELDS``.
   """
   hp0 = config.hyperparams()
   missing = [f for f in STATE_FIELDS if f not in getattr(state_type, "_fields", ())]

@@ -18,7 +18,7 @@ probe  actions what happens                                       ``Q*`` (``g`` 
 5      2       start in s0 or s1; +1 when the action equals the   ``Q(s0) = [1, -1]``,
                state's index, -1 otherwise                        ``Q(s1) = [-1, 1]``
 6      2       4-cell chain, start in cell 2; left exit (2 cells  ``Q(2) = [2 g, 1]``,
-               away) pays 2, right exit (next cell) pays 1         ``Q(1) = [2, g max(2 g, 1)]``:
+               away) pays 2, right exit (next cell) pays 1        ``Q(1) = [2, g max(2 g, 1)]``:
                                                                   left is best iff ``g > 1/2``
 ====== ======= ================================================== ===============================
 

@@ -103,6 +103,7 @@ class RunSpec:
       object.__setattr__(self, name, validation.plain_scalar(getattr(self, name)))
 
   def to_dict(self) -> dict:
+    """The spec as plain JSON values: what ``config.json`` holds (:func:`load_spec` reads it)."""
     out = dict(
         jaxrl_run_spec=SPEC_VERSION, algorithm=self.algorithm, env=self.env,
         num_seeds=self.num_seeds, seed=self.seed, checkpoint_every=self.checkpoint_every,
