@@ -356,7 +356,7 @@ def agent_reference(name: str) -> str:
 def agents_table() -> str:
   rows = ["| agent | what it is | config |", "|---|---|---|"]
   for name, (module_name, cls, description) in agents().items():
-    rows.append(f"| [{name}]({_agent_doc(name)}) | {description} | "
+    rows.append(f"| [{name}]({_agent_doc(name)}.md) | {description} | "
                 f"{{py:class}}`~{cls.__module__}.{cls.__name__}` |")
   return "\n".join(rows) + "\n"
 
