@@ -41,7 +41,7 @@ html_theme_options = {"description": "Reinforcement learning in JAX, compiled en
 html_static_path = []
 html_title = "jaxrl"
 
-myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist", "html_image"]
 myst_heading_anchors = 3
 
 # Docstrings are Google style (Args:, Returns:, Attributes:, Raises:) with reST inside.
@@ -49,7 +49,9 @@ napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 napoleon_use_ivar = True          # "Attributes:" as fields: no second target beside :members:
 napoleon_use_rtype = False
-napoleon_attr_annotations = True
+# Attributes' docstrings give their dtype and shape ("float ``[B]``"); the annotation would add
+# chex.Array's expansion (a union of four array types) to every one.
+napoleon_attr_annotations = False
 
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
@@ -58,6 +60,7 @@ autodoc_preserve_defaults = True
 autodoc_class_signature = "separated"
 autodoc_inherit_docstrings = False
 autodoc_mock_imports = []
+
 default_role = "code"             # `x` in a docstring is code, as ``x``
 
 suppress_warnings = []

@@ -158,7 +158,7 @@ PAGES = [p for p in _pages() if python_blocks(p)]
 
 def test_the_pages_with_examples_are_found():
   names = {p.relative_to(ROOT).as_posix() for p in PAGES}
-  assert {"README.md", "docs/getting-started.md", "docs/concepts.md", "docs/workflow.md",
+  assert {"README.md", "docs/concepts.md", "docs/workflow.md",
           "docs/agents/dqn.md", "docs/agents/ppo.md"} <= names
 
 

@@ -14,7 +14,8 @@
   module docstring. Either way the page's reference part (configuration table from the config
   dataclass: kind, type, default, valid range from its declared ``Rule`` or choices, meaning
   from the docstring; the swept hyperparameters; the command line; references) is generated,
-  where a page says ``<!-- jaxrl:agent-reference NAME -->``. ``<!-- jaxrl:agents-table -->``
+  where a page says ``<!-- jaxrl:agent-reference NAME -->`` (``agent-config``: without the
+  references, for a generated page whose module docstring already shows them). ``<!-- jaxrl:agents-table -->``
   and ``<!-- jaxrl:agents-toctree -->`` become the table and the table of contents of every
   agent.
 
@@ -275,6 +276,11 @@ def _type_name(hint: Any) -> str:
   return str(hint).replace("typing.", "")
 
 
+def _range_words(words: str) -> str:
+  """``"must be at least 1"`` as ``"at least 1"``, ``"must lie in [0, 1]"`` as ``"in [0, 1]"``."""
+  return re.sub(r"\bmust (be |lie )?", "", words)
+
+
 def config_rows(cls: type) -> list[dict[str, str]]:
   """One row per field of an agent config: name, kind, type, default, valid values, meaning."""
   from jaxrl.agents import config as config_lib  # pylint: disable=import-outside-toplevel
@@ -305,13 +311,13 @@ def config_rows(cls: type) -> list[dict[str, str]]:
     text = re.sub(r"\s*\(\*hyperparameter\*(; )?", lambda m: " (" if m.group(1) else "", text)
     text = text.replace(" ()", "")
     rows.append({"name": f.name, "kind": kind, "type": _type_name(hints[f.name]),
-                 "default": repr(default), "valid": valid.replace("must ", ""),
-                 "meaning": text})
+                 "default": repr(default), "valid": _range_words(valid), "meaning": text})
   return rows
 
 
-def agent_reference(name: str) -> str:
-  """The generated part of an agent's page, as MyST Markdown."""
+def agent_reference(name: str, references: bool = True) -> str:
+  """The generated part of an agent's page, as MyST Markdown (``references``: with the module
+  docstring's ``References:``, which a generated page already shows through its docstring)."""
   module_name, cls, description = agents()[name]
   module = importlib.import_module(module_name)
   rows = config_rows(cls)
@@ -321,12 +327,11 @@ def agent_reference(name: str) -> str:
          "(changing one recompiles); *hyperparameter* fields are leaves of the vmappable "
          "hyperparameters, which a sweep varies inside one compiled call. A value outside its "
          "valid range is refused before anything compiles.", "",
-         "```{list-table}", ":header-rows: 1", ":widths: 18 10 8 12 18 34", "",
-         "* - field", "  - kind", "  - type", "  - default", "  - valid values", "  - meaning"]
+         "```{list-table}", ":header-rows: 1", ":widths: 24 14 20 42", ":width: 100%", "",
+         "* - field", "  - default", "  - valid values", "  - meaning"]
   for r in rows:
-    out += [f"* - `{r['name']}`", f"  - {r['kind']}", f"  - `{r['type']}`",
-            f"  - `{r['default']}`", f"  - {_md(r['valid']) or '-'}",
-            f"  - {_md(r['meaning']) or '-'}"]
+    out += [f"* - `{r['name']}`<br>{r['type']}, *{r['kind']}*", f"  - `{r['default']}`",
+            f"  - {_md(r['valid']) or 'any'}", f"  - {_md(r['meaning']) or 'see the API'}"]
   out += ["```", ""]
   swept = [r["name"] for r in rows if r["kind"] == "hyperparameter"]
   if swept:
@@ -347,7 +352,7 @@ def agent_reference(name: str) -> str:
     out += [f"Not driven by `jaxrl train` (it learns from a fixed batch, with no "
             "environment loop to checkpoint); use it from Python.", ""]
   out += ["## API", "", f"{{py:mod}}`{module_name}`: the module's full reference.", ""]
-  refs = _references(module)
+  refs = _references(module) if references else []
   if refs:
     out += ["## References", ""] + [f"* {r}" for r in refs] + [""]
   return "\n".join(out)
@@ -387,7 +392,7 @@ def generated_agent_pages() -> dict[str, str]:
            :no-index:
         ```
 
-        <!-- jaxrl:agent-reference {name} -->
+        <!-- jaxrl:agent-config {name} -->
         """)
   return pages
 
@@ -435,6 +440,8 @@ def expand_markers(app, docname, source) -> None:
     what, arg = m.group(1), m.group(2)
     if what == "agent-reference":
       return agent_reference(arg)
+    if what == "agent-config":
+      return agent_reference(arg, references=False)
     if what == "agents-table":
       return agents_table()
     if what == "agents-toctree":
