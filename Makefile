@@ -65,4 +65,4 @@ bench-gpu:
 	benchmarks/gpu/run.sh $(ARGS)
 
 clean:
-	rm -rf $(VENV) $(LOWEST) docs/_build
+	rm -rf $(VENV) $(LOWEST) docs/_build docs/api docs/agents/generated
