@@ -27,6 +27,7 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",
+    "sphinx-mathjax-offline",   # MathJax served from the build, so the equations render offline
     "myst_parser",
     "jaxrl_docs",
 ]
@@ -37,7 +38,8 @@ exclude_patterns = ["_build", "agent_notes", "README.md"]
 templates_path = []
 html_theme = "alabaster"
 html_theme_options = {"description": "Reinforcement learning in JAX, compiled end to end",
-                      "fixed_sidebar": True, "page_width": "1100px", "sidebar_width": "240px"}
+                      "fixed_sidebar": True, "page_width": "1140px", "sidebar_width": "220px",
+                      "code_font_size": "0.8em"}  # 100-column code without scrolling
 html_static_path = []
 html_title = "jaxrl"
 
