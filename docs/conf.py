@@ -34,8 +34,7 @@ extensions = [
 
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
 root_doc = "index"
-exclude_patterns = ["_build", "agent_notes", "README.md"]
-templates_path = []
+exclude_patterns = ["_build"]
 html_theme = "alabaster"
 html_theme_options = {"description": "Reinforcement learning in JAX, compiled end to end",
                       "fixed_sidebar": True, "page_width": "1140px", "sidebar_width": "220px",
@@ -61,11 +60,8 @@ autodoc_typehints_format = "short"
 autodoc_preserve_defaults = True
 autodoc_class_signature = "separated"
 autodoc_inherit_docstrings = False
-autodoc_mock_imports = []
 
 default_role = "code"             # `x` in a docstring is code, as ``x``
-
-suppress_warnings = []
 
 nitpicky = True
 # Other libraries' names in signatures and docstrings: they have no page here. Every jaxrl name
