@@ -137,6 +137,19 @@ class RejaxSacTd3(RejaxPPO):
     self.hello = self._read()
 
 
+  def send(self, cmd, **kw):
+    """The first half of ``self(cmd, **kw)``: the runner starts on it while this process works."""
+    self.proc.stdin.write(json.dumps(dict(cmd=cmd, **kw)) + "\n")
+    self.proc.stdin.flush()
+
+  def receive(self):
+    """The second half: the reply to the last :meth:`send`."""
+    r = self._read()
+    if not r.pop("ok"):
+      raise RuntimeError(r["error"])
+    return r
+
+
 class SbxSAC(RejaxSacTd3):
   SCRIPT, PYTHON = "sbx_sac_runner.py", SBX_PY
 
@@ -423,15 +436,19 @@ def main():
   for algo in algos:
     for seeds, total in points[algo]:
       where = f"{algo} seeds={seeds} T={total}"
+      t_point = time.perf_counter()
       p = dict(algo=algo, seeds=seeds, total_steps=total, compile={},
                runs={"rejax": [], **{name: [] for name in mine}})
       # one seed cannot be split: the all-cores run is the one-device run (not run twice)
       active = {n: a for n, a in mine.items() if not (seeds == 1 and n == "jaxrl_cores")}
-      with dog.guard(f"{where}: compile rejax"):
-        p["compile"]["rejax"] = rejax("prepare", algo=algo, seeds=seeds, total_timesteps=total)
+      # rejax compiles in its process while jaxrl compiles here (compile times overlap; the
+      # timed runs below never do)
+      rejax.send("prepare", algo=algo, seeds=seeds, total_timesteps=total)
       for name, agent in active.items():
         with dog.guard(f"{where}: compile {name}"):
           p["compile"][name] = agent.prepare(algo, seeds, total)
+      with dog.guard(f"{where}: compile rejax"):
+        p["compile"]["rejax"] = rejax.receive()
       if mine:
         p["devices_used"] = 1 if seeds == 1 else mine["jaxrl_cores"].devices_used[seeds]
       order = ["rejax", *active]
@@ -470,6 +487,7 @@ def main():
       for agent in active.values():
         agent.free(algo, seeds, total)
       log(f"{where}: " + ", ".join(f"{k} {v:,.0f}" for k, v in p["steps_per_s"].items()))
+      p["point_wall_s"] = time.perf_counter() - t_point
       res["points"].append(p)
       if args.out_json:   # partial results survive a later abort
         json.dump(res, open(args.out_json, "w"), indent=1, default=str)
@@ -491,7 +509,7 @@ def main():
 # report
 # ------------------------------------------------------------------------------------------
 def _k(x):
-  return f"{x / 1e3:,.1f}k" if x < 1e4 else f"{x / 1e3:,.0f}k"
+  return f"{x:,.0f}" if x < 1e4 else f"{x / 1e3:,.0f}k"
 
 
 def build_report(res):
@@ -553,7 +571,9 @@ def build_report(res):
              + ".\n")
   L.append("Floor parts (s, one device; SAC: update passes / acting / env; TD3: critic passes / "
            "actor passes / acting / env), updates per seed, and each side's updates and final "
-           "evaluation return (mean over seeds, last run) and compile time:\n")
+           "evaluation return (mean over seeds, last run) and compile time (AOT "
+           "`lower().compile()`; rejax's runs in its process at the same time as jaxrl's, so "
+           "they overlap):\n")
   L.append("| algo | seeds | floor parts, 1 device (s) | floor, split (s) | updates/seed: floor / "
            "rejax (critic, actor) / jaxrl | final return rejax / jaxrl | compile rejax / jaxrl / "
            "jaxrl all cores (s) |")
