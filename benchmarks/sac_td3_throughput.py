@@ -49,6 +49,7 @@ one-device ones (one seed cannot be split).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import glob
 import json
 import os
@@ -157,8 +158,12 @@ class SbxSAC(RejaxSacTd3):
 # ------------------------------------------------------------------------------------------
 # jaxrl
 # ------------------------------------------------------------------------------------------
-def jaxrl_config(algo: str, total: int):
+def jaxrl_config(algo: str, total: int, updates: bool = True):
+  """rejax's setting as jaxrl's config; ``updates=False``: no gradient update at all
+  (``learning_starts`` past the end: uniform random actions, env, buffer, bookkeeping)."""
   from jaxrl.agents import sac, td3
+  if not updates:
+    return dataclasses.replace(jaxrl_config(algo, total), learning_starts=total + 1)
   common_kw = dict(total_steps=total, num_envs=1, hidden_sizes=HIDDEN, activation="swish",
                    buffer_size=10_000, updates_per_step=1, log_every=total, eval_every=total,
                    eval_episodes=1, discount=0.99)
@@ -176,16 +181,17 @@ def jaxrl_config(algo: str, total: int):
 class JaxrlAgent:
   """``cores=False``: ``jit(vmap(train))`` on one device; True: seeds split over every core."""
 
-  def __init__(self, cores: bool = False):
+  def __init__(self, cores: bool = False, updates: bool = True):
     self.env, self.params = make("Pendulum-v1")
     self.prepared = {}
     self.cores = cores
+    self.updates = updates
     self.devices_used = {}
 
   def prepare(self, algo, seeds, total):
     from jaxrl.agents import sac, td3
     module = sac if algo == "sac" else td3
-    batched = jax.vmap(module.make_train(jaxrl_config(algo, total), self.env, self.params))
+    batched = jax.vmap(module.make_train(jaxrl_config(algo, total, self.updates), self.env, self.params))
     if self.cores:
       mesh = devices.make_mesh(seeds)
       self.devices_used[seeds] = int(mesh.devices.size)
@@ -392,6 +398,8 @@ def main():
   ap.add_argument("--sbx-steps", type=int, default=2_000,
                   help="env steps of each sbx SAC run (1 seed; 0: no sbx)")
   ap.add_argument("--no-jaxrl", action="store_true", help="rejax, sbx and the floors only")
+  ap.add_argument("--probe", action="store_true",
+                  help="also time jaxrl (1 device) without gradient updates at every point")
   ap.add_argument("--call-timeout", type=float, default=600.0)
   ap.add_argument("--out-md")
   ap.add_argument("--out-json")
@@ -421,6 +429,8 @@ def main():
     with dog.guard("starting the sbx runner"):
       sbx = procs["sbx"] = SbxSAC()
   mine = {} if args.no_jaxrl else {"jaxrl": JaxrlAgent(), "jaxrl_cores": JaxrlAgent(cores=True)}
+  if args.probe and not args.no_jaxrl:
+    mine["jaxrl_no_updates"] = JaxrlAgent(updates=False)
   res = dict(command="python " + " ".join([os.path.relpath(sys.argv[0])] + sys.argv[1:]),
              machine=machine, repeats=args.repeats, jaxrl_versions=jaxrl_versions(),
              rejax_versions=rejax.hello["versions"],
@@ -595,6 +605,25 @@ def build_report(res):
              + (f" / {c['jaxrl']['compile_s']:.1f} / {c['jaxrl_cores']['compile_s']:.1f}"
                 if "jaxrl" in c else "") + " |")
   L.append("")
+  probed = [p for p in res["points"] if "jaxrl_no_updates" in p["runs"]]
+  if probed:
+    L.append("Where jaxrl's time goes (1 device, median walls, s): the run, the same run without "
+             "gradient updates (`learning_starts` past the end: random actions, env, buffer, "
+             "bookkeeping), so updates = run - no-update run; against the floor's parts: "
+             "updates above the floor's update passes, and the no-update run above the floor's "
+             "acting + env:\n")
+    L.append("| algo | seeds | jaxrl run | no-update run | updates | floor update passes | "
+             "updates above floor | no-update above floor acting+env |")
+    L.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for p in probed:
+      med = lambda n: statistics.median(r["wall_s"] for r in p["runs"][n])  # noqa: E731
+      run, bare = med("jaxrl"), med("jaxrl_no_updates")
+      sec = p["floor"]["seconds"]
+      fu = sum(v for k, v in sec.items() if k.endswith("passes"))
+      fa = sec["act_per_step"] + sec["bare_env"]
+      L.append(f"| {p['algo'].upper()} | {p['seeds']} | {run:.2f} | {bare:.2f} | "
+               f"{run - bare:.2f} | {fu:.2f} | {run - bare - fu:+.2f} | {bare - fa:+.2f} |")
+    L.append("")
   if has_jaxrl:
     L.append("Target (jaxrl >= 1.5x rejax at 8 and 32 seeds):\n")
     for p in res["points"]:
