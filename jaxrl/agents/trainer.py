@@ -44,6 +44,7 @@ __all__ = (
     "IterationStats",
     "OnPolicyState",
     "Trainer",
+    "Weighted",
     "intervals",
     "make_trainer",
 )
@@ -109,12 +110,26 @@ class EpisodeTally(NamedTuple):
                 episode_length=jnp.where(some, self.lengths / n, nan), episodes=self.count)
 
 
+class Weighted(NamedTuple):
+  """A summed stat with its own count, for a stat that only some updates produce (TD3's actor
+  loss, computed every ``policy_delay``-th update): its interval mean is ``total / count``
+  (NaN when the count is 0) instead of a division by the iteration's count.
+
+  Attributes:
+    total: float32 ``[]`` the sum; count: float32 ``[]`` how many values it holds.
+  """
+
+  total: Array
+  count: Array
+
+
 class IterationStats(NamedTuple):
   """What one iteration reports to its logging interval.
 
   Attributes:
     sums: a NamedTuple of float32 scalars to average over the interval (e.g. the losses);
-      each field becomes the metric of its name.
+      each field becomes the metric of its name. A field may be a :class:`Weighted` (averaged
+      over its own count).
     count: float32 ``[]`` how many items ``sums`` holds (e.g. gradient updates; 0 for none).
     finite: bool ``[]`` every loss summed was finite.
     episodes: the :class:`EpisodeTally` of the episodes that finished in the iteration.
@@ -139,9 +154,14 @@ class Accumulator(NamedTuple):
 
   @classmethod
   def zeros(cls, sums_type: type, maxima_type: type | None = None) -> "Accumulator":
-    """Zero totals for NamedTuple classes of summed (and maximised) stats."""
+    """Zero totals for NamedTuple classes of summed (and maximised) stats; the fields of
+    ``sums_type`` named in its class attribute ``weighted`` (a tuple of names, if any) are
+    :class:`Weighted`."""
     zero = lambda t: t(*[jnp.float32(0)] * len(t._fields))  # noqa: E731
-    return cls(sums=zero(sums_type), maxima=() if maxima_type is None else zero(maxima_type),
+    weighted = getattr(sums_type, "weighted", ())
+    sums = zero(sums_type)._replace(**{k: Weighted(jnp.float32(0), jnp.float32(0))
+                                       for k in weighted})
+    return cls(sums=sums, maxima=() if maxima_type is None else zero(maxima_type),
                count=jnp.float32(0), finite=jnp.bool_(True), episodes=EpisodeTally.zeros())
 
   def add(self, stats: IterationStats) -> "Accumulator":
@@ -157,15 +177,19 @@ class Accumulator(NamedTuple):
     """Each summed stat over the count and each maximum, by field name (NaN when the count is
     0). ``count``: a static count to divide by instead of the accumulated one (an agent whose
     every iteration sums one update; a division by a constant compiles to fewer operations)."""
+    nan = jnp.float32(jnp.nan)
+    weighted = {k: jnp.where(v.count > 0, v.total / jnp.maximum(v.count, 1), nan)
+                for k, v in self.sums._asdict().items() if isinstance(v, Weighted)}
+    plain = {k: v for k, v in self.sums._asdict().items() if not isinstance(v, Weighted)}
     if count is not None:
       n = jnp.float32(count)
-      return {**{k: v / n for k, v in self.sums._asdict().items()},
+      return {**{k: v / n for k, v in plain.items()}, **weighted,
               **({} if not len(self.maxima) else self.maxima._asdict())}
-    nan = jnp.float32(jnp.nan)
     # one division per stat, written out (XLA fuses and rounds these exactly as before the
     # accumulator was typed: the metrics stay bitwise those of earlier versions)
     out = {k: jnp.where(self.count > 0, v / jnp.maximum(self.count, 1), nan)
-           for k, v in self.sums._asdict().items()}
+           for k, v in plain.items()}
+    out.update(weighted)
     if len(self.maxima):
       out.update({k: jnp.where(self.count > 0, v, nan) for k, v in self.maxima._asdict().items()})
     return out
@@ -291,7 +315,8 @@ class Trainer:
 def make_trainer(name: str, config: Any, *, state_type: type, init_state: Callable,
                  iteration: Callable, loop: Intervals, evaluate: Callable, sums: type,
                  maxima: type | None = None, report: Callable | None = None,
-                 network: Any = None, one_update_per_iteration: bool = False) -> Trainer:
+                 network: Any = None, one_update_per_iteration: bool = False,
+                 indexed: bool = False) -> Trainer:
   """Builds an agent's :class:`Trainer` from its parts (see the module docstring).
 
   Args:
@@ -308,6 +333,10 @@ def make_trainer(name: str, config: Any, *, state_type: type, init_state: Callab
     network: the flax module (kept on the trainer).
     one_update_per_iteration: every iteration sums exactly one update (``count`` 1), so the
       interval's means divide by the static ``iterations_per_log``.
+    indexed: call ``iteration(state, hp, t)`` with ``t`` the run's iteration index (int32
+      ``[]``, from 0). It derives from the logging index alone, so under ``vmap`` over runs it
+      stays unbatched: a ``lax.cond`` on it (a warm-up, an update schedule) runs one branch
+      instead of both, where a predicate read off the batched state would become a select.
 
   Raises:
     ValueError: the state lacks a field of ``STATE_FIELDS``.
@@ -322,12 +351,16 @@ def make_trainer(name: str, config: Any, *, state_type: type, init_state: Callab
   def step(carry, log_index, hp):
     state, finite_so_far = carry
 
-    def body(c, _):
+    def body(c, i):
       s, acc = c
-      s, stats = iteration(s, hp)
+      if indexed:   # the run's iteration index: the same in every vmapped run (log_index is)
+        s, stats = iteration(s, hp, log_index * loop.iterations_per_log + i)
+      else:
+        s, stats = iteration(s, hp)
       return (s, acc.add(stats)), None
 
-    (state, acc), _ = jax.lax.scan(body, (state, zeros), None, length=loop.iterations_per_log)
+    xs = jnp.arange(loop.iterations_per_log, dtype=jnp.int32) if indexed else None
+    (state, acc), _ = jax.lax.scan(body, (state, zeros), xs, length=loop.iterations_per_log)
     key, k_eval = jax.random.split(state.key)
     state = state._replace(key=key)
     do_eval = (log_index + 1) % loop.logs_per_eval == 0
