@@ -46,6 +46,7 @@ __all__ = (
     "clip_to",
     "diag_gaussian",
     "for_action_spec",
+    "rescale_to",
     "squash_to",
     "tanh_gaussian",
 )
@@ -121,6 +122,13 @@ def clip_to(low: Array, high: Array) -> Callable[[Array], Array]:
   """``action -> clip(action, low, high)``: what a continuous environment receives."""
   low, high = jnp.asarray(low, jnp.float32), jnp.asarray(high, jnp.float32)
   return lambda action: jnp.clip(action, low, high)
+
+
+def rescale_to(low: Array, high: Array) -> Callable[[Array], Array]:
+  """``a -> low + (a + 1) / 2 (high - low)``: ``[-1, 1]`` onto ``[low, high]`` (the actions of
+  SAC, TD3 and DDPG live in ``[-1, 1]^D``; the environment receives them rescaled)."""
+  low, high = jnp.asarray(low, jnp.float32), jnp.asarray(high, jnp.float32)
+  return lambda a: low + (a + 1.0) * (0.5 * (high - low))
 
 
 def squash_to(low: Array, high: Array) -> Callable[[Array], Array]:

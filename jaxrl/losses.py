@@ -22,6 +22,10 @@ References:
   van Seijen et al. (2009), A theoretical and empirical analysis of Expected Sarsa, ADPRL.
   Sutton & Barto (2018), Reinforcement Learning: An Introduction, 2nd ed., ch. 6, 7, 13.
   rlax, DeepMind (2020), https://github.com/google-deepmind/rlax.
+  Fujimoto, van Hoof & Meger (2018), Addressing function approximation error in actor-critic
+  methods, ICML (clipped double Q, TD3).
+  Haarnoja et al. (2018), Soft actor-critic algorithms and applications, arXiv:1812.05905
+  (the soft target, the policy loss and the temperature loss of SAC).
 """
 
 from __future__ import annotations
@@ -43,10 +47,12 @@ __all__ = (
     "ActorCriticLoss",
     "action_value_loss",
     "actor_critic_loss",
+    "clipped_double_q_target",
     "clipped_surrogate_pg_loss",
     "clipped_value_loss",
     "double_q_learning_loss",
     "double_q_learning_target",
+    "ensemble_q_loss",
     "entropy_loss",
     "expected_sarsa_target",
     "policy_gradient_loss",
@@ -55,9 +61,12 @@ __all__ = (
     "masked_value_loss",
     "normalize",
     "q_learning_target",
+    "sac_policy_loss",
     "sarsa_target",
+    "soft_clipped_double_q_target",
     "state_value_from_q",
     "td_error",
+    "temperature_loss",
     "value_loss",
 )
 
@@ -542,3 +551,119 @@ def clipped_value_loss(v_t: Array, v_old_t: Array, target_t: Array,
   clipped = v_old_t + jnp.clip(v_t - v_old_t, -epsilon, epsilon)
   return 0.5 * jnp.mean(jnp.maximum(jnp.square(v_t - target_t), jnp.square(clipped - target_t)))
 
+
+
+# ------------------------------------------------------------------------------------------------
+# Continuous-action actor-critics (TD3, SAC): one transition, an ensemble of N critics
+# ------------------------------------------------------------------------------------------------
+def clipped_double_q_target(r_t: Array, discount_t: Array, q_t: Array) -> Array:
+  """The clipped double-Q target of TD3: ``y = r_t + discount_t * min_i q_t[i]``.
+
+  ``q_t`` holds the ``N`` target critics' values of the next state and the target policy's
+  (smoothed) action; the minimum counters the overestimation a maximum over noisy estimates
+  causes (Fujimoto et al. 2018). With ``N = 1`` it is DDPG's target.
+
+  Args:
+    r_t: float ``[]`` reward.
+    discount_t: float ``[]`` ``gamma * (1 - terminated)``.
+    q_t: float ``[N]`` the target critics' values at ``(s_t, a_t)``.
+
+  Returns:
+    float ``[]`` (gradients not stopped; :func:`ensemble_q_loss` stops them).
+
+  Example:
+    >>> float(clipped_double_q_target(jnp.float32(1.0), jnp.float32(0.5), jnp.array([4.0, 2.0])))
+    2.0
+  """
+  chex.assert_rank([r_t, discount_t, q_t], [0, 0, 1])
+  chex.assert_type([r_t, discount_t, q_t], float)
+  return r_t + discount_t * jnp.min(q_t)
+
+
+def soft_clipped_double_q_target(r_t: Array, discount_t: Array, q_t: Array, log_pi_t: Array,
+                                 alpha: Array) -> Array:
+  """SAC's soft target: ``y = r_t + discount_t * (min_i q_t[i] - alpha * log pi(a_t | s_t))``.
+
+  ``a_t ~ pi(. | s_t)`` is a fresh sample of the current policy at the next state and
+  ``log_pi_t`` its log-density; ``-alpha log pi`` is the one-sample estimate of the entropy
+  bonus ``alpha H(pi(. | s_t))`` of the soft value ``V(s_t)``.
+
+  Args:
+    r_t, discount_t: float ``[]``.
+    q_t: float ``[N]`` the target critics' values at ``(s_t, a_t)``.
+    log_pi_t: float ``[]`` ``log pi(a_t | s_t)``.
+    alpha: float ``[]`` the temperature.
+
+  Returns:
+    float ``[]``.
+
+  Example:
+    >>> float(soft_clipped_double_q_target(jnp.float32(1.0), jnp.float32(0.5),
+    ...                                    jnp.array([4.0, 2.0]), jnp.float32(-1.0),
+    ...                                    jnp.float32(0.2)))
+    2.1
+  """
+  chex.assert_rank([r_t, discount_t, q_t, log_pi_t, alpha], [0, 0, 1, 0, 0])
+  chex.assert_type([r_t, discount_t, q_t, log_pi_t, alpha], float)
+  return r_t + discount_t * (jnp.min(q_t) - alpha * log_pi_t)
+
+
+def ensemble_q_loss(q_tm1: Array, target_tm1: Array) -> Array:
+  """``sum_i 0.5 (q_tm1[i] - y)^2``: every critic of the ensemble regressed onto one target
+  ``y`` (whose gradient is stopped).
+
+  Args:
+    q_tm1: float ``[N]`` the online critics' values of the stored ``(s, a)``.
+    target_tm1: float ``[]`` the target ``y`` (:func:`clipped_double_q_target` or
+      :func:`soft_clipped_double_q_target`).
+
+  Returns:
+    float ``[]``.
+  """
+  chex.assert_rank([q_tm1, target_tm1], [1, 0])
+  chex.assert_type([q_tm1, target_tm1], float)
+  return jnp.sum(0.5 * jnp.square(q_tm1 - jax.lax.stop_gradient(target_tm1)))
+
+
+def sac_policy_loss(q_t: Array, log_pi_t: Array, alpha: Array) -> Array:
+  """SAC's policy loss for one state: ``alpha * log pi(a | s) - min_i Q_i(s, a)``, ``a`` a
+  reparameterised sample of the policy (so the gradient flows through ``a`` into ``q_t`` and
+  through ``log_pi_t``); the temperature's gradient is stopped.
+
+  Args:
+    q_t: float ``[N]`` the online critics' values of ``(s, a)``.
+    log_pi_t: float ``[]`` ``log pi(a | s)``.
+    alpha: float ``[]`` the temperature.
+
+  Returns:
+    float ``[]``.
+  """
+  chex.assert_rank([q_t, log_pi_t, alpha], [1, 0, 0])
+  chex.assert_type([q_t, log_pi_t, alpha], float)
+  return jax.lax.stop_gradient(alpha) * log_pi_t - jnp.min(q_t)
+
+
+def temperature_loss(alpha: Array, log_pi_t: Array, target_entropy: Array) -> Array:
+  """SAC's temperature loss for one state (Haarnoja et al. 2018b, eq. 18):
+
+      J(alpha) = -alpha (log pi(a | s) + H_target),
+
+  whose gradient raises ``alpha`` while the policy's entropy ``-log pi`` is below the target
+  ``H_target`` and lowers it above. ``log_pi_t``'s gradient is stopped; differentiate with
+  respect to ``log alpha`` (``alpha = exp(log_alpha)`` keeps it positive).
+
+  Args:
+    alpha: float ``[]`` the temperature.
+    log_pi_t: float ``[]`` ``log pi(a | s)`` of a sample of the policy.
+    target_entropy: float ``[]`` ``H_target`` (SAC's default ``-dim(A)``).
+
+  Returns:
+    float ``[]``.
+
+  Example:
+    >>> float(temperature_loss(jnp.float32(0.5), jnp.float32(2.0), jnp.float32(-1.0)))
+    -0.5
+  """
+  chex.assert_rank([alpha, log_pi_t, target_entropy], [0, 0, 0])
+  chex.assert_type([alpha, log_pi_t, target_entropy], float)
+  return -alpha * (jax.lax.stop_gradient(log_pi_t) + target_entropy)

@@ -57,8 +57,12 @@ Array = chex.Array
 __all__ = (
     "ACTOR_CRITIC_CRITICS",
     "ACTOR_CRITIC_KINDS",
+    "ACTIVATIONS",
     "ActorCritic",
     "CNNActorCritic",
+    "ContinuousQNetwork",
+    "DeterministicPolicy",
+    "SquashedGaussianPolicy",
     "CNNQNetwork",
     "LinearQNetwork",
     "MLPQNetwork",
@@ -645,3 +649,154 @@ def trainable(params: Any) -> Any:
 def replace_trainable(params: Any, new: Any) -> Any:
   """``params`` with :func:`trainable`'s part replaced by ``new``."""
   return params._replace(network=new) if isinstance(params, NormalizedParams) else new
+
+
+# ------------------------------------------------------------------------------------------------
+# Off-policy continuous control (SAC, TD3): policies over [-1, 1]^D and critics Q(s, a)
+# ------------------------------------------------------------------------------------------------
+#: The hidden-layer nonlinearities the continuous-control networks take, by name.
+ACTIVATIONS: dict[str, Callable[[Array], Array]] = {"relu": nn.relu, "tanh": nn.tanh,
+                                                    "swish": nn.swish}
+
+
+def _check_activation(owner: str, activation) -> None:
+  if activation not in ACTIVATIONS:
+    raise ValueError(f"{owner}.activation must be one of {tuple(ACTIVATIONS)}, got "
+                     f"{activation!r}.")
+
+
+def _mlp(x: Array, hidden_sizes: Sequence[int], activation: str, prefix: str) -> Array:
+  for i, size in enumerate(hidden_sizes):
+    x = ACTIVATIONS[activation](nn.Dense(size, name=f"{prefix}_{i}")(x))
+  return x
+
+
+class _ContinuousModule(nn.Module):
+  """Shared checks of the continuous-control modules."""
+
+  def _check(self, *, action_dim: bool = True):
+    owner = type(self).__name__
+    if action_dim:
+      validation.check_int(f"{owner}.action_dim", self.action_dim, minimum=1)
+    validation.check_int(f"{owner}.observation_ndim", self.observation_ndim, minimum=1)
+    _check_hidden_sizes(owner, self.hidden_sizes)
+    _check_activation(owner, self.activation)
+
+
+class SquashedGaussianPolicy(_ContinuousModule):
+  """SAC's actor: ``obs -> (mean [..., D], log_std [..., D])`` of the Gaussian over ``u``
+  whose squash ``tanh(u)`` is the action (Haarnoja et al. 2018).
+
+  The scale depends on the state, bounded smoothly (as CleanRL's SAC):
+
+      log_std = log_std_min + (log_std_max - log_std_min) (tanh(x) + 1) / 2
+
+  Pair it with :func:`jaxrl.distributions.tanh_gaussian` for the density of the squashed
+  action; the action in ``[-1, 1]^D`` is ``tanh(u)``.
+
+  Attributes:
+    action_dim: ``D >= 1``.
+    hidden_sizes: widths of the torso's hidden layers.
+    activation: a name in :data:`ACTIVATIONS`.
+    observation_ndim: rank of one observation.
+    log_std_min, log_std_max: the bounds of ``log sigma``.
+  """
+
+  action_dim: int
+  hidden_sizes: Sequence[int] = (256, 256)
+  activation: str = "relu"
+  observation_ndim: int = 1
+  log_std_min: float = -5.0
+  log_std_max: float = 2.0
+
+  def __post_init__(self):
+    self._check()
+    if not self.log_std_min < self.log_std_max:
+      raise ValueError(f"SquashedGaussianPolicy: log_std_min ({self.log_std_min}) must be below "
+                       f"log_std_max ({self.log_std_max}).")
+    super().__post_init__()
+
+  @nn.compact
+  def __call__(self, obs: Array) -> tuple[Array, Array]:
+    """``[..., *O] -> (mean [..., D], log_std [..., D])``."""
+    x = _mlp(_flatten_observation(obs, self.observation_ndim), self.hidden_sizes,
+             self.activation, "torso")
+    mean = nn.Dense(self.action_dim, name="mean_head")(x)
+    raw = nn.Dense(self.action_dim, name="log_std_head")(x)
+    log_std = self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (jnp.tanh(raw) + 1)
+    return mean, log_std
+
+
+class DeterministicPolicy(_ContinuousModule):
+  """TD3's and DDPG's actor: ``obs -> tanh(W h + b)`` ``[..., D]``, an action in ``[-1, 1]^D``
+  (rescaled to the bounds by the agent).
+
+  Attributes:
+    action_dim: ``D >= 1``.
+    hidden_sizes: widths of the hidden layers.
+    activation: a name in :data:`ACTIVATIONS`.
+    observation_ndim: rank of one observation.
+  """
+
+  action_dim: int
+  hidden_sizes: Sequence[int] = (256, 256)
+  activation: str = "relu"
+  observation_ndim: int = 1
+
+  def __post_init__(self):
+    self._check()
+    super().__post_init__()
+
+  @nn.compact
+  def __call__(self, obs: Array) -> Array:
+    """``[..., *O] -> [..., D]`` in ``[-1, 1]``."""
+    x = _mlp(_flatten_observation(obs, self.observation_ndim), self.hidden_sizes,
+             self.activation, "torso")
+    return jnp.tanh(nn.Dense(self.action_dim, name="action_head")(x))
+
+
+class ContinuousQNetwork(_ContinuousModule):
+  """An ensemble of ``N`` critics ``Q_i(s, a)`` of continuous actions, evaluated at once:
+  ``(obs [..., *O], action [..., D]) -> [N, ...]``.
+
+  Each critic is an MLP on ``concat(flat(s), a)`` with its own parameters (a leading ``[N]`` on
+  every parameter leaf: one batched matrix product per layer, not ``N`` calls). ``N = 2`` is
+  the twin critics of TD3 and SAC (Fujimoto et al. 2018), whose minimum is the target;
+  ``N = 1`` is DDPG's single critic.
+
+  Attributes:
+    num_critics: ``N >= 1``.
+    hidden_sizes: widths of each critic's hidden layers.
+    activation: a name in :data:`ACTIVATIONS`.
+    observation_ndim: rank of one observation.
+  """
+
+  num_critics: int = 2
+  hidden_sizes: Sequence[int] = (256, 256)
+  activation: str = "relu"
+  observation_ndim: int = 1
+
+  def __post_init__(self):
+    self._check(action_dim=False)
+    validation.check_int("ContinuousQNetwork.num_critics", self.num_critics, minimum=1)
+    super().__post_init__()
+
+  @nn.compact
+  def __call__(self, obs: Array, action: Array) -> Array:
+    """``[..., *O], [..., D] -> [N, ...]``."""
+    x = jnp.concatenate([_flatten_observation(obs, self.observation_ndim),
+                         jnp.asarray(action, jnp.float32)], axis=-1)
+    ensemble = nn.vmap(_QHead, variable_axes={"params": 0}, split_rngs={"params": True},
+                       in_axes=None, out_axes=0, axis_size=self.num_critics)
+    return ensemble(tuple(self.hidden_sizes), self.activation, name="critics")(x)
+
+
+class _QHead(nn.Module):
+  """One critic of :class:`ContinuousQNetwork`: ``x [..., F] -> [...]``."""
+
+  hidden_sizes: tuple
+  activation: str
+
+  @nn.compact
+  def __call__(self, x: Array) -> Array:
+    return nn.Dense(1, name="q_head")(_mlp(x, self.hidden_sizes, self.activation, "torso"))[..., 0]

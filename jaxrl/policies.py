@@ -41,8 +41,10 @@ __all__ = (
     "epsilon_greedy",
     "epsilon_schedule",
     "exponential_epsilon",
+    "gaussian_exploration",
     "greedy",
     "linear_epsilon",
+    "smoothed_target_action",
 )
 
 
@@ -302,3 +304,43 @@ def categorical_entropy(logits: Array) -> Array:
   log_probs = jax.nn.log_softmax(logits, axis=-1)
   safe_log_probs = jnp.where(jnp.isfinite(log_probs), log_probs, 0.0)
   return -jnp.sum(jnp.exp(log_probs) * safe_log_probs, axis=-1)
+
+
+# ------------------------------------------------------------------------------------------------
+# Deterministic continuous policies (TD3, DDPG): actions in [-1, 1]^D
+# ------------------------------------------------------------------------------------------------
+def gaussian_exploration(key: PRNGKey, action: Array, sigma: float | Array) -> Array:
+  """TD3's behaviour policy: ``clip(a + sigma * eps, -1, 1)``, ``eps ~ N(0, I)``.
+
+  Actions live in ``[-1, 1]^D`` (the agent rescales them to the environment's bounds), so
+  ``sigma`` is in units of the action space's half-width (Fujimoto et al.'s 0.1 of the maximum
+  action). ``key`` is consumed.
+
+  Args:
+    key: PRNG key.
+    action: float ``[..., D]`` the deterministic policy's actions.
+    sigma: float ``[]`` the noise scale (may be traced).
+  """
+  noise = jax.random.normal(key, jnp.shape(action), jnp.result_type(action))
+  return jnp.clip(action + sigma * noise, -1.0, 1.0)
+
+
+def smoothed_target_action(key: PRNGKey, action: Array, sigma: float | Array,
+                           noise_clip: float | Array) -> Array:
+  """TD3's target policy smoothing: ``clip(a + clip(sigma * eps, -c, c), -1, 1)``,
+  ``eps ~ N(0, I)``: the target is averaged over nearby actions, so the critic cannot exploit a
+  narrow peak of its own error (Fujimoto et al. 2018, section 5.3). ``sigma = 0`` gives ``a``
+  (DDPG's target). ``key`` is consumed.
+
+  Args:
+    key: PRNG key.
+    action: float ``[..., D]`` the target policy's actions in ``[-1, 1]``.
+    sigma: float ``[]`` noise scale; noise_clip: float ``[]`` ``c``, the noise's bound.
+
+  Example:
+    >>> a = smoothed_target_action(jax.random.key(0), jnp.zeros(1000), 10.0, 0.5)
+    >>> bool(jnp.all(jnp.abs(a) <= 0.5))
+    True
+  """
+  noise = sigma * jax.random.normal(key, jnp.shape(action), jnp.result_type(action))
+  return jnp.clip(action + jnp.clip(noise, -noise_clip, noise_clip), -1.0, 1.0)

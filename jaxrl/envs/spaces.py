@@ -13,10 +13,10 @@ from typing import Any, NamedTuple
 import numpy as np
 from gymnax.environments import spaces
 
-__all__ = ("ActionSpec", "action_spec", "episode_limit", "require_discrete")
+__all__ = ("ActionSpec", "action_spec", "episode_limit", "require_continuous", "require_discrete")
 
 #: The agents that take continuous actions (named in the refusal of the others).
-CONTINUOUS_AGENTS = ("ppo", "a2c", "reinforce")
+CONTINUOUS_AGENTS = ("ppo", "a2c", "reinforce", "sac", "td3", "ddpg")
 
 
 class ActionSpec(NamedTuple):
@@ -89,6 +89,21 @@ def require_discrete(owner: str, env: Any, env_params: Any) -> int:
   raise ValueError(f"{owner} needs a discrete action space, and {name} has a "
                    f"{type(space).__name__} action space, which no jaxrl agent takes (they take "
                    "gymnax Discrete, or a Box of shape [D]).")
+
+
+def require_continuous(owner: str, env: Any, env_params: Any) -> ActionSpec:
+  """The :class:`ActionSpec` of a continuous (``Box [D]``) action space, or ValueError naming
+  the agent, the space and the agents that take a discrete one."""
+  name = getattr(env, "name", type(env).__name__)
+  try:
+    spec = action_spec(env, env_params)
+  except ValueError as err:
+    raise ValueError(f"{owner} cannot act in this environment: {err}") from None
+  if not spec.continuous:
+    raise ValueError(f"{owner} needs a continuous action space (a Box of shape [D]), and {name} "
+                     f"has {spec.describe()}; use dqn, pqn, ppo, a2c or reinforce for discrete "
+                     "actions.")
+  return spec
 
 
 def episode_limit(env: Any, env_params: Any) -> int | None:
