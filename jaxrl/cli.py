@@ -325,7 +325,7 @@ class RunOptions:
   """Options every training run shares."""
 
   env: str = "CartPole-v1"
-  """environment name: jaxrl names such as GridWorld-v0 / Probe1-v0, any gymnax name, or a
+  """environment name (default: CartPole-v1; Pendulum-v1 for sac, td3 and ddpg): jaxrl names such as GridWorld-v0 / Probe1-v0, any gymnax name, or a
   suite's name behind its prefix: brax:ant, playground:CheetahRun, jumanji:Snake-v1,
   xminigrid:MiniGrid-Empty-8x8, navix:Navix-Empty-8x8-v0 (pip install 'jaxrl[envs]')"""
   num_seeds: int = 1
@@ -386,6 +386,8 @@ def _command(kind: str, algo: algorithms.Algorithm) -> type:
                dataclasses.field(default=4)), config_field]
     doc = (f"Sweep {algo.name} hyperparameters: hyperparameters vary in one vmapped call, other "
            "fields loop.")
+  if algo.default_env != RunOptions.env:   # the same option, this algorithm's default
+    fields.insert(0, ("env", str, dataclasses.field(default=algo.default_env)))
   cls = dataclasses.make_dataclass(f"{kind.title()}{algo.config_cls.__name__[:-6]}", fields,
                                    bases=bases, frozen=True)
   cls.__doc__ = doc

@@ -211,7 +211,7 @@ def test_bad_training_input_is_refused_with_a_message(args, message, capsys):
 
 def test_unknown_algorithm_is_refused():
   with pytest.raises(SystemExit) as exit_info:
-    cli.main(["train", "sac"])
+    cli.main(["train", "no-such-agent"])
   assert exit_info.value.code != 0
 
 

@@ -11,6 +11,8 @@ from jaxrl.agents import dqn
 from jaxrl.agents import ppo
 from jaxrl.agents import pqn
 from jaxrl.agents import reinforce
+from jaxrl.agents import sac
+from jaxrl.agents import td3
 from jaxrl.agents import config as config_lib
 
 __all__ = ("ALGORITHMS", "Algorithm", "config_from_dict", "config_to_dict", "get",
@@ -26,12 +28,14 @@ class Algorithm(NamedTuple):
       structure + hyperparameter defaults, each field declared once).
     make_train: ``(config, env, env_params) -> Trainer``.
     description: one line for ``jaxrl train --help``.
+    default_env: the environment ``jaxrl train NAME`` uses when none is named.
   """
 
   name: str
   config_cls: type
   make_train: Callable[..., Any]
   description: str = ""
+  default_env: str = "CartPole-v1"
 
   @property
   def hyperparams_cls(self) -> type:
@@ -53,6 +57,15 @@ ALGORITHMS: dict[str, Algorithm] = {
     "reinforce": Algorithm("reinforce", reinforce.ReinforceConfig, reinforce.make_train,
                            "REINFORCE (whole-episode policy gradient, optional baseline); "
                            "discrete or continuous actions"),
+    "sac": Algorithm("sac", sac.SACConfig, sac.make_train,
+                     "SAC (squashed Gaussian policy, twin critics, learned temperature, "
+                     "replay); continuous actions", default_env="Pendulum-v1"),
+    "td3": Algorithm("td3", td3.TD3Config, td3.make_train,
+                     "TD3 (deterministic policy, twin critics, target smoothing, delayed "
+                     "policy updates, replay); continuous actions", default_env="Pendulum-v1"),
+    "ddpg": Algorithm("ddpg", td3.DDPGConfig, td3.make_train,
+                      "DDPG (TD3 with one critic, no target smoothing, no delay); continuous "
+                      "actions", default_env="Pendulum-v1"),
 }
 
 

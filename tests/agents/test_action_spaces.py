@@ -51,7 +51,7 @@ def test_value_based_agents_refuse_continuous_actions_naming_the_alternatives(ag
   env, params = envs.make(env_name)
   with pytest.raises(ValueError, match="^" + re.escape(agent) + rf" needs a discrete action "
                                        rf"space, and {env_name} has a continuous Box .*use ppo, "
-                                       r"a2c or reinforce"):
+                                       r"a2c, reinforce, sac, td3 or ddpg"):
     VALUE_BASED[agent](env, params)
 
 
@@ -88,5 +88,5 @@ def test_the_command_line_refuses_continuous_actions_for_value_based_agents(
   err = capsys.readouterr().err
   assert err.startswith(f"jaxrl: error: {algorithm.upper()} needs a discrete action space, and "
                         f"{env_name} has a continuous Box"), err
-  assert "use ppo, a2c or reinforce" in err
+  assert "use ppo, a2c, reinforce, sac, td3 or ddpg" in err
   assert not out.exists()

@@ -98,6 +98,6 @@ def test_every_default_config_passes_its_own_checks(name):
   # `jaxrl train NAME` with no options must start: PPO's defaults once broke their own
   # total_steps % log_every rule. Building the trainer runs every eager check.
   algo = algorithms.get(name)
-  env, env_params = envs.make("CartPole-v1")
+  env, env_params = envs.make(algo.default_env)
   trainer = algo.make_train(algo.config_cls(), env, env_params)
   assert trainer is not None

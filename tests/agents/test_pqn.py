@@ -123,5 +123,5 @@ def test_value_based_agents_refuse_continuous_actions(name):
   env, params = envs.make(name)
   for agent, config in ((pqn, PROBE), (dqn, dqn.DQNConfig())):
     with pytest.raises(ValueError, match=rf"needs a discrete action space, and {name} has a "
-                                         r"continuous Box.*use ppo, a2c or reinforce"):
+                                         r"continuous Box.*use ppo, a2c, reinforce, sac, td3 or ddpg"):
       agent.make_train(config, env, params)

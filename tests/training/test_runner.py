@@ -155,7 +155,7 @@ def test_checkpoint_from_a_different_config_is_refused(stopped, tmp_path):
 
 
 @pytest.mark.parametrize("change, message", [
-    (dict(algorithm="sac"), "unknown algorithm 'sac'"),
+    (dict(algorithm="no_such_algo"), "unknown algorithm 'no_such_algo'"),
     (dict(env="NoSuchEnv-v9"), "unknown environment 'NoSuchEnv-v9'"),
     (dict(num_seeds=0), "num_seeds must be an int >= 1, got 0"),
     (dict(num_seeds=2.0), "num_seeds must be an int, got 2.0"),
