@@ -31,6 +31,7 @@ from jaxrl import losses as losses_lib
 from jaxrl import networks as networks_lib
 from jaxrl import policies as policies_lib
 from jaxrl import rollouts
+from jaxrl.agents import off_policy
 from jaxrl.agents import optimizers
 from jaxrl.agents import trainer as trainer_lib
 from jaxrl.agents.config import POSITIVE_OR_INF, AgentConfig, hyperparameter, option
@@ -117,18 +118,9 @@ class DQNConfig(AgentConfig):
 DQNHyperparams = DQNConfig.hyperparams_type()
 
 
-class DQNState(NamedTuple):
-  """Everything a run carries (checkpoint this to resume)."""
-
-  params: Any
-  target_params: Any
-  opt_state: Any
-  buffer: Any
-  env_state: Any
-  obs: Array
-  key: Array
-  env_steps: Array
-  updates: Array
+#: Everything a run carries (checkpoint this to resume): the replay agents' shared state
+#: (:class:`~jaxrl.agents.off_policy.OffPolicyState`), ``params`` the Q-network's.
+DQNState = off_policy.OffPolicyState
 
 
 class DQNStats(NamedTuple):
@@ -144,7 +136,7 @@ class DQNMaxima(NamedTuple):
   q_abs_max: Array
 
 
-def _check_config(config: DQNConfig) -> trainer_lib.Intervals:
+def _check_config(config: DQNConfig) -> tuple[trainer_lib.Intervals, off_policy.UpdateSchedule]:
   """The cross-field rules (each field's own range is checked by ``config.check()``)."""
   config.check()
 
@@ -155,13 +147,13 @@ def _check_config(config: DQNConfig) -> trainer_lib.Intervals:
     bad(f"batch_size {config.batch_size} is larger than buffer_size {config.buffer_size}.")
   if config.num_envs > config.buffer_size:
     bad(f"num_envs {config.num_envs} is larger than buffer_size {config.buffer_size}.")
-  if config.updates_per_step < 1 and not float(1 / config.updates_per_step).is_integer():
-    bad(f"updates_per_step below 1 must be 1/k for an integer k, got {config.updates_per_step}.")
-  if config.updates_per_step >= 1 and not float(config.updates_per_step).is_integer():
-    bad(f"updates_per_step above 1 must be an integer, got {config.updates_per_step}.")
-  return trainer_lib.intervals("DQNConfig", total_steps=config.total_steps,
+  schedule = off_policy.update_schedule(
+      "DQNConfig", updates_per_step=config.updates_per_step, num_envs=config.num_envs,
+      learning_starts=config.learning_starts, batch_size=config.batch_size)
+  loop = trainer_lib.intervals("DQNConfig", total_steps=config.total_steps,
                                log_every=config.log_every, eval_every=config.eval_every,
                                steps_per_iteration=config.num_envs, per_iteration="num_envs")
+  return loop, schedule
 
 
 def _epsilon(config: DQNConfig, hp) -> Any:
@@ -171,8 +163,8 @@ def _epsilon(config: DQNConfig, hp) -> Any:
 
 
 def _make_update(config: DQNConfig, network, buffer):
-  """``update(state, key, hp) -> (state, (loss, q_mean, q_abs_max))``: one gradient step on a
-  sampled minibatch, then the target network's hard copy or Polyak step."""
+  """``update(state, key, hp, index) -> (state, (DQNStats, DQNMaxima, finite))``: one gradient
+  step on a sampled minibatch, then the target network's hard copy or Polyak step."""
   loss_fn = losses_lib.double_q_learning_loss if config.double_dqn else losses_lib.q_learning_loss
   huber = config.huber_delta if config.loss == "huber" else None
 
@@ -185,7 +177,8 @@ def _make_update(config: DQNConfig, network, buffer):
     per_item = jax.vmap(lambda *a: loss_fn(*a, huber_delta=huber))(*args)
     return jnp.mean(per_item), (jnp.mean(q_tm1), jnp.max(jnp.abs(q_tm1)))
 
-  def update(state: DQNState, key, hp):
+  def update(state: DQNState, key, hp, index):
+    del index
     batch = buffer.sample(state.buffer, key)
     (loss, (q_mean, q_abs)), grads = jax.value_and_grad(batch_loss, has_aux=True)(
         state.params, state.target_params, batch)
@@ -198,34 +191,9 @@ def _make_update(config: DQNConfig, network, buffer):
     else:
       target = optax.incremental_update(params, state.target_params, hp.polyak_step)
     return state._replace(params=params, target_params=target, opt_state=opt_state, updates=n), (
-        loss, q_mean, q_abs)
+        DQNStats(loss, q_mean), DQNMaxima(q_abs), jnp.isfinite(loss))
 
   return update
-
-
-def _make_learn(update, updates_per_iteration: int):
-  """``learn(state, key, hp)``: ``updates_per_iteration`` gradient steps, and ``skip`` (none),
-  both returning ``(state, (DQNStats, DQNMaxima, count, finite))`` for one ``lax.cond``."""
-
-  def learn(state, key, hp):
-    state, (losses, q_means, q_abs) = jax.lax.scan(
-        lambda s, k: update(s, k, hp), state, jax.random.split(key, updates_per_iteration))
-    return state, (DQNStats(jnp.sum(losses), jnp.sum(q_means)), DQNMaxima(jnp.max(q_abs)),
-                   jnp.float32(updates_per_iteration), jnp.all(jnp.isfinite(losses)))
-
-  def skip(state, key, hp):
-    del key, hp
-    zero = jnp.float32(0)
-    return state, (DQNStats(zero, zero), DQNMaxima(zero), zero, jnp.bool_(True))
-
-  return learn, skip
-
-
-def _update_cadence(config: DQNConfig) -> tuple[int, int]:
-  """``(updates per iteration, iterations between updates)`` from ``updates_per_step``."""
-  if config.updates_per_step >= 1:
-    return int(config.updates_per_step), 1
-  return 1, int(round(1 / config.updates_per_step))
 
 
 def make_train(config: DQNConfig, env, env_params) -> trainer_lib.Trainer:
@@ -245,7 +213,7 @@ def make_train(config: DQNConfig, env, env_params) -> trainer_lib.Trainer:
     non-terminal states and actions of ``|Q_theta - Q*|``) and ``policy_match`` (fraction of
     non-terminal states whose greedy action is optimal), against ``q_iteration``'s exact Q*.
   """
-  loop = _check_config(config)
+  loop, schedule = _check_config(config)
   obs_shape = tuple(env.observation_space(env_params).shape)
   num_actions = spaces_lib.require_discrete("DQN", env, env_params)
   network = networks_lib.make_q_network(config.network, num_actions, obs_shape,
@@ -257,31 +225,18 @@ def make_train(config: DQNConfig, env, env_params) -> trainer_lib.Trainer:
   reference = rollouts.tabular_reference(env_params)
   evaluate = rollouts.make_greedy_evaluation(env, env_params, network.apply, config.eval_episodes,
                                              config.eval_max_steps)
-  update = _make_update(config, network, buffer)
-  updates_per_iteration, update_every = _update_cadence(config)
-  learn, skip = _make_learn(update, updates_per_iteration)
+  learn, skip = off_policy.make_learn(_make_update(config, network, buffer), schedule, DQNStats,
+                                     DQNMaxima)
 
-  def iteration(state: DQNState, hp):
-    """One step of every environment (epsilon-greedy), its transitions into the buffer, and the
-    scheduled gradient updates once learning has started."""
-    key, k_act, k_step, k_upd = jax.random.split(state.key, 4)
+  def act(key, state: DQNState, hp, t):
+    """Epsilon-greedy in every environment."""
+    del t
     q = network.apply(state.params, state.obs)
-    epsilon = _epsilon(config, hp)(state.env_steps)
-    actions = jax.vmap(policies_lib.epsilon_greedy, in_axes=(0, 0, None))(
-        jax.random.split(k_act, config.num_envs), q, epsilon)
-    obs, env_state, out = env_step(k_step, state.env_state, actions)
-    transition = buffers_lib.Transition(
-        obs=state.obs, action=actions, reward=out.r_t,
-        discount=hp.discount * (1.0 - out.terminated_t.astype(jnp.float32)),
-        next_obs=out.obs_tp1)
-    buf = buffer.add(state.buffer, transition)
-    env_steps = state.env_steps + config.num_envs
-    state = state._replace(buffer=buf, env_state=env_state, obs=obs, key=key, env_steps=env_steps)
-    due = (env_steps >= config.learning_starts) & buffer.can_sample(buf) & (
-        (env_steps // config.num_envs) % update_every == 0)
-    state, (sums, maxima, count, finite) = jax.lax.cond(due, learn, skip, state, k_upd, hp)
-    return state, trainer_lib.IterationStats(sums=sums, count=count, finite=finite,
-                                             episodes=trainer_lib.episodes_of(out), maxima=maxima)
+    return jax.vmap(policies_lib.epsilon_greedy, in_axes=(0, 0, None))(
+        jax.random.split(key, config.num_envs), q, _epsilon(config, hp)(state.env_steps))
+
+  iteration = off_policy.make_iteration(env_step=env_step, buffer=buffer, act=act, learn=learn,
+                                        skip=skip, schedule=schedule, num_envs=config.num_envs)
 
   def report(state: DQNState, hp) -> dict:
     metrics = dict(epsilon=_epsilon(config, hp)(state.env_steps))
@@ -302,4 +257,5 @@ def make_train(config: DQNConfig, env, env_params) -> trainer_lib.Trainer:
 
   return trainer_lib.make_trainer(
       "dqn", config, state_type=DQNState, init_state=init_state, iteration=iteration, loop=loop,
-      evaluate=evaluate, sums=DQNStats, maxima=DQNMaxima, report=report, network=network)
+      evaluate=evaluate, sums=DQNStats, maxima=DQNMaxima, report=report, network=network,
+      indexed=True)
