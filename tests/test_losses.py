@@ -49,7 +49,8 @@ def test_public_names():
       "policy_gradient_loss", "q_learning_loss", "q_learning_target", "td_error", "value_loss",
       "sarsa_target", "expected_sarsa_target", "state_value_from_q", "q_actor_critic_weights",
       "action_value_loss", "ActorCriticLoss", "actor_critic_loss", "masked_value_loss",
-      "normalize", "clipped_surrogate_pg_loss", "clipped_value_loss"}
+      "normalize", "clipped_surrogate_pg_loss", "clipped_value_loss", "clipped_double_q_target",
+      "soft_clipped_double_q_target", "ensemble_q_loss", "sac_policy_loss", "temperature_loss"}
   for name in losses.__all__:
     assert getattr(losses, name).__doc__
 

@@ -24,7 +24,8 @@ def test_public_names():
                                    "ACTOR_CRITIC_KINDS", "CNNActorCritic", "make_actor_critic",
                                    "ACTOR_CRITIC_CRITICS", "orthogonal", "param_labels",
                                    "NormalizedInput", "NormalizedParams", "trainable",
-                                   "replace_trainable"}
+                                   "replace_trainable", "ACTIVATIONS", "ContinuousQNetwork",
+                                   "DeterministicPolicy", "SquashedGaussianPolicy"}
   assert networks.ACTOR_CRITIC_CRITICS == ("v", "q")
   assert Q_NETWORK_KINDS == ("linear", "mlp", "cnn", "nature_cnn")
 

@@ -29,7 +29,7 @@ def test_public_names():
   assert set(policies.__all__) == {
       "categorical_entropy", "categorical_log_prob", "categorical_sample", "constant_epsilon",
       "epsilon_greedy", "exponential_epsilon", "greedy", "linear_epsilon", "epsilon_schedule",
-      "EPSILON_SCHEDULES"}
+      "EPSILON_SCHEDULES", "gaussian_exploration", "smoothed_target_action"}
   for name in policies.__all__:
     assert getattr(policies, name).__doc__
 
