@@ -57,6 +57,17 @@ Run (5-6 minutes on the quiet 2-core machine, about 13 when it is loaded; most o
 shown: rejax runs 2.5-10k steps/s here whatever the number of seeds, so every point is kept to
 40k-128k env steps in all, 10-50 s of rejax per run);
 ``--quick`` is a smoke test; ``--out-md``/``--out-json`` save the report.
+
+``--floor-only`` (no rejax, a few minutes) measures instead, at each of ``--points``, jaxrl's rate
+on one device (``jit(vmap(train))(keys)``) and with the seeds split over one CPU device per core
+(``jaxrl.cpu_devices.use_all_cores`` + ``devices.shard_runs``, as ``jaxrl train`` runs them)
+against the floor (:func:`network_floor`: the network passes, Adam and Polyak steps the setting
+requires plus the bare environment, for all the seeds, timed with ``ppo_throughput``'s helpers so
+that DQN's floor is built like PPO's and PQN's) on the same devices, and the no-update runs
+against the floor's acting+environment part:
+
+    .venv/bin/python benchmarks/dqn_throughput.py --floor-only \
+        --points 1:20000,32:5000,128:2000 --repeats 3
 """
 
 from __future__ import annotations
@@ -76,6 +87,10 @@ sys.path.insert(0, HERE)
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
+
+if __name__ == "__main__" and "--floor-only" in sys.argv[1:]:
+  from jaxrl import cpu_devices  # noqa: E402
+  cpu_devices.use_all_cores()    # before any JAX computation (importing jaxrl.envs runs one)
 
 import common  # noqa: E402
 from jaxrl.agents.dqn import DQNConfig, make_train  # noqa: E402
@@ -196,21 +211,34 @@ class JaxrlSide:
                 first_call_s=first, second_call_s=second, compile_s=first - second,
                 second_call_compiles=compiled.count)
 
-  def prepare(self, seeds: int, total_timesteps: int, updates: bool = True) -> dict:
+  def prepare(self, seeds: int, total_timesteps: int, updates: bool = True,
+              cores: bool = False) -> dict:
+    """AOT-compiles ``jit(vmap(train))`` for ``seeds`` keys; ``cores``: the seeds split over one
+    CPU device per core as ``jaxrl train`` runs them (``devices.shard_runs``; needs
+    ``jaxrl.cpu_devices.use_all_cores()`` first, as ``--floor-only`` calls it)."""
     cfg = jaxrl_config(total_timesteps, self.eval_mode, updates)
-    train = jax.jit(jax.vmap(make_train(cfg, self.env, self.env_params)))
+    batched = jax.vmap(make_train(cfg, self.env, self.env_params))
+    devices_used = 1
+    if cores:
+      from jaxrl.training import devices  # pylint: disable=import-outside-toplevel
+      mesh = devices.make_mesh(seeds)
+      devices_used = int(mesh.devices.size)
+      train = devices.shard_runs(batched, mesh)
+    else:
+      train = jax.jit(batched)
     keys = seed_keys(seeds, 0)
     t0 = time.perf_counter()
     lowered = train.lower(keys)
     t1 = time.perf_counter()
     compiled = lowered.compile()
     t2 = time.perf_counter()
-    self.prepared[(seeds, total_timesteps, updates)] = compiled
+    self.prepared[(seeds, total_timesteps, updates, cores)] = compiled
     return dict(seeds=seeds, total_timesteps=total_timesteps, trace_lower_s=t1 - t0,
-                compile_s=t2 - t1, fill_buffer=cfg.learning_starts)
+                compile_s=t2 - t1, fill_buffer=cfg.learning_starts, devices=devices_used)
 
-  def run(self, seeds: int, total_timesteps: int, rep: int, updates: bool = True) -> dict:
-    compiled = self.prepared[(seeds, total_timesteps, updates)]
+  def run(self, seeds: int, total_timesteps: int, rep: int, updates: bool = True,
+          cores: bool = False) -> dict:
+    compiled = self.prepared[(seeds, total_timesteps, updates, cores)]
     keys = seed_keys(seeds, 1000 * (rep + 1))
     t0 = time.perf_counter()
     state, metrics = jax.block_until_ready(compiled(keys))
@@ -222,8 +250,9 @@ class JaxrlSide:
                 final_eval_return_mean=float(final.mean()),
                 final_eval_return_per_seed=[float(x) for x in final])
 
-  def free(self, seeds: int, total_timesteps: int, updates: bool = True) -> None:
-    self.prepared.pop((seeds, total_timesteps, updates), None)
+  def free(self, seeds: int, total_timesteps: int, updates: bool = True,
+           cores: bool = False) -> None:
+    self.prepared.pop((seeds, total_timesteps, updates, cores), None)
 
 
 def bare_env_program(num_envs: int, steps: int):
@@ -286,6 +315,62 @@ def matmul_peak(seeds: int, repeats: int = 5, target_flops: float = 2e10) -> flo
 
 def run_flops(updates_per_seed: int, steps_per_seed: int) -> float:
   return updates_per_seed * UPDATE_FLOPS + steps_per_seed * ACT_FLOPS
+
+
+def network_floor(seeds: int, total: int, mesh=None, repeats: int = 3) -> dict:
+  """Seconds that ``seeds`` independent DQN runs of ``total`` steps each (this file's setting,
+  ``jaxrl_config``) spend in the work any DQN with this setting must do, each part timed alone as
+  one program over all the seeds (``ppo_throughput.time_floor_parts``: ``vmap`` over the seeds of
+  a one-seed ``scan_last``, on one device, or split over ``mesh``'s devices as the all-cores run
+  is): per vectorized env step the Q-network's forward on the 10 observations (acting); per
+  gradient update (as many as the run's schedule makes: 5 per vectorized step after the 5%
+  warm-up) the online forward+backward on 100 rows, the target forward and the online forward
+  (double DQN) on the 100 next observations, one Adam step and the Polyak average; and the bare
+  environment, ``seeds`` x 10 envs stepped with random actions. Their sum is a floor that no
+  implementation on this machine goes below (epsilon-greedy sampling, the replay buffer's writes
+  and sampling, the TD loss, gradient clipping and logging all come on top)."""
+  import optax  # pylint: disable=import-outside-toplevel
+  from ppo_throughput import scan_last, time_floor_parts  # pylint: disable=import-outside-toplevel
+  from jaxrl import networks  # pylint: disable=import-outside-toplevel
+  from jaxrl.agents import off_policy  # pylint: disable=import-outside-toplevel
+
+  cfg = jaxrl_config(total, "minimal")
+  env, env_params = make("CartPole-v1")
+  obs_dim = env.observation_space(env_params).shape[0]
+  net = networks.make_q_network("mlp", env.action_space(env_params).n, (obs_dim,),
+                                hidden_sizes=cfg.hidden_sizes)
+  iterations = total // cfg.num_envs
+  schedule = off_policy.update_schedule(
+      "DQNConfig", updates_per_step=cfg.updates_per_step, num_envs=cfg.num_envs,
+      learning_starts=cfg.learning_starts, batch_size=cfg.batch_size)
+  updates = int(schedule.updates_before(iterations))
+  optimizer = optax.adam(cfg.learning_rate)
+
+  def init(k):
+    params = net.init(k, jnp.zeros((obs_dim,)))
+    return params, params, optimizer.init(params), jnp.float32(0)
+
+  def update(state, x):   # x: [2, batch, obs]: the minibatch's obs and next_obs
+    params, target, opt_state, _ = state
+    def passes(p):
+      q_next = net.apply(target, x[1]) + net.apply(p, x[1])   # target + double-DQN forwards
+      return jnp.sum(net.apply(p, x[0])) + jax.lax.stop_gradient(jnp.sum(q_next))
+    value, grads = jax.value_and_grad(passes)(params)
+    step, opt_state = optimizer.update(grads, opt_state, params)
+    params = optax.apply_updates(params, step)
+    return params, optax.incremental_update(params, target, cfg.polyak_step), opt_state, value
+
+  states = jax.vmap(init)(seed_keys(seeds, 0))
+  params = states[0]
+  data = lambda *shape: jax.random.normal(jax.random.PRNGKey(1), (seeds,) + shape)  # noqa: E731
+  parts = dict(   # name: (one seed's program, its inputs with the seed axis first)
+      update=(scan_last(update), (states, data(updates, 2, cfg.batch_size, obs_dim))),
+      act_per_step=(scan_last(net.apply), (params, data(iterations, cfg.num_envs, obs_dim))),
+      bare_env=(bare_env_program(cfg.num_envs, iterations), (seed_keys(seeds, 1),)))
+  out = time_floor_parts(parts, mesh, repeats)
+  return dict(seconds=out, total_s=sum(out.values()), seeds=seeds, updates=updates,
+              rows=cfg.batch_size, total_steps=total,
+              devices=1 if mesh is None else int(mesh.devices.size))
 
 
 # ------------------------------------------------------------------------------------------
@@ -404,6 +489,104 @@ def build_report(res: dict) -> str:
   return "\n".join(lines)
 
 
+def floor_only(args) -> dict:
+  """``--floor-only``: at each point, jaxrl's rate on one device (``jit(vmap(train))``) and split
+  over one CPU device per core (as ``jaxrl train`` runs it), against :func:`network_floor` on the
+  same devices; plus the no-update runs (``learning_starts`` past the end), each way, against the
+  floor's acting+env part. Runs interleaved rep by rep, medians of ``args.repeats``. No rejax."""
+  from jaxrl.training import devices  # pylint: disable=import-outside-toplevel
+  t_start = time.perf_counter()
+  points = [tuple(int(v) for v in p.split(":")) for p in args.points.split(",")]
+  res = dict(command="python " + " ".join([os.path.relpath(sys.argv[0], os.getcwd())]
+                                          + sys.argv[1:]),
+             machine=common.machine_info(), repeats=args.repeats, jaxrl_versions=jaxrl_versions(),
+             points=[], load_before=" ".join(f"{x:.2f}" for x in os.getloadavg()))
+  jaxrl = JaxrlSide("minimal")
+  variants = {"jaxrl": (True, False), "jaxrl_cores": (True, True),
+              "no_update": (False, False), "no_update_cores": (False, True)}
+  for seeds, total in points:
+    p = dict(seeds=seeds, total_steps=total, compile={}, runs={k: [] for k in variants})
+    for name, (upd, cores) in variants.items():
+      p["compile"][name] = jaxrl.prepare(seeds, total, updates=upd, cores=cores)
+    p["devices_used"] = p["compile"]["jaxrl_cores"]["devices"]
+    order = list(variants)
+    for rep in range(args.repeats):
+      for name in (order if rep % 2 == 0 else order[::-1]):
+        upd, cores = variants[name]
+        r = jaxrl.run(seeds, total, rep, updates=upd, cores=cores)
+        p["runs"][name].append(r)
+        log(f"  seeds {seeds} rep {rep} {name}: {r['wall_s']:.2f}s")
+    for name, (upd, cores) in variants.items():
+      jaxrl.free(seeds, total, updates=upd, cores=cores)
+    p["median_s"] = {k: statistics.median(r["wall_s"] for r in runs)
+                     for k, runs in p["runs"].items()}
+    p["updates_per_seed"] = p["runs"]["jaxrl"][-1]["updates_per_seed"]
+    p["env_steps_per_seed"] = p["runs"]["jaxrl"][-1]["env_steps_per_seed"]
+    p["floor"] = network_floor(seeds, total, repeats=args.repeats)
+    p["floor_split"] = network_floor(seeds, total, devices.make_mesh(seeds), args.repeats)
+    assert p["floor"]["updates"] == p["updates_per_seed"], (p["floor"]["updates"],
+                                                            p["updates_per_seed"])
+    p["steps_per_s"] = {k: seeds * p["env_steps_per_seed"] / t for k, t in p["median_s"].items()}
+    for key in ("floor", "floor_split"):
+      p["steps_per_s"][key] = seeds * total / p[key]["total_s"]
+    log(f"seeds {seeds}: " + ", ".join(f"{k} {v:,.0f}" for k, v in p["steps_per_s"].items()))
+    res["points"].append(p)
+  res["load_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+  res["wall_s"] = time.perf_counter() - t_start
+  return res
+
+
+def build_floor_report(res: dict) -> str:
+  mi, jv = res["machine"], res["jaxrl_versions"]
+  k = lambda x: f"{x / 1e3:,.1f}k"  # noqa: E731
+  L = ["## DQN training throughput against its floor (CartPole-v1, rejax's setting)\n",
+       f"Command: `{res['command']}`  \nDate: {mi['date']}; machine: {mi['cpu']}, {mi['cores']} "
+       f"cores ({mi['caches']}), {mi['memory']}, JAX backend {mi['jax backend']}; load average "
+       f"{res['load_before']} before, {res['load_after']} after; whole run "
+       f"{res['wall_s'] / 60:.1f} min.  \njaxrl venv: python {jv['python']}, jax {jv['jax']}, "
+       f"jaxlib {jv['jaxlib']}, flax {jv['flax']}, optax {jv['optax']}, gymnax {jv['gymnax']}, "
+       f"numpy {jv['numpy']}.\n",
+       f"Steps/s = seeds x env steps per seed / median wall time of {res['repeats']} interleaved "
+       "calls (compile excluded); 1 device: `jit(vmap(train))(keys)`; split: the seeds over one "
+       "CPU device per core (`devices.shard_runs`, as `jaxrl train` runs them). Floor "
+       "(`network_floor`): per gradient update the online forward+backward on 100 rows, the "
+       "target and online forwards on the 100 next observations, one Adam step and the Polyak "
+       "average; per vectorized step the forward on 10 observations (acting); the bare "
+       "environment (10 envs per seed, random actions); each part one `vmap`-over-seeds program "
+       "timed alone, on the same devices as the jaxrl rate it is set against.\n",
+       "| seeds | steps/seed | updates/seed | jaxrl, 1 device | jaxrl, split (devices) | "
+       "floor, 1 device | floor, split | % of floor, 1 device | % of floor, split |",
+       "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+  for p in res["points"]:
+    s = p["steps_per_s"]
+    L.append(f"| {p['seeds']} | {p['total_steps']:,} | {p['updates_per_seed']:,} | "
+             f"{k(s['jaxrl'])} | {k(s['jaxrl_cores'])} ({p['devices_used']}) | {k(s['floor'])} | "
+             f"{k(s['floor_split'])} ({p['floor_split']['devices']}) | "
+             f"{s['jaxrl'] / s['floor']:.0%} | {s['jaxrl_cores'] / s['floor_split']:.0%} |")
+  L.append("\nWhere the time goes (seconds of one call, medians): jaxrl's full run and its "
+           "no-update run (`learning_starts` past the end: acting, environment, replay writes, "
+           "logging), against the floor's parts; full - no-update = what the updates cost, "
+           "against the floor's update part:\n")
+  L.append("| seeds | devices | jaxrl full | jaxrl no-update | floor act + env | no-update / "
+           "(act + env) | full - no-update | floor update part | (full - no-update) / update "
+           "part | walls full; no-update |")
+  L.append("|---:|---|---:|---:|---:|---:|---:|---:|---:|---|")
+  for p in res["points"]:
+    for label, full, noup, floor in (("1", "jaxrl", "no_update", "floor"),
+                                     (f"split ({p['devices_used']})", "jaxrl_cores",
+                                      "no_update_cores", "floor_split")):
+      m, sec = p["median_s"], p[floor]["seconds"]
+      act_env = sec["act_per_step"] + sec["bare_env"]
+      upd = m[full] - m[noup]
+      walls = (", ".join(f"{r['wall_s']:.2f}" for r in p["runs"][full]) + "; "
+               + ", ".join(f"{r['wall_s']:.2f}" for r in p["runs"][noup]))
+      L.append(f"| {p['seeds']} | {label} | {m[full]:.3f} | {m[noup]:.3f} | {act_env:.3f} | "
+               f"{m[noup] / act_env:.2f}x | {upd:.3f} | {sec['update']:.3f} | "
+               f"{upd / sec['update']:.2f}x | {walls} |")
+  L.append("")
+  return "\n".join(L)
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   parser.add_argument("--points", default="1:50000,8:5000,32:2500,128:1000",
@@ -417,7 +600,22 @@ def main():
   parser.add_argument("--quick", action="store_true", help="smoke test: tiny points")
   parser.add_argument("--out-md", help="also write the markdown report here")
   parser.add_argument("--out-json", help="also write every measurement here")
+  parser.add_argument("--floor-only", action="store_true",
+                      help="jaxrl (1 device and split over the cores) against network_floor at "
+                           "--points; no rejax, no compile probes (e.g. --points "
+                           "1:20000,32:5000,128:2000)")
   args = parser.parse_args()
+  if args.floor_only:   # one CPU device per core: asked for at import, above
+    res = floor_only(args)
+    report = build_floor_report(res)
+    print(report, flush=True)
+    if args.out_md:
+      with open(args.out_md, "w") as f:
+        f.write(report + "\n")
+    if args.out_json:
+      with open(args.out_json, "w") as f:
+        json.dump(res, f, indent=1, default=str)
+    return
   if args.quick:
     args.points, args.repeats, args.compile_probes, args.compile_steps = "1:2500,8:1000", 2, 1, 2500
 
