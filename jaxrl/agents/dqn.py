@@ -136,26 +136,6 @@ class DQNMaxima(NamedTuple):
   q_abs_max: Array
 
 
-def _check_config(config: DQNConfig) -> tuple[trainer_lib.Intervals, off_policy.UpdateSchedule]:
-  """The cross-field rules (each field's own range is checked by ``config.check()``)."""
-  config.check()
-
-  def bad(msg):
-    raise ValueError(f"DQNConfig: {msg}")
-
-  if config.batch_size > config.buffer_size:
-    bad(f"batch_size {config.batch_size} is larger than buffer_size {config.buffer_size}.")
-  if config.num_envs > config.buffer_size:
-    bad(f"num_envs {config.num_envs} is larger than buffer_size {config.buffer_size}.")
-  schedule = off_policy.update_schedule(
-      "DQNConfig", updates_per_step=config.updates_per_step, num_envs=config.num_envs,
-      learning_starts=config.learning_starts, batch_size=config.batch_size)
-  loop = trainer_lib.intervals("DQNConfig", total_steps=config.total_steps,
-                               log_every=config.log_every, eval_every=config.eval_every,
-                               steps_per_iteration=config.num_envs, per_iteration="num_envs")
-  return loop, schedule
-
-
 def _epsilon(config: DQNConfig, hp) -> Any:
   """The exploration schedule ``env_steps -> epsilon`` (:func:`jaxrl.policies.epsilon_schedule`)."""
   return policies_lib.epsilon_schedule(config.epsilon_schedule, hp.epsilon_start,
@@ -213,7 +193,7 @@ def make_train(config: DQNConfig, env, env_params) -> trainer_lib.Trainer:
     non-terminal states and actions of ``|Q_theta - Q*|``) and ``policy_match`` (fraction of
     non-terminal states whose greedy action is optimal), against ``q_iteration``'s exact Q*.
   """
-  loop, schedule = _check_config(config)
+  loop, schedule = off_policy.check_config(config)
   obs_shape = tuple(env.observation_space(env_params).shape)
   num_actions = spaces_lib.require_discrete("DQN", env, env_params)
   network = networks_lib.make_q_network(config.network, num_actions, obs_shape,

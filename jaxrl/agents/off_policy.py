@@ -36,8 +36,8 @@ from jaxrl.agents import trainer as trainer_lib
 
 Array = chex.Array
 
-__all__ = ("OffPolicyState", "UpdateSchedule", "make_iteration", "make_learn", "update_schedule",
-           "warm_up")
+__all__ = ("OffPolicyState", "UpdateSchedule", "check_config", "make_iteration", "make_learn",
+           "update_schedule", "warm_up")
 
 
 class OffPolicyState(NamedTuple):
@@ -117,6 +117,33 @@ def update_schedule(owner: str, *, updates_per_step: float, num_envs: int, learn
   # after iteration t, (t + 1) * num_envs transitions are stored
   first = max(0, math.ceil(max(learning_starts, batch_size) / num_envs) - 1)
   return UpdateSchedule(updates_per_iteration=n, update_every=every, first=first)
+
+
+def check_config(config: Any) -> tuple[trainer_lib.Intervals, UpdateSchedule]:
+  """A replay agent's config checked (every field by ``config.check()``, then the rules across
+  fields its loop needs) -> ``(Intervals, UpdateSchedule)``: the fields ``total_steps``,
+  ``num_envs``, ``buffer_size``, ``batch_size``, ``learning_starts``, ``updates_per_step``,
+  ``log_every`` and ``eval_every``.
+
+  Raises:
+    ValueError: naming the config class and the fields (a batch or an add larger than the
+      buffer, a ``updates_per_step`` that is not ``k`` or ``1/k``, intervals off the iterations).
+  """
+  config.check()
+  owner = type(config).__name__
+  if config.batch_size > config.buffer_size:
+    raise ValueError(f"{owner}: batch_size {config.batch_size} is larger than buffer_size "
+                     f"{config.buffer_size}.")
+  if config.num_envs > config.buffer_size:
+    raise ValueError(f"{owner}: num_envs {config.num_envs} is larger than buffer_size "
+                     f"{config.buffer_size}.")
+  schedule = update_schedule(owner, updates_per_step=config.updates_per_step,
+                             num_envs=config.num_envs, learning_starts=config.learning_starts,
+                             batch_size=config.batch_size)
+  loop = trainer_lib.intervals(owner, total_steps=config.total_steps, log_every=config.log_every,
+                               eval_every=config.eval_every, steps_per_iteration=config.num_envs,
+                               per_iteration="num_envs")
+  return loop, schedule
 
 
 def make_learn(update: Callable, schedule: UpdateSchedule, sums: type, maxima: type | None):

@@ -159,23 +159,6 @@ class SACMaxima(NamedTuple):
   q_abs_max: Array
 
 
-def _check_config(config: SACConfig) -> tuple[trainer_lib.Intervals, off_policy.UpdateSchedule]:
-  config.check()
-  if config.batch_size > config.buffer_size:
-    raise ValueError(f"SACConfig: batch_size {config.batch_size} is larger than buffer_size "
-                     f"{config.buffer_size}.")
-  if config.num_envs > config.buffer_size:
-    raise ValueError(f"SACConfig: num_envs {config.num_envs} is larger than buffer_size "
-                     f"{config.buffer_size}.")
-  schedule = off_policy.update_schedule(
-      "SACConfig", updates_per_step=config.updates_per_step, num_envs=config.num_envs,
-      learning_starts=config.learning_starts, batch_size=config.batch_size)
-  loop = trainer_lib.intervals("SACConfig", total_steps=config.total_steps,
-                               log_every=config.log_every, eval_every=config.eval_every,
-                               steps_per_iteration=config.num_envs, per_iteration="num_envs")
-  return loop, schedule
-
-
 def make_train(config: SACConfig, env, env_params) -> trainer_lib.Trainer:
   """Builds ``train(key, hyperparams=None) -> (final_state, metrics)``, pure and jit-able.
 
@@ -188,7 +171,7 @@ def make_train(config: SACConfig, env, env_params) -> trainer_lib.Trainer:
   (0 without ``autotune``), ``q_mean``, ``entropy`` and ``alpha`` (NaN before learning starts),
   ``q_abs_max`` (compare it with ``r_max / (1 - discount)``).
   """
-  loop, schedule = _check_config(config)
+  loop, schedule = off_policy.check_config(config)
   spec = spaces_lib.require_continuous("SAC", env, env_params)
   obs_shape = tuple(env.observation_space(env_params).shape)
   action_dim = spec.size

@@ -160,24 +160,6 @@ class TD3Maxima(NamedTuple):
   q_abs_max: Array
 
 
-def _check_config(config: TD3Config) -> tuple[trainer_lib.Intervals, off_policy.UpdateSchedule]:
-  config.check()
-  owner = type(config).__name__
-  if config.batch_size > config.buffer_size:
-    raise ValueError(f"{owner}: batch_size {config.batch_size} is larger than buffer_size "
-                     f"{config.buffer_size}.")
-  if config.num_envs > config.buffer_size:
-    raise ValueError(f"{owner}: num_envs {config.num_envs} is larger than buffer_size "
-                     f"{config.buffer_size}.")
-  schedule = off_policy.update_schedule(
-      owner, updates_per_step=config.updates_per_step, num_envs=config.num_envs,
-      learning_starts=config.learning_starts, batch_size=config.batch_size)
-  loop = trainer_lib.intervals(owner, total_steps=config.total_steps, log_every=config.log_every,
-                               eval_every=config.eval_every, steps_per_iteration=config.num_envs,
-                               per_iteration="num_envs")
-  return loop, schedule
-
-
 def make_train(config: TD3Config, env, env_params) -> trainer_lib.Trainer:
   """Builds ``train(key, hyperparams=None) -> (final_state, metrics)``, pure and jit-able
   (TD3, or DDPG with a :class:`DDPGConfig`).
@@ -190,7 +172,7 @@ def make_train(config: TD3Config, env, env_params) -> trainer_lib.Trainer:
   ``critic_loss``, ``q_mean`` (means over the interval's updates), ``actor_loss`` (over its
   policy updates), ``q_abs_max``; NaN before learning starts.
   """
-  loop, schedule = _check_config(config)
+  loop, schedule = off_policy.check_config(config)
   name = "ddpg" if isinstance(config, DDPGConfig) else "td3"
   spec = spaces_lib.require_continuous(name.upper(), env, env_params)
   obs_shape = tuple(env.observation_space(env_params).shape)
