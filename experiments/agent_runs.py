@@ -29,8 +29,9 @@ cpu_devices.use_all_cores()
 OUT = pathlib.Path(__file__).parent / "out"
 
 
-def timed_run(trainer, keys, hyperparams=None) -> dict[str, Any]:
-  """Runs ``trainer`` for every key (a leading seed axis) interval by interval.
+def timed_run(trainer, keys, hyperparams=None, budget: float | None = None) -> dict[str, Any]:
+  """Runs ``trainer`` for every key (a leading seed axis) interval by interval; with ``budget``
+  (seconds of execution), stops after the interval that passes it.
 
   Returns ``{"metrics": {name: [seeds, logs]}, "seconds": [logs] cumulative execution seconds at
   each logging point, "compile_s": float, "final_state": ...}``.
@@ -58,6 +59,8 @@ def timed_run(trainer, keys, hyperparams=None) -> dict[str, Any]:
     elapsed += time.perf_counter() - t
     seconds.append(elapsed)
     rows.append(jax.tree.map(np.asarray, metrics))
+    if budget is not None and elapsed >= budget:
+      break
   metrics = {k: np.stack([r[k] for r in rows], axis=1) for k in rows[0]}
   return dict(metrics=metrics, seconds=np.asarray(seconds), compile_s=compile_s,
               final_state=trainer.state_of(carry))

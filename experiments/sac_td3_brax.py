@@ -1,10 +1,11 @@
 """SAC and TD3 beside jaxrl PPO on a Brax task, the same wall-clock budget each, one figure.
 
 Each agent trains ``--seeds`` seeds in one compiled program, one logging interval per call
-(:func:`agent_runs.timed_run`'s measured clock, compile excluded), until its execution time
-passes ``--budget`` seconds; the figure is the median greedy return over the seeds (25-75%
-band) against seconds, and against environment steps per seed. Task: ``brax:inverted_pendulum``
-(mjx backend, episodes of 1,000 steps, +1 per step upright: the maximum is 1,000).
+(:func:`agent_runs.timed_run` with ``budget``: its measured clock, compile excluded), until
+its execution time passes ``--budget`` seconds; the figure is the median greedy return over the
+seeds (25-75% band) against seconds, and against environment steps per seed. Task:
+``brax:inverted_pendulum`` (mjx backend, episodes of 1,000 steps, +1 per step upright: the
+maximum is 1,000).
 
 Settings:
 * PPO: Brax's inverted_pendulum recipe at CPU size (``benchmarks/brax_ppo_peer.Setting``: 32
@@ -21,10 +22,8 @@ from __future__ import annotations
 import argparse
 import pathlib
 import sys
-import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 import agent_runs
@@ -34,7 +33,6 @@ import brax_ppo_peer as peer  # noqa: E402
 
 from jaxrl import envs  # noqa: E402
 from jaxrl.agents import ppo, sac, td3  # noqa: E402
-from jaxrl.training import devices  # noqa: E402
 
 TASK = "inverted_pendulum"
 OFF_POLICY = dict(num_envs=4, hidden_sizes=(64, 64), batch_size=256, learning_starts=1_000,
@@ -56,34 +54,6 @@ def configs(max_steps: int) -> dict:
   }
 
 
-def budget_run(trainer, keys, budget: float) -> dict:
-  """:func:`agent_runs.timed_run`, stopped after the interval that passes ``budget`` seconds."""
-  num = keys.shape[0]
-  hp = jax.tree.map(lambda x: jnp.repeat(jnp.asarray(x)[None], num, axis=0),
-                    trainer.default_hyperparams)
-  batched = trainer.batched()
-  mesh = devices.make_mesh(num)
-  t0 = time.perf_counter()
-  init = devices.shard_runs(batched.init, mesh).lower(keys, hp).compile()
-  carry = init(keys, hp)
-  step = devices.shard_runs(batched.step, mesh, replicated=(1,), donate_argnums=(0,)).lower(
-      carry, jnp.int32(0), hp).compile()
-  compile_s = time.perf_counter() - t0
-  jax.block_until_ready(carry)
-  rows, seconds, elapsed = [], [], 0.0
-  for i in range(trainer.num_logs):
-    t = time.perf_counter()
-    carry, metrics = step(carry, jnp.int32(i), hp)
-    metrics = jax.block_until_ready(metrics)
-    elapsed += time.perf_counter() - t
-    seconds.append(elapsed)
-    rows.append(jax.tree.map(np.asarray, metrics))
-    if elapsed >= budget:
-      break
-  metrics = {k: np.stack([r[k] for r in rows], axis=1) for k in rows[0]}
-  return dict(metrics=metrics, seconds=np.asarray(seconds), compile_s=compile_s)
-
-
 def main():
   parser = argparse.ArgumentParser(description=__doc__)
   parser.add_argument("--budget", type=float, default=120.0)
@@ -103,7 +73,7 @@ def main():
   for name in args.agents.split(","):
     module, config = configs(args.max_steps)[name]
     trainer = module.make_train(config, env, params)
-    res = budget_run(trainer, keys, args.budget)
+    res = agent_runs.timed_run(trainer, keys, budget=args.budget)
     m, secs = res["metrics"], res["seconds"]
     steps = m["env_steps"][0]
     evals = m["eval_return"]
