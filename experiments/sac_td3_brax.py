@@ -86,7 +86,8 @@ def main():
           f"{res['compile_s']:.1f} s); median greedy return at the last evaluation "
           f"{np.median(final):.1f} (per seed {np.round(final, 1).tolist()})", flush=True)
     for j in np.nonzero(has)[0]:
-      print(f"  {int(steps[j]):9,d} steps  {secs[j]:7.1f} s  median {np.nanmedian(evals[:, j]):7.1f}")
+      print(f"  {int(steps[j]):9,d} steps  {secs[j]:7.1f} s  "
+            f"median {np.nanmedian(evals[:, j]):7.1f}")
     agent_runs.plot_median_band(axes[0], secs[has], evals[:, has], name.upper())
     agent_runs.plot_median_band(axes[1], steps[has], evals[:, has], name.upper())
     out[name] = dict(env_steps=steps[has], seconds=secs[has], median_eval=med,
