@@ -13,6 +13,11 @@ termination; on truncation ``q_t`` is computed at ``info["final_observation"]`` 
 Losses stop gradients through the target, so they differentiate only through ``q_tm1`` (or the
 logits / values). The policy-gradient losses take one trajectory ``[T]``.
 
+The distributional losses follow rlax's names and signatures (values equal rlax 0.1.9's):
+``categorical_l2_project``, ``categorical_q_learning`` and ``categorical_double_q_learning``
+(C51: logits ``[A, K]`` over atoms ``[K]``), ``quantile_regression_loss``,
+``quantile_q_learning`` (QR-DQN: quantiles first, ``[N, A]``) and ``quantile_midpoints``.
+
 References:
   Watkins & Dayan (1992), Q-learning, Machine Learning 8.
   Mnih et al. (2015), Human-level control through deep reinforcement learning, Nature 518.
@@ -26,6 +31,10 @@ References:
   methods, ICML (clipped double Q, TD3).
   Haarnoja et al. (2018), Soft actor-critic algorithms and applications, arXiv:1812.05905
   (the soft target, the policy loss and the temperature loss of SAC).
+  Bellemare, Dabney & Munos (2017), A distributional perspective on reinforcement learning,
+  ICML (C51).
+  Dabney, Rowland, Bellemare & Munos (2018), Distributional reinforcement learning with
+  quantile regression, AAAI (QR-DQN).
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ from typing import NamedTuple
 import chex
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from jaxrl import validation
@@ -47,6 +57,9 @@ __all__ = (
     "ActorCriticLoss",
     "action_value_loss",
     "actor_critic_loss",
+    "categorical_double_q_learning",
+    "categorical_l2_project",
+    "categorical_q_learning",
     "clipped_double_q_target",
     "clipped_surrogate_pg_loss",
     "clipped_value_loss",
@@ -61,6 +74,9 @@ __all__ = (
     "masked_value_loss",
     "normalize",
     "q_learning_target",
+    "quantile_midpoints",
+    "quantile_q_learning",
+    "quantile_regression_loss",
     "sac_policy_loss",
     "sarsa_target",
     "soft_clipped_double_q_target",
@@ -263,6 +279,362 @@ def double_q_learning_loss(q_tm1: Array, a_tm1: Array, r_t: Array, discount_t: A
   chex.assert_type([q_tm1, a_tm1], [float, int])
   target = double_q_learning_target(r_t, discount_t, q_t_target, q_t_selector)
   return _regression_loss(td_error(q_tm1, a_tm1, target), huber_delta)
+
+
+# ---------------------------------------------------------------------------------------------
+# Distributional Q-learning: categorical (C51) and quantile (QR-DQN) return distributions
+# ---------------------------------------------------------------------------------------------
+def _check_array(fn: str, name: str, x, shape: str, rank: int, kind: str = "float") -> tuple:
+  """``x``'s static shape, after a ValueError naming ``fn``'s argument ``name`` unless ``x`` has
+  rank ``rank`` and a ``kind`` ("float" or "int") dtype. Shapes and dtypes are static, so the
+  check holds under ``jit`` and ``vmap`` too (on one example's shapes)."""
+  got = jnp.shape(x)
+  if len(got) != rank:
+    hint = " (one transition: batch it with jax.vmap)" if len(got) > rank else ""
+    raise ValueError(f"{fn}: {name} must have shape {shape}, got shape {got}{hint}.")
+  dtype = jnp.result_type(x)
+  want = jnp.floating if kind == "float" else jnp.integer
+  if not jnp.issubdtype(dtype, want):
+    raise ValueError(f"{fn}: {name} must be {kind}, got dtype {dtype}.")
+  return got
+
+
+def _check_size(fn: str, name: str, size: int, expected: int, what: str) -> None:
+  if size != expected:
+    raise ValueError(f"{fn}: {name} must have {expected} {what}, got {size}.")
+
+
+def _check_support(fn: str, name: str, z: Array) -> None:
+  """At least one atom, and (when ``z`` is concrete) non-decreasing: the projection's support."""
+  if jnp.shape(z)[0] < 1:
+    raise ValueError(f"{fn}: {name} must hold at least one atom, got shape {jnp.shape(z)}.")
+  # numpy, not jnp: inside a jit trace a jnp op on a concrete (closed-over) array is a tracer
+  if not validation.is_traced(z) and np.any(np.diff(np.asarray(z)) < 0):
+    raise ValueError(f"{fn}: {name} must be sorted (non-decreasing), got {z}.")
+
+
+def _check_action(fn: str, a_tm1: Array, num_actions: int) -> None:
+  """``0 <= a_tm1 < A`` when ``a_tm1`` is concrete (indexing would clamp it silently)."""
+  if not validation.is_traced(a_tm1) and not 0 <= int(a_tm1) < num_actions:
+    raise ValueError(f"{fn}: a_tm1 must lie in [0, {num_actions}), got {int(a_tm1)}.")
+
+
+def _l2_project(z_p: Array, probs: Array, z_q: Array) -> Array:
+  """:func:`categorical_l2_project` without the checks (rlax's computation)."""
+  # 1 / (z_q[i+1] - z_q[i]) and 1 / (z_q[i] - z_q[i-1]); 0 at the ends (the roll wraps there, to
+  # a non-positive gap) and between atoms of equal value.
+  gap_up = (jnp.roll(z_q, -1) - z_q)[:, None]
+  gap_down = (z_q - jnp.roll(z_q, 1))[:, None]
+  inv_up = jnp.where(gap_up > 0, 1.0 / gap_up, jnp.zeros_like(gap_up))
+  inv_down = jnp.where(gap_down > 0, 1.0 / gap_down, jnp.zeros_like(gap_down))
+  delta = jnp.clip(z_p, z_q[0], z_q[-1])[None, :] - z_q[:, None]          # [K', K]
+  above = (delta >= 0.0).astype(probs.dtype)
+  # |delta| in units of the gap on delta's side of atom i: 0 at z_q[i], 1 at a neighbour
+  distance = above * delta * inv_up - (1.0 - above) * delta * inv_down
+  return jnp.sum(jnp.clip(1.0 - distance, 0.0, 1.0) * probs[None, :], axis=-1)
+
+
+def categorical_l2_project(z_p: Array, probs: Array, z_q: Array) -> Array:
+  """Projects the categorical distribution ``(z_p, probs)`` onto the support ``z_q``.
+
+  Each atom's mass goes to the two atoms of ``z_q`` around it, in proportion to closeness
+  (C51's projection ``Phi``, Bellemare et al. 2017, eq. 7); atoms beyond the support are first
+  clipped to ``[z_q[0], z_q[-1]]``:
+
+      p_q[i] = sum_j clip(1 - |clip(z_p[j], z_q[0], z_q[-1]) - z_q[i]| / gap_ij, 0, 1) probs[j]
+
+  where ``gap_ij`` is ``z_q[i+1] - z_q[i]`` when ``z_p[j]`` lies above ``z_q[i]`` and
+  ``z_q[i] - z_q[i-1]`` below. The result is the distribution on ``z_q`` closest to
+  ``(z_p, probs)`` in the Cramer (L2 between CDFs) distance. As rlax's: ``K' != K`` and unequal
+  gaps are fine, and gradients are not stopped.
+
+  Args:
+    z_p: float ``[K]`` the source atoms (any order; e.g. ``r_t + discount_t * z``).
+    probs: float ``[K]`` their probabilities.
+    z_q: float ``[K']`` the target support, sorted (non-decreasing), ``K' >= 1``.
+
+  Returns:
+    float ``[K']`` probabilities on ``z_q`` (summing to ``sum(probs)``).
+
+  Raises:
+    ValueError: naming the argument: wrong rank or dtype, ``probs`` not of ``z_p``'s length, an
+      empty or (when concrete) unsorted ``z_q``.
+
+  Example:
+    >>> z = jnp.array([0.0, 1.0, 2.0])
+    >>> p = categorical_l2_project(jnp.array([0.25, 5.0]), jnp.array([0.6, 0.4]), z)
+    >>> [round(float(x), 4) for x in p]      # 0.25 splits 3:1 between 0 and 1; 5 clips to 2
+    [0.45, 0.15, 0.4]
+
+  References:
+    Bellemare, Dabney & Munos (2017), A distributional perspective on reinforcement learning,
+    ICML. rlax's ``categorical_l2_project``.
+  """
+  fn = "categorical_l2_project"
+  (k,) = _check_array(fn, "z_p", z_p, "[K]", 1)
+  (k_probs,) = _check_array(fn, "probs", probs, "[K]", 1)
+  _check_array(fn, "z_q", z_q, "[K']", 1)
+  _check_size(fn, "probs", k_probs, k, "entries (z_p's K)")
+  _check_support(fn, "z_q", z_q)
+  return _l2_project(z_p, probs, z_q)
+
+
+def _check_categorical(fn: str, q_atoms_tm1, q_logits_tm1, a_tm1, r_t, discount_t, q_atoms_t,
+                       q_logits_t) -> int:
+  """The shared checks of the categorical losses; returns the number of actions ``A``."""
+  (k,) = _check_array(fn, "q_atoms_tm1", q_atoms_tm1, "[K]", 1)
+  num_actions, k_logits = _check_array(fn, "q_logits_tm1", q_logits_tm1, "[A, K]", 2)
+  _check_array(fn, "a_tm1", a_tm1, "[]", 0, "int")
+  _check_array(fn, "r_t", r_t, "[]", 0)
+  _check_array(fn, "discount_t", discount_t, "[]", 0)
+  (k_t,) = _check_array(fn, "q_atoms_t", q_atoms_t, "[K']", 1)
+  num_actions_t, k_logits_t = _check_array(fn, "q_logits_t", q_logits_t, "[A, K']", 2)
+  _check_size(fn, "q_logits_tm1", k_logits, k, "atoms on its last axis (q_atoms_tm1's K)")
+  _check_size(fn, "q_logits_t", k_logits_t, k_t, "atoms on its last axis (q_atoms_t's K')")
+  _check_size(fn, "q_logits_t", num_actions_t, num_actions, "actions (q_logits_tm1's A)")
+  _check_support(fn, "q_atoms_tm1", q_atoms_tm1)
+  _check_action(fn, a_tm1, num_actions)
+  return num_actions
+
+
+def _categorical_loss(q_atoms_tm1, q_logits_tm1, a_tm1, r_t, discount_t, q_atoms_t,
+                      probs_t) -> Array:
+  """Cross-entropy of ``softmax(q_logits_tm1[a_tm1])`` to the projected, stopped target."""
+  target = _l2_project(r_t + discount_t * q_atoms_t, probs_t, q_atoms_tm1)
+  target = jax.lax.stop_gradient(target)
+  return -jnp.sum(target * jax.nn.log_softmax(q_logits_tm1[a_tm1]))
+
+
+def categorical_q_learning(q_atoms_tm1: Array, q_logits_tm1: Array, a_tm1: Array, r_t: Array,
+                           discount_t: Array, q_atoms_t: Array, q_logits_t: Array) -> Array:
+  """C51's loss for one transition: the distributional Bellman target, projected, as labels.
+
+      p_t[a]  = softmax(q_logits_t[a]),   a* = argmax_a sum_k p_t[a, k] q_atoms_t[k]
+      y       = stop_gradient(Phi(r_t + discount_t * q_atoms_t, p_t[a*]; q_atoms_tm1))
+      loss    = -sum_k y[k] log softmax(q_logits_tm1[a_tm1])[k]
+
+  ``Phi`` is :func:`categorical_l2_project` onto the online support ``q_atoms_tm1``
+  (``[v_min, v_max]``: target atoms beyond it land on the end atoms). On termination
+  (``discount_t = 0``) ``y`` is the projection of a point mass at ``r_t``. The gradient flows
+  only through ``q_logits_tm1`` (the target, which ``q_atoms_tm1`` shapes, is stopped), so the
+  loss minus the target's entropy is ``KL(y || p_tm1[a_tm1])``. Values equal rlax's
+  ``categorical_q_learning``.
+
+  Args:
+    q_atoms_tm1: float ``[K]`` the online network's support, sorted (usually
+      ``jnp.linspace(v_min, v_max, K)``).
+    q_logits_tm1: float ``[A, K]`` online logits at ``s_{t-1}``.
+    a_tm1: int ``[]`` the action taken, in ``[0, A)``.
+    r_t: float ``[]``.
+    discount_t: float ``[]`` ``gamma * (1 - terminated)``.
+    q_atoms_t: float ``[K']`` the target network's support (usually ``q_atoms_tm1``).
+    q_logits_t: float ``[A, K']`` target-network logits at ``s_t`` (the final observation on
+      truncation).
+
+  Returns:
+    float ``[]`` the cross-entropy.
+
+  Raises:
+    ValueError: naming the argument: a wrong rank or dtype (a batch passed without ``vmap``),
+      logits whose last axis is not their atoms' ``K``, ``q_logits_t`` with another ``A``, an
+      unsorted concrete ``q_atoms_tm1``, a concrete ``a_tm1`` outside ``[0, A)``.
+
+  References:
+    Bellemare, Dabney & Munos (2017), A distributional perspective on reinforcement learning,
+    ICML (Algorithm 1).
+  """
+  _check_categorical("categorical_q_learning", q_atoms_tm1, q_logits_tm1, a_tm1, r_t,
+                     discount_t, q_atoms_t, q_logits_t)
+  probs_t = jax.nn.softmax(q_logits_t)                                     # [A, K']
+  best = jnp.argmax(jnp.sum(probs_t * q_atoms_t[None, :], axis=-1))
+  return _categorical_loss(q_atoms_tm1, q_logits_tm1, a_tm1, r_t, discount_t, q_atoms_t,
+                           probs_t[best])
+
+
+def categorical_double_q_learning(q_atoms_tm1: Array, q_logits_tm1: Array, a_tm1: Array,
+                                  r_t: Array, discount_t: Array, q_atoms_t: Array,
+                                  q_logits_t: Array, q_t_selector: Array) -> Array:
+  """Double C51: :func:`categorical_q_learning` with the next action chosen by ``q_t_selector``.
+
+      a* = argmax_a q_t_selector[a]
+      y  = stop_gradient(Phi(r_t + discount_t * q_atoms_t, softmax(q_logits_t[a*]); q_atoms_tm1))
+      loss = -sum_k y[k] log softmax(q_logits_tm1[a_tm1])[k]
+
+  ``q_t_selector`` is the online network's expected values at ``s_t``
+  (``sum_k softmax(logits)[a, k] atoms[k]``); ties go to the lowest index. Values equal rlax's
+  ``categorical_double_q_learning``.
+
+  Args:
+    q_atoms_tm1: float ``[K]`` the online support, sorted.
+    q_logits_tm1: float ``[A, K]`` online logits at ``s_{t-1}``.
+    a_tm1: int ``[]`` in ``[0, A)``.
+    r_t: float ``[]``.
+    discount_t: float ``[]``.
+    q_atoms_t: float ``[K']`` the target network's support.
+    q_logits_t: float ``[A, K']`` target-network logits at ``s_t``.
+    q_t_selector: float ``[A]`` values that choose the next action.
+
+  Returns:
+    float ``[]``.
+
+  Raises:
+    ValueError: as :func:`categorical_q_learning`, and a ``q_t_selector`` that is not ``[A]``.
+
+  References:
+    Bellemare, Dabney & Munos (2017); van Hasselt, Guez & Silver (2016).
+  """
+  fn = "categorical_double_q_learning"
+  num_actions = _check_categorical(fn, q_atoms_tm1, q_logits_tm1, a_tm1, r_t, discount_t,
+                                   q_atoms_t, q_logits_t)
+  (num_selector,) = _check_array(fn, "q_t_selector", q_t_selector, "[A]", 1)
+  _check_size(fn, "q_t_selector", num_selector, num_actions, "actions (q_logits_tm1's A)")
+  probs_t = jax.nn.softmax(q_logits_t[jnp.argmax(q_t_selector)])
+  return _categorical_loss(q_atoms_tm1, q_logits_tm1, a_tm1, r_t, discount_t, q_atoms_t,
+                           probs_t)
+
+
+def quantile_midpoints(num_quantiles: int) -> Array:
+  """The quantile fractions of QR-DQN, ``tau_i = (2 i + 1) / (2 N)`` for ``i = 0 .. N-1``.
+
+  ``tau_i`` is the midpoint of ``[i / N, (i + 1) / N]``: the quantile levels whose values
+  minimise the 1-Wasserstein distance to a distribution among ``N``-atom uniform mixtures
+  (Dabney et al. 2018, Lemma 2).
+
+  Args:
+    num_quantiles: ``N >= 1`` (static).
+
+  Returns:
+    float32 ``[N]``.
+
+  Raises:
+    ValueError: ``num_quantiles`` not an int ``>= 1`` (or traced).
+
+  Example:
+    >>> [float(x) for x in quantile_midpoints(4)]
+    [0.125, 0.375, 0.625, 0.875]
+  """
+  n = validation.check_int("num_quantiles", num_quantiles, minimum=1)
+  return (2.0 * jnp.arange(n, dtype=jnp.float32) + 1.0) / (2.0 * n)
+
+
+def _check_huber_param(huber_param) -> None:
+  validation.check_number("huber_param", huber_param, low=0.0)
+
+
+def _quantile_loss(dist_src: Array, tau_src: Array, dist_target: Array, huber_param) -> Array:
+  """:func:`quantile_regression_loss` without the checks (``dist_target`` already stopped)."""
+  u = dist_target[None, :] - dist_src[:, None]                               # [N, M]
+  weight = jnp.abs(tau_src[:, None] - (u < 0.0).astype(u.dtype))
+  # huber_param may be traced (a swept hyperparameter): both branches are finite, where selects
+  loss = jnp.where(huber_param > 0.0, optax.huber_loss(u, delta=huber_param), jnp.abs(u))
+  return jnp.sum(jnp.mean(weight * loss, axis=-1))
+
+
+def quantile_regression_loss(dist_src: Array, tau_src: Array, dist_target: Array,
+                             huber_param: float = 0.0) -> Array:
+  """The quantile (Huber) regression loss of ``N`` quantile estimates against ``M`` target
+  samples (QR-DQN, Dabney et al. 2018, eq. 10), as rlax computes it:
+
+      delta[i, j] = dist_target[j] - dist_src[i]
+      rho[i, j]   = |tau_src[i] - 1{delta[i, j] < 0}| * L(delta[i, j])
+      loss        = sum_i (1 / M) sum_j rho[i, j]
+
+  with ``L(d) = |d|`` (``huber_param = 0``, the quantile loss) or ``L(d) = huber(d; kappa)``
+  (``0.5 d^2`` for ``|d| <= kappa``, ``kappa (|d| - 0.5 kappa)`` beyond; unlike the paper, not
+  divided by ``kappa``, as in rlax). Its minimiser in ``dist_src[i]`` is the ``tau_src[i]``
+  quantile of the target samples (with ``huber_param = 0``).
+
+  ``dist_target`` is gradient-stopped (as :func:`value_loss` stops its target; rlax's
+  ``quantile_regression_loss`` lets its gradient through, and its ``quantile_q_learning`` stops
+  it): the gradient flows through ``dist_src`` and ``tau_src``.
+
+  Args:
+    dist_src: float ``[N]`` the estimated quantile values.
+    tau_src: float ``[N]`` their quantile levels in ``(0, 1)`` (e.g. :func:`quantile_midpoints`).
+    dist_target: float ``[M]`` samples (or quantiles) of the target distribution.
+    huber_param: ``kappa >= 0``; 0 for the plain quantile loss (may be traced).
+
+  Returns:
+    float ``[]``.
+
+  Raises:
+    ValueError: naming the argument: a wrong rank or dtype, ``tau_src`` not of ``dist_src``'s
+      length, a concrete ``huber_param`` below 0 or not finite.
+
+  Example:
+    >>> tau = quantile_midpoints(2)                                       # [0.25, 0.75]
+    >>> loss = quantile_regression_loss(jnp.array([0.0, 1.0]), tau, jnp.array([2.0]))
+    >>> float(loss)            # both estimates lie below the target: 0.25 * 2 + 0.75 * 1
+    1.25
+
+  References:
+    Dabney, Rowland, Bellemare & Munos (2018), Distributional reinforcement learning with
+    quantile regression, AAAI. Koenker (2005), Quantile Regression.
+  """
+  fn = "quantile_regression_loss"
+  _check_huber_param(huber_param)
+  (n,) = _check_array(fn, "dist_src", dist_src, "[N]", 1)
+  (n_tau,) = _check_array(fn, "tau_src", tau_src, "[N]", 1)
+  _check_array(fn, "dist_target", dist_target, "[M]", 1)
+  _check_size(fn, "tau_src", n_tau, n, "entries (dist_src's N)")
+  return _quantile_loss(dist_src, tau_src, jax.lax.stop_gradient(dist_target), huber_param)
+
+
+def quantile_q_learning(dist_q_tm1: Array, tau_q_tm1: Array, a_tm1: Array, r_t: Array,
+                        discount_t: Array, dist_q_t_selector: Array, dist_q_t: Array,
+                        huber_param: float = 0.0) -> Array:
+  """QR-DQN's loss for one transition (Dabney et al. 2018, Algorithm 1).
+
+      a*    = argmax_a (1 / N') sum_i dist_q_t_selector[i, a]
+      y     = stop_gradient(r_t + discount_t * dist_q_t[:, a*])                      [M]
+      loss  = quantile_regression_loss(dist_q_tm1[:, a_tm1], tau_q_tm1, y, huber_param)
+
+  Quantiles come first, as in rlax: ``dist_q_tm1[:, a]`` is action ``a``'s ``N`` quantile values.
+  The selector is the target network's quantiles for QR-DQN (pass ``dist_q_t`` itself), the online
+  network's for a double-Q variant. On termination the target is ``M`` copies of ``r_t``.
+  Values equal rlax's ``quantile_q_learning``.
+
+  Args:
+    dist_q_tm1: float ``[N, A]`` online quantile values at ``s_{t-1}``.
+    tau_q_tm1: float ``[N]`` their levels (e.g. :func:`quantile_midpoints`).
+    a_tm1: int ``[]`` the action taken, in ``[0, A)``.
+    r_t: float ``[]``.
+    discount_t: float ``[]`` ``gamma * (1 - terminated)``.
+    dist_q_t_selector: float ``[N', A]`` quantiles at ``s_t`` that choose the next action by
+      their mean (``N' = N`` usually; any count works, as in rlax).
+    dist_q_t: float ``[M, A]`` target-network quantiles at ``s_t`` (``M = N`` usually).
+    huber_param: ``kappa >= 0`` (QR-DQN uses 1; 0 for the plain quantile loss).
+
+  Returns:
+    float ``[]``.
+
+  Raises:
+    ValueError: naming the argument: a wrong rank or dtype (a batch passed without ``vmap``),
+      ``tau_q_tm1`` not ``[N]``, another action count in a ``t`` argument, a concrete
+      ``huber_param < 0``, a concrete ``a_tm1`` outside ``[0, A)``.
+
+  References:
+    Dabney, Rowland, Bellemare & Munos (2018), Distributional reinforcement learning with
+    quantile regression, AAAI.
+  """
+  fn = "quantile_q_learning"
+  _check_huber_param(huber_param)
+  n, num_actions = _check_array(fn, "dist_q_tm1", dist_q_tm1, "[N, A]", 2)
+  (n_tau,) = _check_array(fn, "tau_q_tm1", tau_q_tm1, "[N]", 1)
+  _check_array(fn, "a_tm1", a_tm1, "[]", 0, "int")
+  _check_array(fn, "r_t", r_t, "[]", 0)
+  _check_array(fn, "discount_t", discount_t, "[]", 0)
+  _, num_selector = _check_array(fn, "dist_q_t_selector", dist_q_t_selector, "[N', A]", 2)
+  _, num_actions_t = _check_array(fn, "dist_q_t", dist_q_t, "[M, A]", 2)
+  _check_size(fn, "tau_q_tm1", n_tau, n, "entries (dist_q_tm1's N)")
+  _check_size(fn, "dist_q_t_selector", num_selector, num_actions,
+              "actions on its last axis (dist_q_tm1's A)")
+  _check_size(fn, "dist_q_t", num_actions_t, num_actions,
+              "actions on its last axis (dist_q_tm1's A)")
+  _check_action(fn, a_tm1, num_actions)
+  best = jnp.argmax(jnp.mean(dist_q_t_selector, axis=0))
+  target = jax.lax.stop_gradient(r_t + discount_t * dist_q_t[:, best])
+  return _quantile_loss(dist_q_tm1[:, a_tm1], tau_q_tm1, target, huber_param)
 
 
 # ---------------------------------------------------------------------------------------------
