@@ -98,6 +98,36 @@ def _flatten_observation(x: Array, observation_ndim: int) -> Array:
   return x.reshape(batch_shape + (-1,)).astype(jnp.float32)
 
 
+def _check_q_head(owner: str, dueling, num_atoms) -> None:
+  validation.check_bool(f"{owner}.dueling", dueling)
+  if num_atoms is not None:
+    validation.check_int(f"{owner}.num_atoms", num_atoms, minimum=1)
+
+
+def _q_output(x: Array, num_actions: int, dueling: bool, num_atoms: int | None) -> Array:
+  """A Q-network's output layer: ``[..., A]`` action values, or ``[..., A, K]`` with
+  ``num_atoms = K`` (C51's logits over K atoms, QR-DQN's K quantiles).
+
+      plain:     Q(s, .) = W h + b                                     (one Dense, auto-named)
+      dueling:   Q(s, a) = V(s) + D(s, a) - mean_a' D(s, a')           "value_head",
+                                                                       "advantage_head"
+
+  With atoms the same holds per atom (Wang et al., 2016; Hessel et al., 2018, for C51 logits).
+  The plain scalar head is the auto-named ``Dense`` the networks always had, so parameters of
+  existing configurations are unchanged.
+  """
+  k = 1 if num_atoms is None else num_atoms
+  if not dueling:
+    out = nn.Dense(num_actions * k)(x)
+  else:
+    value = nn.Dense(k, name="value_head")(x)[..., None, :]
+    adv = nn.Dense(num_actions * k, name="advantage_head")(x)
+    adv = adv.reshape(adv.shape[:-1] + (num_actions, k))
+    out = value + adv - jnp.mean(adv, axis=-2, keepdims=True)
+    return out[..., 0] if num_atoms is None else out
+  return out if num_atoms is None else out.reshape(out.shape[:-1] + (num_actions, k))
+
+
 class LinearQNetwork(nn.Module):
   """The linear Q-function of the course notes, on the flattened observation ``s``:
 
@@ -109,22 +139,26 @@ class LinearQNetwork(nn.Module):
   Attributes:
     num_actions: ``A >= 1``.
     observation_ndim: rank of one observation, ``len(O)``; leading axes beyond it are batch.
+    dueling, num_atoms: the output head (see :func:`make_q_network`).
   """
 
   num_actions: int
   observation_ndim: int = 1
+  dueling: bool = False
+  num_atoms: int | None = None
 
   def __post_init__(self):
     validation.check_int(f"{type(self).__name__}.num_actions", self.num_actions, minimum=1)
     validation.check_int(f"{type(self).__name__}.observation_ndim", self.observation_ndim,
                          minimum=1)
+    _check_q_head(type(self).__name__, self.dueling, self.num_atoms)
     super().__post_init__()
 
   @nn.compact
   def __call__(self, obs: Array) -> Array:
-    """``[..., *O] -> [..., A]``."""
+    """``[..., *O] -> [..., A]`` (``[..., A, K]`` with ``num_atoms = K``)."""
     x = _flatten_observation(obs, self.observation_ndim)
-    return nn.Dense(self.num_actions)(x)
+    return _q_output(x, self.num_actions, self.dueling, self.num_atoms)
 
 
 class MLPQNetwork(nn.Module):
@@ -141,6 +175,7 @@ class MLPQNetwork(nn.Module):
     observation_ndim: rank of one observation.
     layer_norm: normalise every hidden layer's pre-activation (LayerNorm, learned scale and
       bias).
+    dueling, num_atoms: the output head (see :func:`make_q_network`).
   """
 
   num_actions: int
@@ -148,24 +183,27 @@ class MLPQNetwork(nn.Module):
   activation: Callable[[Array], Array] = nn.relu
   observation_ndim: int = 1
   layer_norm: bool = False
+  dueling: bool = False
+  num_atoms: int | None = None
 
   def __post_init__(self):
     validation.check_int(f"{type(self).__name__}.num_actions", self.num_actions, minimum=1)
     validation.check_int(f"{type(self).__name__}.observation_ndim", self.observation_ndim,
                          minimum=1)
     _check_hidden_sizes(type(self).__name__, self.hidden_sizes)
+    _check_q_head(type(self).__name__, self.dueling, self.num_atoms)
     super().__post_init__()
 
   @nn.compact
   def __call__(self, obs: Array) -> Array:
-    """``[..., *O] -> [..., A]``."""
+    """``[..., *O] -> [..., A]`` (``[..., A, K]`` with ``num_atoms = K``)."""
     x = _flatten_observation(obs, self.observation_ndim)
     for size in self.hidden_sizes:
       x = nn.Dense(size)(x)
       if self.layer_norm:
         x = nn.LayerNorm()(x)
       x = self.activation(x)
-    return nn.Dense(self.num_actions)(x)
+    return _q_output(x, self.num_actions, self.dueling, self.num_atoms)
 
 
 #: The critics an actor-critic network can carry: ``"v"`` a state value ``V(s)`` ``[...]``,
@@ -223,12 +261,16 @@ class CNNQNetwork(nn.Module):
     num_actions: ``A >= 1``.
     features: filters of the convolution.
     hidden_size: width of the dense layer.
+    layer_norm: normalise the convolution's and the dense layer's pre-activations.
+    dueling, num_atoms: the output head (see :func:`make_q_network`).
   """
 
   num_actions: int
   features: int = 16
   hidden_size: int = 128
   layer_norm: bool = False
+  dueling: bool = False
+  num_atoms: int | None = None
 
   #: The smallest image side the convolution accepts.
   min_image_size = 3
@@ -237,6 +279,7 @@ class CNNQNetwork(nn.Module):
     validation.check_int(f"{type(self).__name__}.num_actions", self.num_actions, minimum=1)
     validation.check_int(f"{type(self).__name__}.features", self.features, minimum=1)
     validation.check_int(f"{type(self).__name__}.hidden_size", self.hidden_size, minimum=1)
+    _check_q_head(type(self).__name__, self.dueling, self.num_atoms)
     super().__post_init__()
 
   @nn.compact
@@ -248,7 +291,7 @@ class CNNQNetwork(nn.Module):
     x = nn.relu(norm(nn.Conv(self.features, (3, 3), strides=(1, 1), padding="VALID")(x)))
     x = x.reshape(x.shape[:-3] + (-1,))
     x = nn.relu(norm(nn.Dense(self.hidden_size)(x)))
-    return nn.Dense(self.num_actions)(x)
+    return _q_output(x, self.num_actions, self.dueling, self.num_atoms)
 
 
 class NatureCNNQNetwork(nn.Module):
@@ -261,16 +304,20 @@ class NatureCNNQNetwork(nn.Module):
   Attributes:
     num_actions: ``A >= 1``.
     input_scale: multiplies the float32 input; ``1 / 255`` maps uint8 frames to ``[0, 1]``.
+    dueling, num_atoms: the output head (see :func:`make_q_network`).
   """
 
   num_actions: int
   input_scale: float = 1.0 / 255.0
+  dueling: bool = False
+  num_atoms: int | None = None
 
   #: The smallest image side the three VALID convolutions accept.
   min_image_size = 36
 
   def __post_init__(self):
     validation.check_int(f"{type(self).__name__}.num_actions", self.num_actions, minimum=1)
+    _check_q_head(type(self).__name__, self.dueling, self.num_atoms)
     super().__post_init__()
 
   @nn.compact
@@ -283,7 +330,7 @@ class NatureCNNQNetwork(nn.Module):
     x = nn.relu(nn.Conv(64, (3, 3), strides=(1, 1), padding="VALID")(x))
     x = x.reshape(x.shape[:-3] + (-1,))
     x = nn.relu(nn.Dense(512)(x))
-    return nn.Dense(self.num_actions)(x)
+    return _q_output(x, self.num_actions, self.dueling, self.num_atoms)
 
 
 class ActorCritic(nn.Module):
@@ -401,7 +448,10 @@ def make_q_network(kind: str, num_actions: int, observation_shape: Sequence[int]
     hidden_sizes: the MLP's hidden widths (``None``: its default ``(64, 64)``). Used by
       ``"mlp"`` only and ignored by the other kinds, whose architectures are fixed, so one
       agent config can carry it whatever the kind.
-    **kwargs: further fields of the module (e.g. ``activation`` for ``"mlp"``).
+    **kwargs: further fields of the module (e.g. ``activation`` for ``"mlp"``), and for every
+      kind the output head's: ``dueling=True`` for ``Q = V + A - mean_a A`` (Wang et al., 2016),
+      ``num_atoms=K`` for ``K`` values per action, ``[..., A, K]`` (C51's logits, QR-DQN's
+      quantiles); both together make the dueling head per atom.
 
   Returns:
     An unbound flax module; ``net.init(key, jnp.zeros(observation_shape))``.
