@@ -11,6 +11,14 @@ One iteration of an off-policy agent is one step of its ``E`` parallel environme
 ``obs_tp1`` is the observation the step reached before any auto-reset, so a time limit
 bootstraps from the episode's final state and only a termination zeroes the discount.
 
+With ``n_step = n > 1`` the buffer stores n-step transitions instead (:func:`n_step_push`):
+each environment's last ``n`` steps wait in an :class:`NStepWindow`, and once it is full every
+iteration stores the oldest step's transition with the discounted sum of the rewards up to the
+first episode end (termination or truncation) in the window, the product of the discounts up to
+there, and the observation reached there: the target ``r + discount * max_a Q(next_obs, a)`` is
+then the n-step target, cut at episode ends exactly as :func:`jaxrl.returns.n_step_returns`
+cuts a stream.
+
 :class:`UpdateSchedule` decides which iterations learn from the iteration index ``t``, which
 :class:`~jaxrl.agents.trainer.Trainer` passes to indexed agents unbatched, the same in every
 vmapped run: the choice between learning and not learning (and the warm-up of
@@ -36,8 +44,8 @@ from jaxrl.agents import trainer as trainer_lib
 
 Array = chex.Array
 
-__all__ = ("OffPolicyState", "UpdateSchedule", "check_config", "make_iteration", "make_learn",
-           "update_schedule", "warm_up")
+__all__ = ("NStepWindow", "OffPolicyState", "UpdateSchedule", "check_config", "make_iteration",
+           "make_learn", "n_step_push", "n_step_window", "update_schedule", "warm_up")
 
 
 class OffPolicyState(NamedTuple):
@@ -53,6 +61,8 @@ class OffPolicyState(NamedTuple):
     key: the run's PRNG key (split once per iteration and once per logging interval).
     env_steps, updates: int32 counters (environment steps summed over the environments;
       gradient updates).
+    window: the :class:`NStepWindow` of the last ``n`` steps with ``n_step > 1`` (``None``,
+      an empty pytree, otherwise).
   """
 
   params: Any
@@ -64,6 +74,67 @@ class OffPolicyState(NamedTuple):
   key: Array
   env_steps: Array
   updates: Array
+  window: Any = None
+
+
+class NStepWindow(NamedTuple):
+  """The last ``n`` one-step transitions of ``E`` environments, oldest first.
+
+  Attributes:
+    transitions: a :class:`~jaxrl.buffers.Transition` with leading ``[n, E]`` on every field
+      (``discount = gamma (1 - terminated)``, ``next_obs`` the final observation on a
+      truncation).
+    end: bool ``[n, E]``: the episode ended at that step (terminated or truncated).
+  """
+
+  transitions: buffers_lib.Transition
+  end: Array
+
+
+def n_step_window(example: buffers_lib.Transition, n: int, num_envs: int) -> NStepWindow:
+  """An empty (zero) :class:`NStepWindow` for transitions shaped like ``example`` (one
+  transition, no leading axis)."""
+  zeros = jax.tree.map(lambda x: jnp.zeros((n, num_envs) + jnp.shape(x), jnp.asarray(x).dtype),
+                       example)
+  return NStepWindow(transitions=zeros, end=jnp.zeros((n, num_envs), bool))
+
+
+def n_step_push(window: NStepWindow, transition: buffers_lib.Transition,
+                end: Array) -> tuple[NStepWindow, buffers_lib.Transition]:
+  """Appends one step of every environment and returns the oldest step's n-step transition.
+
+  For the window's steps ``k = 0..n-1`` (oldest first) with rewards ``r_k``, discounts
+  ``d_k = gamma (1 - terminated_k)`` and ends ``e_k``, let ``m`` be the first ``k`` with
+  ``e_k`` (``n - 1`` if none). The returned transition is::
+
+      (obs_0, action_0,  sum_{i<=m} (prod_{j<i} d_j) r_i,  prod_{j<=m} d_j,  next_obs_m)
+
+  so a termination in the window zeroes the bootstrap, a truncation bootstraps from the final
+  observation with ``gamma^(m+1)``, and steps of the next episode never enter the sum. The
+  result is meaningful once ``n`` steps have been pushed (the caller stores it from then on).
+
+  Args:
+    window: :class:`NStepWindow` ``[n, E]``.
+    transition: this step's one-step transitions, leading ``[E]``.
+    end: bool ``[E]``, terminated or truncated.
+
+  Returns:
+    ``(window, transition [E])``.
+  """
+  shift = lambda w, x: jnp.concatenate([w[1:], x[None]], axis=0)  # noqa: E731
+  window = NStepWindow(transitions=jax.tree.map(shift, window.transitions, transition),
+                       end=shift(window.end, end))
+  steps = window.transitions
+  n = window.end.shape[0]
+  reward, discount, next_obs = steps.reward[n - 1], steps.discount[n - 1], steps.next_obs[n - 1]
+  for k in range(n - 2, -1, -1):
+    cut = window.end[k]
+    reward = jnp.where(cut, steps.reward[k], steps.reward[k] + steps.discount[k] * reward)
+    discount = steps.discount[k] * jnp.where(cut, 1.0, discount)
+    next_obs = jnp.where(cut.reshape(cut.shape + (1,) * (next_obs.ndim - 1)),
+                         steps.next_obs[k], next_obs)
+  return window, buffers_lib.Transition(obs=steps.obs[0], action=steps.action[0],
+                                        reward=reward, discount=discount, next_obs=next_obs)
 
 
 class UpdateSchedule(NamedTuple):
@@ -98,8 +169,10 @@ class UpdateSchedule(NamedTuple):
 
 
 def update_schedule(owner: str, *, updates_per_step: float, num_envs: int, learning_starts: int,
-                    batch_size: int) -> UpdateSchedule:
+                    batch_size: int, delay: int = 0) -> UpdateSchedule:
   """The :class:`UpdateSchedule` of a config's ``updates_per_step`` (an integer, or ``1/k``).
+
+  ``delay``: iterations before the first transition is stored (``n_step - 1``).
 
   Raises:
     ValueError: ``updates_per_step`` below 1 that is not ``1/k``, or above 1 not an integer.
@@ -114,8 +187,8 @@ def update_schedule(owner: str, *, updates_per_step: float, num_envs: int, learn
     n, every = int(updates_per_step), 1
   else:
     n, every = 1, int(round(1 / updates_per_step))
-  # after iteration t, (t + 1) * num_envs transitions are stored
-  first = max(0, math.ceil(max(learning_starts, batch_size) / num_envs) - 1)
+  # after iteration t, (t + 1 - delay) * num_envs transitions are stored
+  first = max(0, math.ceil(max(learning_starts, batch_size) / num_envs) - 1 + delay)
   return UpdateSchedule(updates_per_iteration=n, update_every=every, first=first)
 
 
@@ -139,7 +212,8 @@ def check_config(config: Any) -> tuple[trainer_lib.Intervals, UpdateSchedule]:
                      f"{config.buffer_size}.")
   schedule = update_schedule(owner, updates_per_step=config.updates_per_step,
                              num_envs=config.num_envs, learning_starts=config.learning_starts,
-                             batch_size=config.batch_size)
+                             batch_size=config.batch_size,
+                             delay=getattr(config, "n_step", 1) - 1)
   loop = trainer_lib.intervals(owner, total_steps=config.total_steps, log_every=config.log_every,
                                eval_every=config.eval_every, steps_per_iteration=config.num_envs,
                                per_iteration="num_envs")
@@ -171,7 +245,7 @@ def make_learn(update: Callable, schedule: UpdateSchedule, sums: type, maxima: t
 
 def make_iteration(*, env_step: Callable, buffer: buffers_lib.ReplayBuffer, act: Callable,
                    learn: Callable, skip: Callable, schedule: UpdateSchedule,
-                   num_envs: int) -> Callable:
+                   num_envs: int, n_step: int = 1) -> Callable:
   """``iteration(state: OffPolicyState, hp, t) -> (state, IterationStats)`` (see the module
   docstring) for :func:`~jaxrl.agents.trainer.make_trainer` with ``indexed=True``.
 
@@ -183,7 +257,17 @@ def make_iteration(*, env_step: Callable, buffer: buffers_lib.ReplayBuffer, act:
     learn, skip: from :func:`make_learn`.
     schedule: the :class:`UpdateSchedule`.
     num_envs: ``E``.
+    n_step: store n-step transitions (:func:`n_step_push`; ``state.window`` holds the window)
+      from iteration ``n - 1`` on.
   """
+
+  def store(state: OffPolicyState, transition, out, t):
+    if n_step == 1:
+      return state._replace(buffer=buffer.add(state.buffer, transition))
+    window, transition = n_step_push(state.window, transition, out.terminated_t | out.truncated_t)
+    buffer_state = jax.lax.cond(t >= n_step - 1, buffer.add, lambda b, _: b, state.buffer,
+                                transition)
+    return state._replace(buffer=buffer_state, window=window)
 
   def iteration(state: OffPolicyState, hp, t):
     key, k_act, k_step, k_upd = jax.random.split(state.key, 4)
@@ -193,8 +277,8 @@ def make_iteration(*, env_step: Callable, buffer: buffers_lib.ReplayBuffer, act:
         obs=state.obs, action=actions, reward=out.r_t,
         discount=hp.discount * (1.0 - out.terminated_t.astype(jnp.float32)),
         next_obs=out.obs_tp1)
-    state = state._replace(buffer=buffer.add(state.buffer, transition), env_state=env_state,
-                           obs=obs, key=key, env_steps=state.env_steps + num_envs)
+    state = store(state, transition, out, t)._replace(
+        env_state=env_state, obs=obs, key=key, env_steps=state.env_steps + num_envs)
     state, (sums, maxima, count, finite) = jax.lax.cond(schedule.due(t), learn, skip, state,
                                                         k_upd, hp, t)
     return state, trainer_lib.IterationStats(sums=sums, count=count, finite=finite,
