@@ -1,4 +1,5 @@
-"""Replay buffer: ring order, uniform sampling of written slots only, bookkeeping, jit/vmap, donation."""
+"""Replay buffers: ring order, sampling only written slots (uniformly or by priority),
+bookkeeping, the sum tree, jit/vmap, donation."""
 
 import jax
 import jax.numpy as jnp
@@ -28,7 +29,9 @@ def _ids(state):
 
 def test_public_names():
   assert set(buffers.__all__) == {"ReplayBuffer", "ReplayBufferState", "Transition",
-                                  "make_replay_buffer"}
+                                  "make_replay_buffer", "PrioritizedReplayBuffer",
+                                  "PrioritizedReplayBufferState", "PrioritizedSample",
+                                  "make_prioritized_replay_buffer", "importance_weights"}
   assert Transition._fields == ("obs", "action", "reward", "discount", "next_obs")
 
 
@@ -248,7 +251,7 @@ def test_add_casts_same_kind_dtypes():
 # ---------------------------------------------------------------------------------------------
 # Validation
 # ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("kwargs,match", [
+BAD_SIZES = [
     (dict(capacity=0, batch_size=1), "capacity must be an int >= 1"),
     (dict(capacity=-3, batch_size=1), "capacity must be an int >= 1"),
     (dict(capacity=2.5, batch_size=1), "capacity must be an int"),
@@ -258,7 +261,10 @@ def test_add_casts_same_kind_dtypes():
     (dict(capacity=10, batch_size=2, min_size=11), r"min_size \(11\) must be <= capacity \(10\)"),
     (dict(capacity=10, batch_size=2, min_size=-1), "min_size must be an int >= 0"),
     (dict(capacity=10, batch_size="2"), "batch_size must be an int"),
-])
+]
+
+
+@pytest.mark.parametrize("kwargs,match", BAD_SIZES)
 def test_factory_validates(kwargs, match):
   with pytest.raises(ValueError, match=match):
     make_replay_buffer(**kwargs)
@@ -294,3 +300,282 @@ def test_add_validates_shapes(jit):
   with pytest.raises(ValueError, match=r"item\['id'\] has dtype float32.*int32"):
     int_buffer_state = buffer.init({"id": jnp.int32(0), "vec": jnp.zeros(2)})
     add(int_buffer_state, _items([1.5]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Prioritized replay
+# ---------------------------------------------------------------------------------------------
+from jaxrl.buffers import PrioritizedReplayBufferState  # noqa: E402
+from jaxrl.buffers import PrioritizedSample  # noqa: E402
+from jaxrl.buffers import importance_weights  # noqa: E402
+from jaxrl.buffers import make_prioritized_replay_buffer  # noqa: E402
+
+
+def _leaves(state, capacity):
+  tree = np.asarray(state.tree)
+  return tree[tree.size // 2:][:capacity]
+
+
+def _assert_tree_consistent(state, capacity):
+  """Padding leaves zero, and every inner node exactly the sum of its two children (the update
+  recomputes each ancestor from its children, so float sums agree bit for bit)."""
+  tree = np.asarray(state.tree)
+  num_leaves = tree.size // 2
+  np.testing.assert_array_equal(tree[num_leaves + capacity:], 0)
+  inner = np.arange(1, num_leaves)
+  np.testing.assert_array_equal(tree[inner], tree[2 * inner] + tree[2 * inner + 1])
+
+
+def _prioritized(capacity, batch_size, values, priorities=None, **kwargs):
+  """A buffer with ``values`` added (ids), then, if given, the priorities of slots 0..B-1 set."""
+  buffer = make_prioritized_replay_buffer(capacity, batch_size, **kwargs)
+  state = buffer.add(buffer.init(_item()), _items(values))
+  if priorities is not None:
+    state = buffer.update_priorities(state, jnp.arange(batch_size), jnp.asarray(priorities))
+  return buffer, state
+
+
+def test_prioritized_init_and_add_shapes():
+  buffer = make_prioritized_replay_buffer(capacity=5, batch_size=2)
+  state = buffer.init(_item())
+  assert isinstance(state, PrioritizedReplayBufferState)
+  assert state.tree.shape == (16,) and state.tree.dtype == jnp.float32   # P = 8
+  assert state.max_priority.dtype == jnp.float32 and float(state.max_priority) == 1.0
+  np.testing.assert_array_equal(np.asarray(state.tree), 0)
+  state = buffer.add(state, _items([1, 2, 3]))
+  np.testing.assert_array_equal(_ids(state), [1, 2, 3, 0, 0])
+  np.testing.assert_array_equal(_leaves(state, 5), [1, 1, 1, 0, 0])
+  assert float(state.tree[1]) == 3.0 and (int(state.position), int(state.size)) == (3, 3)
+  _assert_tree_consistent(state, 5)
+  for capacity, length in ((1, 2), (2, 4), (8, 16), (9, 32)):
+    tree = make_prioritized_replay_buffer(capacity, 1).init(_item()).tree
+    assert tree.shape == (length,)
+
+
+def test_prioritized_sampling_frequencies_are_proportional():
+  """Chi-square goodness of fit of 12,000 draws to P(i) = p_i / sum p; a uniform guess fails."""
+  from scipy import stats
+  priorities = np.array([1.0, 2.0, 3.0, 4.0, 0.5, 1.5], np.float32)
+  buffer, state = _prioritized(7, 6, np.arange(1, 7), priorities)   # slot 6 stays unwritten
+  keys = jax.random.split(jax.random.key(0), 2000)
+  batch = jax.jit(jax.vmap(buffer.sample, in_axes=(None, 0)))(state, keys)
+  indices = np.asarray(batch.indices).ravel()
+  np.testing.assert_array_equal(np.asarray(batch.items["id"]).ravel(), indices + 1)
+  counts = np.bincount(indices, minlength=7)
+  assert counts[6] == 0
+  expected = priorities / priorities.sum()
+  np.testing.assert_allclose(np.asarray(batch.probabilities).ravel(), expected[indices],
+                             rtol=1e-6)
+  assert stats.chisquare(counts[:6], expected * indices.size).pvalue > 0.01
+  assert stats.chisquare(counts[:6], np.full(6, indices.size / 6)).pvalue < 1e-6
+  wrong = expected.copy()
+  wrong[[0, 1]] = wrong[[1, 0]]        # two priorities swapped
+  assert stats.chisquare(counts[:6], wrong * indices.size).pvalue < 1e-6
+
+
+def test_prioritized_sampling_is_stratified():
+  """Draw b comes from the b-th of B equal segments of [0, T): the slot's cumulative-priority
+  interval [c_{i-1}, c_i) meets [b T / B, (b + 1) T / B)."""
+  priorities = np.array([0.3, 5.0, 1.0, 0.2, 2.5, 0.7, 1.3, 4.0], np.float32)
+  buffer, state = _prioritized(10, 8, np.arange(1, 9), priorities)
+  batch = jax.jit(jax.vmap(buffer.sample, in_axes=(None, 0)))(
+      state, jax.random.split(jax.random.key(2), 200))
+  cum = np.concatenate([[0.0], np.cumsum(priorities, dtype=np.float64)])
+  total, b = cum[-1], np.arange(8)
+  indices = np.asarray(batch.indices)
+  lo, hi = b * total / 8, (b + 1) * total / 8
+  tol = 1e-5 * total
+  assert np.all(cum[indices] < hi + tol) and np.all(cum[indices + 1] > lo - tol)
+  assert np.all(np.diff(indices, axis=1) >= 0)      # segments in order: slots non-decreasing
+  # equal priorities and B == size: segment b is exactly slot b
+  buffer, state = _prioritized(5, 5, np.arange(1, 6))
+  np.testing.assert_array_equal(np.asarray(buffer.sample(state, jax.random.key(3)).indices),
+                                np.arange(5))
+
+
+def test_prioritized_never_samples_unwritten_slots():
+  """3 of 10 slots written (P = 16 leaves), priorities spanning 12 orders of magnitude so that
+  float32 sums round; 500 keys. Also: an empty buffer returns slot 0 with probability 0."""
+  buffer = make_prioritized_replay_buffer(capacity=10, batch_size=3)
+  sample = jax.jit(jax.vmap(buffer.sample, in_axes=(None, 0)))
+  keys = jax.random.split(jax.random.key(0), 500)
+  state = buffer.add(buffer.init(_item()), _items([-7.0, -7.0, -7.0]))
+  for priorities in ([1.0, 1.0, 1.0], [1e-6, 1e6, 1e-6], [1e6, 1e-6, 1e-6], [3e-7, 1.0, 7.0]):
+    state = buffer.update_priorities(state, jnp.arange(3), jnp.asarray(priorities))
+    batch = sample(state, keys)
+    assert set(np.unique(np.asarray(batch.indices)).tolist()) <= {0, 1, 2}
+    np.testing.assert_array_equal(np.asarray(batch.items["id"]), -7.0)
+    assert np.all(np.asarray(batch.probabilities) > 0)
+  empty = buffer.sample(buffer.init(_item()), jax.random.key(1))
+  np.testing.assert_array_equal(np.asarray(empty.indices), 0)
+  np.testing.assert_array_equal(np.asarray(empty.probabilities), 0)
+
+
+def test_prioritized_descent_with_a_rounded_total():
+  """One priority 1 and four of 1e-8 (each below float32's resolution at 1, so every sum above
+  them rounds) next to an unwritten slot: the descent still ends on a written slot with P > 0."""
+  buffer = make_prioritized_replay_buffer(capacity=6, batch_size=4)
+  state = buffer.add(buffer.init(_item()), _items(np.arange(1, 6)))    # slot 5 unwritten
+  state = buffer.update_priorities(state, jnp.array([0, 1, 2, 3]),
+                                   jnp.array([1.0, 1e-8, 1e-8, 1e-8]))
+  state = buffer.update_priorities(state, jnp.array([4, 4, 4, 4]), jnp.full(4, 1e-8))
+  batch = jax.jit(jax.vmap(buffer.sample, in_axes=(None, 0)))(
+      state, jax.random.split(jax.random.key(5), 300))
+  assert np.all(np.asarray(batch.indices) < 5)
+  assert np.all(np.asarray(batch.probabilities) > 0)
+
+
+def test_importance_weights_on_hand_values():
+  p = jnp.array([0.5, 0.25, 0.125])
+  # w_i = (N P(i))^-beta / max_j w_j; N = 8, beta = 1: (4, 2, 1)^-1 = (1/4, 1/2, 1) -> itself
+  np.testing.assert_allclose(np.asarray(importance_weights(p, jnp.int32(8), 1.0)),
+                             [0.25, 0.5, 1.0], rtol=1e-6)
+  # beta = 0.5: (4, 2, 1)^-0.5 = (0.5, 0.7071, 1)
+  np.testing.assert_allclose(np.asarray(importance_weights(p, 8, 0.5)),
+                             [0.5, 2 ** -0.5, 1.0], rtol=1e-6)
+  np.testing.assert_allclose(np.asarray(importance_weights(p, 8, 0.0)), 1.0)
+  # beta traced and vmapped (a sweep), size traced
+  betas = jnp.array([0.0, 0.5, 1.0])
+  w = jax.jit(jax.vmap(importance_weights, in_axes=(None, None, 0)))(p, jnp.int32(8), betas)
+  np.testing.assert_allclose(np.asarray(w), [[1, 1, 1], [0.5, 2 ** -0.5, 1], [0.25, 0.5, 1]],
+                             rtol=1e-6)
+  assert w.dtype == jnp.float32
+
+
+def test_prioritized_wrap_around_resets_the_priority():
+  buffer, state = _prioritized(4, 4, [1, 2, 3, 4], [0.1, 7.0, 2.0, 3.0])
+  assert float(state.max_priority) == 7.0
+  np.testing.assert_allclose(_leaves(state, 4), [0.1, 7.0, 2.0, 3.0])
+  state = buffer.add(state, _items([5]))          # overwrites slot 0 (id 1, priority 0.1)
+  np.testing.assert_array_equal(_ids(state), [5, 2, 3, 4])
+  np.testing.assert_allclose(_leaves(state, 4), [7.0, 7.0, 2.0, 3.0])
+  assert (int(state.position), int(state.size)) == (1, 4)
+  np.testing.assert_allclose(float(state.tree[1]), 19.0)
+  state = buffer.add(state, _items([6, 7, 8]))    # slots 1, 2, 3
+  np.testing.assert_allclose(_leaves(state, 4), 7.0)
+  _assert_tree_consistent(state, 4)
+
+
+def test_prioritized_max_priority_tracking():
+  buffer, state = _prioritized(6, 2, [1, 2, 3])
+  assert float(state.max_priority) == 1.0
+  state = buffer.update_priorities(state, jnp.array([0, 1]), jnp.array([0.5, 0.25]))
+  assert float(state.max_priority) == 1.0          # the largest EVER set, not the current max
+  state = buffer.update_priorities(state, jnp.array([0, 1]), jnp.array([3.0, 0.5]))
+  assert float(state.max_priority) == 3.0
+  state = buffer.update_priorities(state, jnp.array([0, 1]), jnp.array([0.1, 0.1]))
+  assert float(state.max_priority) == 3.0
+  state = buffer.add(state, _items([4]))
+  np.testing.assert_allclose(_leaves(state, 6), [0.1, 0.1, 1.0, 3.0, 0, 0])
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_prioritized_duplicate_indices_keep_the_largest(jit):
+  buffer, state = _prioritized(5, 4, [1, 2, 3, 4])
+  update = jax.jit(buffer.update_priorities) if jit else buffer.update_priorities
+  state = update(state, jnp.array([2, 0, 2, 2]), jnp.array([3.0, 0.5, 5.0, 0.25]))
+  np.testing.assert_allclose(_leaves(state, 5), [0.5, 1.0, 5.0, 1.0, 0.0])
+  assert float(state.max_priority) == 5.0
+  assert float(state.tree[1]) == 7.5
+  _assert_tree_consistent(state, 5)
+  state = update(state, jnp.array([2, 2, 2, 2]), jnp.array([0.5, 0.25, 0.5, 0.75]))
+  np.testing.assert_allclose(_leaves(state, 5), [0.5, 1.0, 0.75, 1.0, 0.0])  # lower than before
+
+
+def test_prioritized_tree_stays_consistent_under_many_updates():
+  """Random adds and updates (duplicates included) in one jitted scan: every inner node equals
+  its children's sum exactly and the root equals the leaves' sum to float tolerance."""
+  capacity, batch_size = 37, 8                       # P = 64
+  buffer = make_prioritized_replay_buffer(capacity, batch_size)
+
+  def step(state, key):
+    k1, k2, k3 = jax.random.split(key, 3)
+    state = buffer.add(state, _items(jax.random.uniform(k1, (3,))))
+    indices = jax.random.randint(k2, (batch_size,), 0, jnp.minimum(state.size, 12))
+    priorities = jnp.exp(jax.random.uniform(k3, (batch_size,), minval=-8.0, maxval=8.0))
+    return buffer.update_priorities(state, indices, priorities), None
+
+  run = jax.jit(lambda s, k: jax.lax.scan(step, s, jax.random.split(k, 300))[0])
+  state = run(buffer.init(_item()), jax.random.key(0))
+  assert int(state.size) == capacity
+  _assert_tree_consistent(state, capacity)
+  leaves = _leaves(state, capacity).astype(np.float64)
+  assert np.all(leaves > 0)
+  np.testing.assert_allclose(float(state.tree[1]), leaves.sum(), rtol=1e-5)
+  assert float(state.max_priority) >= leaves.max()
+
+
+def test_prioritized_vmap_equals_a_loop():
+  capacity, batch_size, num = 6, 3, 3
+  buffer = make_prioritized_replay_buffer(capacity, batch_size)
+  values = 10.0 * jnp.arange(num)[:, None] + jnp.arange(1, 5)[None, :]     # [3 buffers, 4]
+  indices = jnp.array([[0, 1, 2], [3, 3, 0], [1, 2, 3]])
+  priorities = jnp.array([[0.5, 2.0, 1.0], [4.0, 0.2, 3.0], [1.0, 1.0, 9.0]])
+  keys = jax.random.split(jax.random.key(7), num)
+
+  def run(values, indices, priorities, key):
+    state = buffer.add(buffer.init(_item()), _items(values))
+    state = buffer.update_priorities(state, indices, priorities)
+    state = buffer.add(state, _items(values[:3] + 100))
+    return state, buffer.sample(state, key)
+
+  states, batches = jax.jit(jax.vmap(run))(values, indices, priorities, keys)
+  assert batches.indices.shape == (num, batch_size)
+  for s in range(num):
+    state, batch = run(values[s], indices[s], priorities[s], keys[s])
+    for a, b in zip(jax.tree.leaves((state, batch)), jax.tree.leaves((states, batches))):
+      np.testing.assert_allclose(np.asarray(a), np.asarray(b[s]), rtol=1e-6)
+
+
+def test_prioritized_add_donated():
+  buffer = make_prioritized_replay_buffer(capacity=100, batch_size=1)
+  state = buffer.init(_item())
+  old_storage, old_tree = state.storage["vec"], state.tree
+  new_state = buffer.add_donated(state, _items([1.0, 2.0]))
+  assert old_storage.is_deleted() and old_tree.is_deleted()
+  np.testing.assert_array_equal(np.asarray(new_state.storage["id"][:3]), [1, 2, 0])
+  assert float(new_state.tree[1]) == 2.0
+
+
+def test_prioritized_sample_structure_and_can_sample():
+  buffer = make_prioritized_replay_buffer(capacity=8, batch_size=3, min_size=5)
+  example = Transition(obs=jnp.zeros(4), action=jnp.int32(0), reward=jnp.float32(0),
+                       discount=jnp.float32(0), next_obs=jnp.zeros(4))
+  state = buffer.init(example)
+  assert not bool(buffer.can_sample(state))
+  state = buffer.add(state, jax.tree.map(lambda x: jnp.stack([x + 1] * 4), example))
+  assert not bool(buffer.can_sample(state))
+  state = buffer.add(state, jax.tree.map(lambda x: (x + 1)[None], example))
+  assert bool(buffer.can_sample(state))
+  batch = buffer.sample(state, jax.random.key(0))
+  assert isinstance(batch, PrioritizedSample) and isinstance(batch.items, Transition)
+  assert batch.items.obs.shape == (3, 4) and batch.items.action.dtype == jnp.int32
+  assert batch.indices.dtype == jnp.int32 and batch.probabilities.dtype == jnp.float32
+
+
+@pytest.mark.parametrize("kwargs,match", BAD_SIZES)
+def test_prioritized_factory_validates(kwargs, match):
+  with pytest.raises(ValueError, match=match):
+    make_prioritized_replay_buffer(**kwargs)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_prioritized_validates_shapes_and_priorities(jit):
+  buffer, state = _prioritized(4, 2, [1, 2])
+  update = jax.jit(buffer.update_priorities) if jit else buffer.update_priorities
+  add = jax.jit(buffer.add) if jit else buffer.add
+  with pytest.raises(ValueError, match=r"indices has shape \(3,\).*needs \(2,\)"):
+    update(state, jnp.arange(3), jnp.ones(2))
+  with pytest.raises(ValueError, match=r"priorities has shape \(2, 1\).*needs \(2,\)"):
+    update(state, jnp.arange(2), jnp.ones((2, 1)))
+  with pytest.raises(ValueError, match=r"priorities has shape \(\)"):
+    update(state, jnp.arange(2), jnp.float32(1))
+  with pytest.raises(ValueError, match=r"N=5 items, more than capacity \(4\)"):
+    add(state, _items(np.arange(5)))
+  with pytest.raises(ValueError, match=r"item\['vec'\] has item shape \(3,\).*stores \(2,\)"):
+    add(state, {"id": jnp.zeros(2), "vec": jnp.zeros((2, 3))})
+  if not jit:   # concrete priorities are checked eagerly
+    with pytest.raises(ValueError, match=r"priorities must be positive, got 0.0 \(entry \(1,\)"):
+      update(state, jnp.arange(2), jnp.array([1.0, 0.0]))
+    with pytest.raises(ValueError, match="priorities must be positive, got nan"):
+      update(state, jnp.arange(2), jnp.array([np.nan, 1.0]))
