@@ -7,6 +7,29 @@ network) is a hard copy every ``target_update_period`` updates or a Polyak avera
 is zeroed only on *termination*; on truncation (a time limit) the target bootstraps from the
 final observation of the episode, which the environment returns in ``info["final_observation"]``.
 
+The Rainbow family's parts are options of the same agent, each a component of its own
+(Hessel et al., 2018, without noisy nets)::
+
+    DQNConfig(replay="prioritized", n_step=3, dueling=True, head="c51")     # "Rainbow"
+
+* ``replay="prioritized"``: proportional prioritized replay (Schaul et al., 2016;
+  :func:`jaxrl.buffers.make_prioritized_replay_buffer`): transitions are sampled with
+  probability ``P(i) = p_i / sum_j p_j``, ``p_i = (signal_i + priority_epsilon)^alpha`` with
+  ``alpha = priority_exponent``, new ones at the largest priority so far; each sampled loss is
+  weighted by ``w_i = (N P(i))^-beta / max_batch w``, ``beta`` annealed linearly from
+  ``importance_sampling_exponent`` to 1 over ``total_steps``. The signal is the transition's
+  ``|TD error|`` (scalar head) or its loss (C51's cross-entropy, QR-DQN's quantile loss).
+* ``n_step = n``: n-step targets from the replay
+  (:func:`jaxrl.agents.off_policy.n_step_push`), cut at termination and truncation.
+* ``dueling=True``: ``Q = V + A - mean_a A`` (Wang et al., 2016), per atom with a
+  distributional head.
+* ``head="c51"``: ``num_atoms`` atoms on ``[v_min, v_max]`` and the categorical projection
+  (Bellemare et al., 2017; :func:`jaxrl.losses.categorical_q_learning`); ``head="qr"``:
+  ``num_atoms`` quantiles at the midpoints ``(2i + 1) / 2K`` and the quantile (Huber) loss
+  (Dabney et al., 2018; :func:`jaxrl.losses.quantile_q_learning`, ``kappa = huber_delta``
+  with ``loss="huber"``, 0 with ``"mse"``). Actions are greedy in the distribution's mean;
+  ``double_dqn`` selects the bootstrap action by the online network's mean.
+
 Static structure (shapes, loop lengths, network) lives in :class:`DQNConfig`; numbers a sweep
 varies (learning rate, discount, epsilon schedule, target period, Polyak step) live in
 :class:`DQNHyperparams`, a pytree: ``jax.vmap(train, in_axes=(0, 0))(keys, hyperparams)`` runs a
@@ -46,6 +69,10 @@ __all__ = ("DQNConfig", "DQNHyperparams", "DQNState", "make_train")
 
 TARGET_UPDATES = ("hard", "polyak")
 LOSSES = ("mse", "huber")
+#: Replay schemes: uniform sampling, or proportional prioritization.
+REPLAYS = ("uniform", "prioritized")
+#: Value heads: one value per action, C51's categorical distribution, QR-DQN's quantiles.
+HEADS = ("scalar", "c51", "qr")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,6 +111,18 @@ class DQNConfig(AgentConfig):
     target_update_period: gradient updates between hard target copies (*hyperparameter*).
     polyak_step: the target network's step towards the online one per update, with
       ``target_update="polyak"`` (*hyperparameter*).
+    replay: ``"uniform"`` or ``"prioritized"`` (see the module docstring).
+    n_step: steps summed in the bootstrapped target (1: the one-step target).
+    dueling: a dueling head, ``Q = V + A - mean_a A``.
+    head: ``"scalar"``, ``"c51"`` (categorical) or ``"qr"`` (quantiles).
+    num_atoms: C51's atoms or QR-DQN's quantiles.
+    v_min: the lowest of C51's atoms, ``linspace(v_min, v_max, num_atoms)``.
+    v_max: the highest of C51's atoms.
+    priority_epsilon: added to a transition's signal before the exponent, so none has
+      priority 0.
+    priority_exponent: ``alpha``, 0 is uniform sampling (*hyperparameter*).
+    importance_sampling_exponent: ``beta`` at step 0, annealed linearly to 1 at
+      ``total_steps`` (*hyperparameter*).
   """
 
   total_steps: int = option(100_000, AT_LEAST_ONE)
@@ -112,6 +151,29 @@ class DQNConfig(AgentConfig):
   epsilon_decay_steps: float = hyperparameter(50_000, POSITIVE)
   target_update_period: int = hyperparameter(200, AT_LEAST_ONE)
   polyak_step: float = hyperparameter(0.02, HALF_OPEN_UNIT)
+  replay: str = option("uniform", choices=REPLAYS)
+  n_step: int = option(1, AT_LEAST_ONE)
+  dueling: bool = option(False)
+  head: str = option("scalar", choices=HEADS)
+  num_atoms: int = option(51, AT_LEAST_ONE)
+  v_min: float = option(-10.0)
+  v_max: float = option(10.0)
+  priority_epsilon: float = option(1e-6, POSITIVE)
+  priority_exponent: float = hyperparameter(0.6, NON_NEGATIVE)
+  importance_sampling_exponent: float = hyperparameter(0.4, UNIT_INTERVAL)
+
+  def check_family(self) -> None:
+    """The Rainbow options' rules across fields (ValueError naming them)."""
+    if self.head == "c51":
+      if self.num_atoms < 2:
+        raise ValueError(f"DQNConfig: head='c51' needs num_atoms >= 2, got {self.num_atoms}.")
+      if not self.v_min < self.v_max:
+        raise ValueError(f"DQNConfig: head='c51' needs v_min < v_max, got v_min={self.v_min}, "
+                         f"v_max={self.v_max}.")
+      if self.loss != "mse":
+        raise ValueError("DQNConfig: head='c51' has its own loss (the cross-entropy to the "
+                         f"projected target); loss={self.loss!r} would be ignored, leave it "
+                         "'mse'.")
 
 
 #: The numbers a sweep may vary (generated from :class:`DQNConfig`'s hyperparameter fields).
@@ -142,26 +204,104 @@ def _epsilon(config: DQNConfig, hp) -> Any:
                                        hp.epsilon_end, hp.epsilon_decay_steps)
 
 
-def _make_update(config: DQNConfig, network, buffer):
-  """``update(state, key, hp, index) -> (state, (DQNStats, DQNMaxima, finite))``: one gradient
-  step on a sampled minibatch, then the target network's hard copy or Polyak step."""
-  loss_fn = losses_lib.double_q_learning_loss if config.double_dqn else losses_lib.q_learning_loss
-  huber = config.huber_delta if config.loss == "huber" else None
+class _Head(NamedTuple):
+  """How a value head turns the network's output into action values and a loss.
 
-  def batch_loss(params, target_params, batch):
-    q_tm1 = network.apply(params, batch.obs)
-    q_t_target = network.apply(target_params, batch.next_obs)
-    args = (q_tm1, batch.action, batch.reward, batch.discount, q_t_target)
-    if config.double_dqn:
-      args += (network.apply(params, batch.next_obs),)
-    per_item = jax.vmap(lambda *a: loss_fn(*a, huber_delta=huber))(*args)
-    return jnp.mean(per_item), (jnp.mean(q_tm1), jnp.max(jnp.abs(q_tm1)))
+  Attributes:
+    q_values: output ``[..., A]`` or ``[..., A, K]`` -> action values ``[..., A]`` (the mean
+      of a distributional head).
+    loss: ``(out_tm1, a_tm1, r_t, discount_t, out_t_target, out_t_online) -> (loss, signal)``
+      for one transition: the loss to minimise and the prioritized replay signal (``|TD
+      error|`` or the loss). ``out_t_online`` is None without double DQN.
+  """
+
+  q_values: Any
+  loss: Any
+
+
+def _make_head(config: DQNConfig) -> _Head:
+  """The :class:`_Head` of ``config.head``."""
+  huber = config.huber_delta if config.loss == "huber" else None
+  if config.head == "scalar":
+
+    def scalar_loss(q_tm1, a_tm1, r_t, discount_t, q_t_target, q_t_online):
+      if q_t_online is None:
+        loss = losses_lib.q_learning_loss(q_tm1, a_tm1, r_t, discount_t, q_t_target,
+                                          huber_delta=huber)
+        target = losses_lib.q_learning_target(r_t, discount_t, q_t_target)
+      else:
+        loss = losses_lib.double_q_learning_loss(q_tm1, a_tm1, r_t, discount_t, q_t_target,
+                                                 q_t_online, huber_delta=huber)
+        target = losses_lib.double_q_learning_target(r_t, discount_t, q_t_target, q_t_online)
+      return loss, jnp.abs(losses_lib.td_error(q_tm1, a_tm1, target))
+
+    return _Head(q_values=lambda out: out, loss=scalar_loss)
+
+  if config.head == "c51":
+    atoms = jnp.linspace(config.v_min, config.v_max, config.num_atoms, dtype=jnp.float32)
+
+    def c51_values(logits):
+      return jnp.sum(jax.nn.softmax(logits, axis=-1) * atoms, axis=-1)
+
+    def c51_loss(logits_tm1, a_tm1, r_t, discount_t, logits_t_target, logits_t_online):
+      if logits_t_online is None:
+        loss = losses_lib.categorical_q_learning(atoms, logits_tm1, a_tm1, r_t, discount_t,
+                                                 atoms, logits_t_target)
+      else:
+        loss = losses_lib.categorical_double_q_learning(
+            atoms, logits_tm1, a_tm1, r_t, discount_t, atoms, logits_t_target,
+            c51_values(logits_t_online))
+      return loss, jax.lax.stop_gradient(loss)
+
+    return _Head(q_values=c51_values, loss=c51_loss)
+
+  taus = losses_lib.quantile_midpoints(config.num_atoms)
+  kappa = 0.0 if huber is None else float(huber)
+
+  def qr_loss(dist_tm1, a_tm1, r_t, discount_t, dist_t_target, dist_t_online):
+    selector = dist_t_target if dist_t_online is None else dist_t_online
+    # the network's [A, K] against rlax's quantiles-first [K, A]
+    loss = losses_lib.quantile_q_learning(dist_tm1.T, taus, a_tm1, r_t, discount_t, selector.T,
+                                          dist_t_target.T, huber_param=kappa)
+    return loss, jax.lax.stop_gradient(loss)
+
+  return _Head(q_values=lambda dist: jnp.mean(dist, axis=-1), loss=qr_loss)
+
+
+def _importance_exponent(config: DQNConfig, hp, env_steps):
+  """``beta``: ``importance_sampling_exponent`` at step 0, linearly to 1 at ``total_steps``."""
+  frac = jnp.minimum(env_steps.astype(jnp.float32) / config.total_steps, 1.0)
+  return hp.importance_sampling_exponent + frac * (1.0 - hp.importance_sampling_exponent)
+
+
+def _make_update(config: DQNConfig, network, head: _Head, buffer):
+  """``update(state, key, hp, index) -> (state, (DQNStats, DQNMaxima, finite))``: one gradient
+  step on a sampled minibatch (importance-weighted, and its priorities updated, with
+  prioritized replay), then the target network's hard copy or Polyak step."""
+  prioritized = config.replay == "prioritized"
+
+  def batch_loss(params, target_params, batch, weights):
+    out_tm1 = network.apply(params, batch.obs)
+    out_t_target = network.apply(target_params, batch.next_obs)
+    out_t_online = network.apply(params, batch.next_obs) if config.double_dqn else None
+    per_item, signal = jax.vmap(head.loss)(out_tm1, batch.action, batch.reward, batch.discount,
+                                           out_t_target, out_t_online)
+    loss = jnp.mean(per_item) if weights is None else jnp.mean(weights * per_item)
+    q_tm1 = head.q_values(out_tm1)
+    return loss, (jnp.mean(q_tm1), jnp.max(jnp.abs(q_tm1)), signal)
 
   def update(state: DQNState, key, hp, index):
     del index
-    batch = buffer.sample(state.buffer, key)
-    (loss, (q_mean, q_abs)), grads = jax.value_and_grad(batch_loss, has_aux=True)(
-        state.params, state.target_params, batch)
+    if prioritized:
+      sample = buffer.sample(state.buffer, key)
+      batch = sample.items
+      weights = buffers_lib.importance_weights(
+          sample.probabilities, state.buffer.size,
+          _importance_exponent(config, hp, state.env_steps))
+    else:
+      batch, weights = buffer.sample(state.buffer, key), None
+    (loss, (q_mean, q_abs, signal)), grads = jax.value_and_grad(batch_loss, has_aux=True)(
+        state.params, state.target_params, batch, weights)
     optimizer = optimizers.adam(hp.learning_rate, max_grad_norm=config.max_grad_norm)
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
@@ -170,7 +310,12 @@ def _make_update(config: DQNConfig, network, buffer):
       target = optax.periodic_update(params, state.target_params, n, hp.target_update_period)
     else:
       target = optax.incremental_update(params, state.target_params, hp.polyak_step)
-    return state._replace(params=params, target_params=target, opt_state=opt_state, updates=n), (
+    buffer_state = state.buffer
+    if prioritized:
+      priorities = (signal + config.priority_epsilon) ** hp.priority_exponent
+      buffer_state = buffer.update_priorities(buffer_state, sample.indices, priorities)
+    return state._replace(params=params, target_params=target, opt_state=opt_state,
+                          updates=n, buffer=buffer_state), (
         DQNStats(loss, q_mean), DQNMaxima(q_abs), jnp.isfinite(loss))
 
   return update
@@ -194,34 +339,42 @@ def make_train(config: DQNConfig, env, env_params) -> trainer_lib.Trainer:
     non-terminal states whose greedy action is optimal), against ``q_iteration``'s exact Q*.
   """
   loop, schedule = off_policy.check_config(config)
+  config.check_family()
   obs_shape = tuple(env.observation_space(env_params).shape)
   num_actions = spaces_lib.require_discrete("DQN", env, env_params)
+  head_kwargs = {} if config.head == "scalar" else dict(num_atoms=config.num_atoms)
+  if config.dueling:
+    head_kwargs["dueling"] = True
   network = networks_lib.make_q_network(config.network, num_actions, obs_shape,
-                                        hidden_sizes=config.hidden_sizes)
+                                        hidden_sizes=config.hidden_sizes, **head_kwargs)
+  head = _make_head(config)
+  q_apply = lambda params, obs: head.q_values(network.apply(params, obs))  # noqa: E731
   env = wrappers_lib.EpisodeStatistics(env)
   env_step = rollouts.make_env_step(env, env_params, config.num_envs)
-  buffer = buffers_lib.make_replay_buffer(config.buffer_size, config.batch_size,
-                                          min_size=config.batch_size)
+  make_buffer = (buffers_lib.make_prioritized_replay_buffer if config.replay == "prioritized"
+                 else buffers_lib.make_replay_buffer)
+  buffer = make_buffer(config.buffer_size, config.batch_size, min_size=config.batch_size)
   reference = rollouts.tabular_reference(env_params)
-  evaluate = rollouts.make_greedy_evaluation(env, env_params, network.apply, config.eval_episodes,
+  evaluate = rollouts.make_greedy_evaluation(env, env_params, q_apply, config.eval_episodes,
                                              config.eval_max_steps)
-  learn, skip = off_policy.make_learn(_make_update(config, network, buffer), schedule, DQNStats,
-                                     DQNMaxima)
+  learn, skip = off_policy.make_learn(_make_update(config, network, head, buffer), schedule,
+                                     DQNStats, DQNMaxima)
 
   def act(key, state: DQNState, hp, t):
     """Epsilon-greedy in every environment."""
     del t
-    q = network.apply(state.params, state.obs)
+    q = q_apply(state.params, state.obs)
     return jax.vmap(policies_lib.epsilon_greedy, in_axes=(0, 0, None))(
         jax.random.split(key, config.num_envs), q, _epsilon(config, hp)(state.env_steps))
 
   iteration = off_policy.make_iteration(env_step=env_step, buffer=buffer, act=act, learn=learn,
-                                        skip=skip, schedule=schedule, num_envs=config.num_envs)
+                                        skip=skip, schedule=schedule, num_envs=config.num_envs,
+                                        n_step=config.n_step)
 
   def report(state: DQNState, hp) -> dict:
     metrics = dict(epsilon=_epsilon(config, hp)(state.env_steps))
     if reference is not None:
-      metrics.update(reference(network.apply, state.params))
+      metrics.update(reference(q_apply, state.params))
     return metrics
 
   def init_state(key, hp) -> DQNState:
@@ -231,9 +384,11 @@ def make_train(config: DQNConfig, env, env_params) -> trainer_lib.Trainer:
     opt_state = optimizers.adam(hp.learning_rate, max_grad_norm=config.max_grad_norm).init(params)
     example = buffers_lib.Transition(obs=obs[0], action=jnp.int32(0), reward=jnp.float32(0),
                                      discount=jnp.float32(0), next_obs=obs[0])
+    window = (None if config.n_step == 1
+              else off_policy.n_step_window(example, config.n_step, config.num_envs))
     return DQNState(params=params, target_params=params, opt_state=opt_state,
                     buffer=buffer.init(example), env_state=env_state, obs=obs, key=key,
-                    env_steps=jnp.int32(0), updates=jnp.int32(0))
+                    env_steps=jnp.int32(0), updates=jnp.int32(0), window=window)
 
   return trainer_lib.make_trainer(
       "dqn", config, state_type=DQNState, init_state=init_state, iteration=iteration, loop=loop,
