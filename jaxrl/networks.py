@@ -21,6 +21,7 @@ References:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import operator
 from typing import Any, Callable, NamedTuple, Sequence
 
@@ -72,10 +73,14 @@ __all__ = (
     "orthogonal",
     "param_labels",
     "Q_NETWORK_KINDS",
+    "RECURRENT_CELLS",
+    "RecurrentNetwork",
     "make_actor_critic",
     "make_q_network",
+    "make_recurrent_network",
     "replace_trainable",
     "trainable",
+    "unroll",
 )
 
 
@@ -850,3 +855,184 @@ class _QHead(nn.Module):
   @nn.compact
   def __call__(self, x: Array) -> Array:
     return nn.Dense(1, name="q_head")(_mlp(x, self.hidden_sizes, self.activation, "torso"))[..., 0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Recurrent networks (memory for partially observed tasks)
+# ---------------------------------------------------------------------------------------------
+#: The memory cells a recurrent network can use (flax's ``GRUCell`` and ``OptimizedLSTMCell``).
+RECURRENT_CELLS = ("gru", "lstm")
+
+
+class RecurrentNetwork(nn.Module):
+  """A recurrent torso with an actor-critic or a Q head, one step at a time:
+
+      x_t = MLP(flat(obs_t))                                    "embed_i" (``hidden_sizes``)
+      h_{t-1} <- initial carry  where start_t                   (an episode starts at obs_t)
+      h_t, y_t = cell(h_{t-1}, x_t)                             "cell" (GRU or LSTM)
+      head "actor_critic":  (logits [..., A], V [...])  from   "actor_0" -> "policy_head",
+                                                               "critic_0" -> "value_head"
+      head "q":             Q [..., A]                         "q_head"
+
+  ``apply(params, carry, obs, start) -> (carry, out)`` takes any batch shape ``[...]``
+  (``obs [..., *O]``, ``start`` bool ``[...]``, ``carry`` as :meth:`initial_carry` of that
+  shape). The carry is an explicit pytree (GRU: ``h [..., M]``; LSTM: ``(c, h)``), and it is set
+  back to the initial carry (zeros) wherever ``start`` is true: the step that follows a
+  termination or a truncation, in a rollout and in its replay alike. :func:`unroll` runs a
+  sequence ``[T, ...]`` (the embedding and the heads as one batched pass each, the cell as a
+  ``lax.scan``).
+
+  Continuous actions (``continuous=True``, head ``"actor_critic"``): the policy output is
+  ``(mean [..., D], log_std [..., D])`` with one learned ``log_std`` vector, as
+  :class:`ActorCritic`.
+
+  Attributes:
+    num_actions: ``A >= 1`` (action dimensions when continuous).
+    cell: one of :data:`RECURRENT_CELLS`.
+    memory_size: the cell's width ``M`` (also the width of each head's hidden layer).
+    hidden_sizes: the embedding MLP's widths (may be empty).
+    head: ``"actor_critic"`` or ``"q"``.
+    layer_norm: LayerNorm before each embedding activation (PQN's).
+    observation_ndim: rank of one observation.
+    continuous, log_std_init: a Gaussian policy (actor-critic head only).
+  """
+
+  num_actions: int
+  cell: str = "gru"
+  memory_size: int = 128
+  hidden_sizes: Sequence[int] = (128,)
+  head: str = "actor_critic"
+  layer_norm: bool = False
+  observation_ndim: int = 1
+  continuous: bool = False
+  log_std_init: float = 0.0
+
+  def __post_init__(self):
+    owner = type(self).__name__
+    validation.check_int(f"{owner}.num_actions", self.num_actions, minimum=1)
+    validation.check_int(f"{owner}.memory_size", self.memory_size, minimum=1)
+    validation.check_int(f"{owner}.observation_ndim", self.observation_ndim, minimum=1)
+    _check_hidden_sizes(owner, self.hidden_sizes)
+    if self.cell not in RECURRENT_CELLS:
+      raise ValueError(f"{owner}.cell must be one of {RECURRENT_CELLS}, got {self.cell!r}.")
+    if self.head not in ("actor_critic", "q"):
+      raise ValueError(f"{owner}.head must be 'actor_critic' or 'q', got {self.head!r}.")
+    if self.continuous and self.head != "actor_critic":
+      raise ValueError(f"{owner}: a continuous policy needs head='actor_critic'.")
+    super().__post_init__()
+
+  def initial_carry(self, batch_shape: Sequence[int] = ()) -> Any:
+    """The carry at an episode's start (zeros) for a batch of shape ``batch_shape``."""
+    zeros = jnp.zeros(tuple(batch_shape) + (self.memory_size,), jnp.float32)
+    return zeros if self.cell == "gru" else (zeros, zeros)
+
+  def setup(self):
+    dense = functools.partial(nn.Dense, kernel_init=orthogonal(np.sqrt(2.0)),
+                              bias_init=nn.initializers.zeros)
+    self.embed_layers = [dense(size, name=f"embed_{i}") for i, size in enumerate(self.hidden_sizes)]
+    self.embed_norms = ([nn.LayerNorm(name=f"embed_norm_{i}") for i in range(len(self.hidden_sizes))]
+                        if self.layer_norm else [])
+    if self.cell == "gru":
+      self.core = nn.GRUCell(features=self.memory_size, recurrent_kernel_init=orthogonal(),
+                             name="cell")
+    else:
+      self.core = nn.OptimizedLSTMCell(features=self.memory_size,
+                                       recurrent_kernel_init=orthogonal(), name="cell")
+    if self.head == "q":
+      self.q_head = nn.Dense(self.num_actions, name="q_head")
+    else:
+      self.actor_hidden = dense(self.memory_size, name="actor_0")
+      self.critic_hidden = dense(self.memory_size, name="critic_0")
+      self.policy_head = nn.Dense(self.num_actions, kernel_init=orthogonal(0.01),
+                                  bias_init=nn.initializers.zeros, name="policy_head")
+      self.value_head = nn.Dense(1, kernel_init=orthogonal(1.0), bias_init=nn.initializers.zeros,
+                                 name="value_head")
+      if self.continuous:
+        self.log_std = self.param("log_std", nn.initializers.constant(self.log_std_init),
+                                  (self.num_actions,))
+
+  def embed(self, obs: Array) -> Array:
+    """``[..., *O] -> [..., hidden_sizes[-1]]`` (the cell's input)."""
+    x = _flatten_observation(obs, self.observation_ndim)
+    for i, layer in enumerate(self.embed_layers):
+      x = layer(x)
+      if self.layer_norm:
+        x = self.embed_norms[i](x)
+      x = nn.relu(x)
+    return x
+
+  def step(self, carry: Any, x: Array, start: Array) -> tuple[Any, Array]:
+    """One cell step on embedded inputs, the carry reset where ``start``."""
+    start = jnp.asarray(start)
+    carry = jax.tree.map(lambda c: jnp.where(start[..., None], jnp.zeros_like(c), c), carry)
+    return self.core(carry, x)
+
+  def heads(self, y: Array) -> Any:
+    """The cell's output ``[..., M]`` -> ``(pi, V)`` or ``Q``."""
+    if self.head == "q":
+      return self.q_head(y)
+    logits = self.policy_head(nn.relu(self.actor_hidden(y)))
+    value = self.value_head(nn.relu(self.critic_hidden(y)))[..., 0]
+    if self.continuous:
+      return (logits, jnp.broadcast_to(self.log_std, logits.shape)), value
+    return logits, value
+
+  def __call__(self, carry: Any, obs: Array, start: Array) -> tuple[Any, Any]:
+    """``(carry, obs [..., *O], start [...]) -> (carry, out)``, one step."""
+    carry, y = self.step(carry, self.embed(obs), start)
+    return carry, self.heads(y)
+
+  def layer_groups(self) -> dict[str, str]:
+    """Parameter groups (:func:`param_labels`): the shared torso and the critic's layers are
+    ``"critic"``, the policy's ``"actor"``."""
+    groups = {f"embed_{i}": "critic" for i in range(len(self.hidden_sizes))}
+    groups.update({f"embed_norm_{i}": "critic" for i in range(len(self.hidden_sizes))
+                   if self.layer_norm})
+    groups["cell"] = "critic"
+    if self.head == "q":
+      groups["q_head"] = "critic"
+    else:
+      groups.update(actor_0="actor", policy_head="actor", critic_0="critic", value_head="critic")
+      if self.continuous:
+        groups["log_std"] = "actor"
+    return groups
+
+
+def unroll(network: RecurrentNetwork, params: Any, carry: Any, obs: Array,
+           start: Array) -> tuple[Any, Any]:
+  """Runs a :class:`RecurrentNetwork` over a sequence: ``obs [T, ..., *O]``, ``start`` bool
+  ``[T, ...]`` from ``carry`` (the carry before step 0) -> ``(carry after step T-1, out [T,
+  ...])``. Equal to ``T`` calls of ``network.apply`` (the embedding and the heads are one
+  batched pass each; only the cell is a ``lax.scan``)."""
+  x = network.apply(params, obs, method="embed")
+
+  def cell(c, inputs):
+    return network.apply(params, c, *inputs, method="step")
+
+  carry, y = jax.lax.scan(cell, carry, (x, start))
+  return carry, network.apply(params, y, method="heads")
+
+
+def make_recurrent_network(cell: str, num_actions: int, observation_shape: Sequence[int], *,
+                           head: str = "actor_critic", memory_size: int = 128,
+                           hidden_sizes: Sequence[int] = (128,), **kwargs) -> RecurrentNetwork:
+  """A :class:`RecurrentNetwork` for observations of ``observation_shape`` (any rank; flattened),
+  validated eagerly.
+
+  Example:
+    >>> net = make_recurrent_network("gru", 2, (3,), memory_size=8, hidden_sizes=(8,))
+    >>> carry = net.initial_carry((4,))
+    >>> params = net.init(jax.random.key(0), carry, jnp.zeros((4, 3)), jnp.zeros(4, bool))
+    >>> carry, (logits, value) = net.apply(params, carry, jnp.ones((4, 3)), jnp.zeros(4, bool))
+    >>> carry.shape, logits.shape, value.shape
+    ((4, 8), (4, 2), (4,))
+  """
+  try:
+    shape = tuple(operator.index(d) for d in observation_shape)
+  except TypeError:
+    raise ValueError(f"observation_shape must be a tuple of ints, got {observation_shape!r}.") from None
+  if not shape or any(d < 1 for d in shape):
+    raise ValueError(f"observation_shape must be a non-empty tuple of positive ints, got {shape}.")
+  return RecurrentNetwork(num_actions=num_actions, cell=cell, memory_size=memory_size,
+                          hidden_sizes=tuple(hidden_sizes), head=head,
+                          observation_ndim=len(shape), **kwargs)

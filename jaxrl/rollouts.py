@@ -31,9 +31,12 @@ Array = chex.Array
 
 __all__ = (
     "EnvStep",
+    "Memory",
+    "RecurrentExtras",
     "Trajectory",
     "make_env_step",
     "make_greedy_evaluation",
+    "make_recurrent_rollout",
     "make_rollout",
     "reset",
     "tabular_reference",
@@ -165,9 +168,70 @@ def make_rollout(env_step: Callable, policy: Callable, length: int) -> Callable:
   return rollout
 
 
+class Memory(NamedTuple):
+  """A recurrent policy's memory between steps, for ``E`` environments.
+
+  Attributes:
+    carry: the network's carry ``[E, ...]`` after the last step
+      (:meth:`jaxrl.networks.RecurrentNetwork.initial_carry`).
+    start: bool ``[E]``: the current observation starts an episode (the previous step ended
+      one, or nothing has happened yet), so the carry is reset before acting on it.
+  """
+
+  carry: Any
+  start: Array
+
+
+class RecurrentExtras(NamedTuple):
+  """``extras_t`` of a :func:`make_recurrent_rollout` trajectory ``[T, E, ...]``.
+
+  Attributes:
+    extras: what the policy returned beside the action and the carry.
+    start_t: bool ``[T, E]``: the carry was reset before acting on ``obs_t``.
+    carry_tp1: the carry after acting on ``obs_t``: with it and ``start = False``, the network
+      values ``obs_tp1`` (the final observation on truncation) as the next step would have.
+  """
+
+  extras: Any
+  start_t: Array
+  carry_tp1: Any
+
+
+def make_recurrent_rollout(env_step: Callable, policy: Callable, length: int) -> Callable:
+  """:func:`make_rollout` for a policy with memory:
+  ``rollout(key, params, env_state, obs, memory) -> ((env_state, obs, key, memory),
+  Trajectory)``, with ``policy(key, params, obs, carry, start) -> (action, extras, carry)`` and
+  ``memory`` a :class:`Memory`. After each step ``memory.start`` becomes the step's ``end_t``
+  (terminated or truncated): the next observation is a new episode's first, and the policy
+  resets its carry on it. ``extras_t`` is a :class:`RecurrentExtras`; keep the ``memory`` passed
+  in to replay the rollout (:func:`jaxrl.networks.unroll` from ``memory.carry`` over ``obs_t``
+  with ``start_t`` reproduces every step's output).
+  """
+  length = validation.check_int("rollout length", length, minimum=1)
+
+  def one(carry, _, params):
+    env_state, obs, key, memory = carry
+    key, k_act, k_step = jax.random.split(key, 3)
+    action, extras, carry_tp1 = policy(k_act, params, obs, memory.carry, memory.start)
+    next_obs, env_state, out = env_step(k_step, env_state, action)
+    step = Trajectory(obs_t=obs, a_t=action,
+                      extras_t=RecurrentExtras(extras, memory.start, carry_tp1), r_t=out.r_t,
+                      terminated_t=out.terminated_t, truncated_t=out.truncated_t,
+                      obs_tp1=out.obs_tp1, episode_return_t=out.episode_return_t,
+                      episode_length_t=out.episode_length_t)
+    return (env_state, next_obs, key, Memory(carry_tp1, out.end_t)), step
+
+  def rollout(key, params, env_state, obs, memory):
+    return jax.lax.scan(lambda c, x: one(c, x, params), (env_state, obs, key, memory), None,
+                        length=length)
+
+  return rollout
+
+
 def make_greedy_evaluation(env, env_params, apply_fn: Callable, num_episodes: int,
                            max_steps: int | None = None, *,
-                           to_action: Callable | None = None) -> Callable[[Array, object], Array]:
+                           to_action: Callable | None = None,
+                           initial_carry: Any = None) -> Callable[[Array, object], Array]:
   """Builds ``evaluate(key, params) -> mean return`` of the greedy policy ``argmax_a Q(s, a)``.
 
   Runs ``num_episodes`` fresh environments side by side for ``max_steps`` steps and sums each
@@ -182,6 +246,10 @@ def make_greedy_evaluation(env, env_params, apply_fn: Callable, num_episodes: in
     max_steps: step cap; defaults to ``env_params.max_steps_in_episode``, so every episode ends.
     to_action: ``apply_fn``'s output -> actions (default: argmax over the last axis); e.g. the
       clipped mean of a Gaussian policy.
+    initial_carry: for a recurrent network, its carry at an episode's start for
+      ``num_episodes`` episodes; ``apply_fn(params, carry, obs, start) -> (carry, out)`` is then
+      called with the carry of the previous step (each episode is played once from its start,
+      so ``start`` is false after the first step).
 
   Raises:
     ValueError: no cap given and the environment's params carry none.
@@ -199,17 +267,20 @@ def make_greedy_evaluation(env, env_params, apply_fn: Callable, num_episodes: in
     obs, state = reset(env, env_params, k_reset, num_episodes)
 
     def step(carry, k):
-      obs, state, total, done = carry
-      out = apply_fn(params, obs)
+      obs, state, total, done, memory = carry
+      if initial_carry is None:
+        out = apply_fn(params, obs)
+      else:
+        memory, out = apply_fn(params, memory, obs, jnp.zeros(num_episodes, bool))
       action = jnp.argmax(out, axis=-1) if to_action is None else to_action(out)
       obs, state, reward, terminated, truncated, _ = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
           jax.random.split(k, num_episodes), state, action, env_params)
       total = total + jnp.where(done, 0.0, reward)
       done = done | terminated | truncated
-      return (obs, state, total, done), None
+      return (obs, state, total, done, memory), None
 
-    init = (obs, state, jnp.zeros(num_episodes), jnp.zeros(num_episodes, bool))
-    (_, _, total, _), _ = jax.lax.scan(step, init, jax.random.split(k_steps, max_steps))
+    init = (obs, state, jnp.zeros(num_episodes), jnp.zeros(num_episodes, bool), initial_carry)
+    (_, _, total, _, _), _ = jax.lax.scan(step, init, jax.random.split(k_steps, max_steps))
     return jnp.mean(total)
 
   return evaluate

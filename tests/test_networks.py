@@ -25,7 +25,9 @@ def test_public_names():
                                    "ACTOR_CRITIC_CRITICS", "orthogonal", "param_labels",
                                    "NormalizedInput", "NormalizedParams", "trainable",
                                    "replace_trainable", "ACTIVATIONS", "ContinuousQNetwork",
-                                   "DeterministicPolicy", "SquashedGaussianPolicy"}
+                                   "DeterministicPolicy", "SquashedGaussianPolicy",
+                                       "RECURRENT_CELLS", "RecurrentNetwork",
+                                       "make_recurrent_network", "unroll"}
   assert networks.ACTOR_CRITIC_CRITICS == ("v", "q")
   assert Q_NETWORK_KINDS == ("linear", "mlp", "cnn", "nature_cnn")
 
