@@ -66,9 +66,34 @@ class Actor(NamedTuple):
     action = self.dist.sample(key, pi)
     return action, (self.dist.log_prob(pi, action), v)
 
+  @property
+  def recurrent(self) -> bool:
+    """The network has memory (:class:`~jaxrl.networks.RecurrentNetwork`)."""
+    return isinstance(self.network, networks_lib.RecurrentNetwork)
+
+  def initial_memory(self, num_envs: int) -> rollouts.Memory:
+    """The memory of ``num_envs`` environments at their first observations."""
+    return rollouts.Memory(self.network.initial_carry((num_envs,)), jnp.ones(num_envs, bool))
+
+  def act_and_record_recurrent(self, key, params, obs, carry, start):
+    """``(action, (log pi(action | obs), V(obs)), carry)`` of a recurrent actor (for
+    :func:`jaxrl.rollouts.make_recurrent_rollout`)."""
+    carry, (pi, v) = self.network.apply(params, carry, obs, start)
+    action = self.dist.sample(key, pi)
+    return action, (self.dist.log_prob(pi, action), v), carry
+
   def evaluation(self, env, env_params, num_episodes: int, max_steps: int | None = None):
     """``evaluate(key, params) -> mean return`` of the greedy policy (most probable action, or
     the clipped mean)."""
+    if self.recurrent:
+      def pi_step(params, carry, obs, start):
+        carry, (pi, _) = self.network.apply(params, carry, obs, start)
+        return carry, pi
+
+      to_action = (lambda out: self.to_env(self.dist.mode(out))) if self.spec.continuous else None
+      return rollouts.make_greedy_evaluation(
+          env, env_params, pi_step, num_episodes, max_steps, to_action=to_action,
+          initial_carry=self.network.initial_carry((num_episodes,)))
     if not self.spec.continuous:
       return rollouts.make_greedy_evaluation(env, env_params, self.pi, num_episodes, max_steps)
     return rollouts.make_greedy_evaluation(env, env_params, self.pi, num_episodes, max_steps,
@@ -99,10 +124,22 @@ def make_actor(owner: str, config: Any, env, env_params, *, critic: str = "v",
     raise ValueError(f"{owner}: network={config.network!r} takes discrete actions; continuous "
                      f"actions ({spec.describe()}) need network='mlp'.")
   obs_shape = tuple(env.observation_space(env_params).shape)
-  network = networks_lib.make_actor_critic(
-      config.network, spec.size, obs_shape, hidden_sizes=config.hidden_sizes,
-      shared=getattr(config, "shared_torso", False), critic=critic, dueling=dueling,
-      continuous=spec.continuous, log_std_init=getattr(config, "log_std_init", 0.0))
+  if config.network in networks_lib.RECURRENT_CELLS:
+    if critic != "v":
+      raise ValueError(f"{owner}: a recurrent network ({config.network!r}) has a state-value "
+                       f"critic; critic={critic!r} needs network='mlp'.")
+    if getattr(config, "normalize_observations", False):
+      raise ValueError(f"{owner}: normalize_observations is not available with a recurrent "
+                       f"network ({config.network!r}); turn it off or use network='mlp'.")
+    network = networks_lib.make_recurrent_network(
+        config.network, spec.size, obs_shape, memory_size=config.memory_size,
+        hidden_sizes=config.hidden_sizes, continuous=spec.continuous,
+        log_std_init=getattr(config, "log_std_init", 0.0))
+  else:
+    network = networks_lib.make_actor_critic(
+        config.network, spec.size, obs_shape, hidden_sizes=config.hidden_sizes,
+        shared=getattr(config, "shared_torso", False), critic=critic, dueling=dueling,
+        continuous=spec.continuous, log_std_init=getattr(config, "log_std_init", 0.0))
   if getattr(config, "normalize_observations", False):
     network = networks_lib.NormalizedInput(network, clip=config.observation_clip)
   dist, to_env = distributions_lib.for_action_spec(
@@ -117,7 +154,9 @@ class OnPolicyParts(NamedTuple):
     actor: the :class:`Actor`.
     env: the environment wrapped in :class:`~jaxrl.envs.EpisodeStatistics` (reset this one).
     rollout: ``rollout(key, params, env_state, obs) -> ((env_state, obs, key), Trajectory)``
-      (:func:`jaxrl.rollouts.make_rollout`) of ``num_envs`` environments for ``length`` steps.
+      (:func:`jaxrl.rollouts.make_rollout`) of ``num_envs`` environments for ``length`` steps;
+      with a recurrent actor ``rollout(key, params, env_state, obs, memory) -> ((env_state,
+      obs, key, memory), Trajectory)`` (:func:`jaxrl.rollouts.make_recurrent_rollout`).
     evaluate: ``evaluate(key, params) -> mean greedy return``.
     reference: on a tabular environment with discrete actions, the comparison with the exact
       ``Q*`` (:func:`jaxrl.rollouts.tabular_reference`); None otherwise.
@@ -139,13 +178,20 @@ def make_on_policy_parts(owner: str, config: Any, env, env_params, *, length: in
   (``config.eval_episodes``, ``config.eval_max_steps``) and the tabular reference."""
   actor = make_actor(owner, config, env, env_params, critic=critic, dueling=dueling)
   env = wrappers_lib.EpisodeStatistics(env)
-  rollout = rollouts.make_rollout(
-      rollouts.make_env_step(env, env_params, config.num_envs, action_map=actor.to_env),
-      actor.act_and_record if record else actor.act, length)
+  env_step = rollouts.make_env_step(env, env_params, config.num_envs, action_map=actor.to_env)
+  if actor.recurrent:
+    if not record:
+      raise ValueError(f"{owner}: a recurrent network is supported by PPO only.")
+    rollout = rollouts.make_recurrent_rollout(env_step, actor.act_and_record_recurrent, length)
+  else:
+    rollout = rollouts.make_rollout(env_step, actor.act_and_record if record else actor.act,
+                                    length)
+  # the tabular reference compares a memoryless policy's choice in each state
+  tabular = not actor.spec.continuous and not actor.recurrent
   return OnPolicyParts(
       actor=actor, env=env, rollout=rollout,
       evaluate=actor.evaluation(env, env_params, config.eval_episodes, config.eval_max_steps),
-      reference=None if actor.spec.continuous else rollouts.tabular_reference(env_params))
+      reference=rollouts.tabular_reference(env_params) if tabular else None)
 
 
 def pg_loss(dist: distributions_lib.Distribution, pi_t, a_t: Array, weights_t: Array) -> Array:

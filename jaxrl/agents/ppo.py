@@ -46,6 +46,14 @@ Rewards: the rollout's rewards are multiplied by ``reward_scaling`` (Brax's), th
 ``PPOState.reward_norm``). Both touch only what the agent learns from: ``episode_return`` and
 ``eval_return`` stay in the environment's own reward.
 
+Memory (``network="gru"`` or ``"lstm"``, :class:`jaxrl.networks.RecurrentNetwork`): the policy
+and the critic share a recurrent torso whose carry is part of the state
+(``PPOState.memory``), reset wherever an episode starts, in the middle of a rollout too. The
+rollout keeps the memory it started from; the update replays whole sequences from it
+(:func:`jaxrl.networks.unroll` with the rollout's episode starts), so minibatches split the
+rollout across environments, never across time, and the first epoch's ratios are exactly 1.
+The value of a truncated episode's final observation is taken with the carry the step left.
+
 Static structure in :class:`PPOConfig`; the numbers a sweep varies in :class:`PPOHyperparams`.
 
 References:
@@ -94,8 +102,11 @@ class PPOConfig(AgentConfig):
     num_steps: steps per environment per rollout; a rollout is ``num_envs * num_steps`` steps.
     num_epochs: passes over each rollout.
     num_minibatches: minibatches per pass (must divide ``num_envs * num_steps``).
-    network: ``"mlp"`` (any action space) or ``"cnn"`` (images, discrete actions).
-    hidden_sizes: MLP torso widths.
+    network: ``"mlp"`` (any action space), ``"cnn"`` (images, discrete actions), or a
+      recurrent torso ``"gru"`` / ``"lstm"`` (any action space; ``num_minibatches`` must then
+      divide ``num_envs``).
+    hidden_sizes: MLP torso widths (with a recurrent network: the embedding before the cell).
+    memory_size: the recurrent cell's width (and its heads' hidden width).
     shared_torso: one torso for the actor and the critic (MLP only).
     clip_value: clip the critic's update around ``V_old`` by ``clip_eps`` too (PureJaxRL's
       default; on CartPole it decides whether late training holds at 500: 40/40 seeds at the
@@ -131,8 +142,10 @@ class PPOConfig(AgentConfig):
   num_steps: int = option(128, AT_LEAST_ONE)
   num_epochs: int = option(4, AT_LEAST_ONE)
   num_minibatches: int = option(4, AT_LEAST_ONE)
-  network: str = option("mlp", choices=networks_lib.ACTOR_CRITIC_KINDS)
+  network: str = option("mlp", choices=networks_lib.ACTOR_CRITIC_KINDS
+                        + networks_lib.RECURRENT_CELLS)
   hidden_sizes: tuple[int, ...] = (64, 64)
+  memory_size: int = option(128, AT_LEAST_ONE)
   shared_torso: bool = option(False)
   clip_value: bool = option(True)
   normalize_advantages: bool = option(True)
@@ -166,12 +179,16 @@ PPOState = trainer_lib.OnPolicyState
 
 
 class PPOBatch(NamedTuple):
-  """One rollout's items, flattened to ``[B] = [num_steps * num_envs]``.
+  """One rollout's items, flattened to ``[B] = [num_steps * num_envs]``; for a recurrent
+  network, environment-major sequences ``[E, T, ...]`` instead (minibatches take whole
+  environments).
 
   Attributes:
     obs_t: ``[B, *O]``; a_t: ``[B, ...]`` the actions as sampled (unclipped);
     log_prob_t: ``[B]`` ``log pi_old(a_t | s_t)``; value_t: ``[B]`` ``V_old(s_t)``;
     advantage_t: ``[B]`` GAE; target_t: ``[B]`` the critic's target ``A_t + V_old(s_t)``.
+    start_t: bool ``[E, T]`` the carry was reset before ``obs_t`` (recurrent only, else
+      ``()``); carry: the carry ``[E, ...]`` the rollout started from (recurrent only).
   """
 
   obs_t: Array
@@ -180,6 +197,8 @@ class PPOBatch(NamedTuple):
   value_t: Array
   advantage_t: Array
   target_t: Array
+  start_t: Any = ()
+  carry: Any = ()
 
 
 class PPOStats(NamedTuple):
@@ -202,6 +221,10 @@ def _check_config(config: PPOConfig) -> trainer_lib.Intervals:
   if batch % config.num_minibatches:
     raise ValueError(f"PPOConfig: num_minibatches ({config.num_minibatches}) must divide "
                      f"num_envs * num_steps ({batch}).")
+  if config.network in networks_lib.RECURRENT_CELLS and config.num_envs % config.num_minibatches:
+    raise ValueError(f"PPOConfig: with network={config.network!r} minibatches take whole "
+                     f"environments' sequences, so num_minibatches ({config.num_minibatches}) "
+                     f"must divide num_envs ({config.num_envs}).")
   return trainer_lib.intervals("PPOConfig", total_steps=config.total_steps,
                                log_every=config.log_every, eval_every=config.eval_every,
                                steps_per_iteration=batch, per_iteration="num_envs * num_steps")
@@ -211,10 +234,22 @@ def _make_loss(config: PPOConfig, actor: actors.Actor):
   """``loss_fn(trainable, minibatch: PPOBatch, hp, params) -> (loss, PPOStats)``."""
   dist = actor.dist
 
+  def forward(params, mb: PPOBatch):
+    """The policy's output and the values on the minibatch, and the minibatch flattened."""
+    if not actor.recurrent:
+      return actor.network.apply(params, mb.obs_t), mb
+    time_major = lambda x: jnp.swapaxes(x, 0, 1)  # noqa: E731
+    _, (pi, v) = networks_lib.unroll(actor.network, params, mb.carry, time_major(mb.obs_t),
+                                     time_major(mb.start_t))
+    flat = lambda x: time_major(x).reshape((-1,) + x.shape[2:])  # noqa: E731  [T, E] -> [E T]
+    mb = mb._replace(start_t=(), carry=())
+    return jax.tree.map(flat, (pi, v)), jax.tree.map(
+        lambda x: x.reshape((-1,) + x.shape[2:]), mb)
+
   def loss_fn(trainable, mb: PPOBatch, hp, params):
     """``trainable``: the part of ``params`` the gradient is taken of (all of it, or without
     the observation statistics)."""
-    pi, v = actor.network.apply(networks_lib.replace_trainable(params, trainable), mb.obs_t)
+    (pi, v), mb = forward(networks_lib.replace_trainable(params, trainable), mb)
     log_ratio = dist.log_prob(pi, mb.a_t) - mb.log_prob_t
     ratio = jnp.exp(log_ratio)
     adv = losses_lib.normalize(mb.advantage_t) if config.normalize_advantages else mb.advantage_t
@@ -232,19 +267,29 @@ def _make_loss(config: PPOConfig, actor: actors.Actor):
   return loss_fn
 
 
-def rollout_batch(traj: rollouts.Trajectory, v_tp1: Array, hp) -> PPOBatch:
-  """GAE per environment over the ``[T, E]`` rollout, then every item flattened to ``[T * E]``.
+def rollout_batch(traj: rollouts.Trajectory, v_tp1: Array, hp, memory=None) -> PPOBatch:
+  """GAE per environment over the ``[T, E]`` rollout, then every item flattened to ``[T * E]``
+  (with ``memory``, the recurrent rollout's starting :class:`~jaxrl.rollouts.Memory`: kept as
+  environment-major sequences ``[E, T, ...]`` with the episode starts and the starting carry).
 
   Args:
-    traj: the rollout; ``extras_t`` holds ``(log pi_old(a_t | s_t), V_old(s_t))``.
+    traj: the rollout; ``extras_t`` holds ``(log pi_old(a_t | s_t), V_old(s_t))`` (inside a
+      :class:`~jaxrl.rollouts.RecurrentExtras` for a recurrent rollout).
     v_tp1: float ``[T, E]`` ``V(obs_tp1)``: the value of the state each step reached (the final
       observation on truncation; read only where the step did not terminate).
     hp: the hyperparameters (``discount``, ``gae_lambda``).
+    memory: the recurrent rollout's memory at its start, or None.
   """
-  log_prob, value = traj.extras_t
+  extras = traj.extras_t if memory is None else traj.extras_t.extras
+  log_prob, value = extras
   adv = jax.vmap(lambda *a: returns_lib.gae(*a, hp.gae_lambda, parallel=True), in_axes=1,
                  out_axes=1)(
       traj.r_t, traj.discount_t(hp.discount), traj.end_t, value, v_tp1)
+  if memory is not None:
+    seq = lambda x: jnp.swapaxes(x, 0, 1)  # noqa: E731
+    return PPOBatch(obs_t=seq(traj.obs_t), a_t=seq(traj.a_t), log_prob_t=seq(log_prob),
+                    value_t=seq(value), advantage_t=seq(adv), target_t=seq(adv + value),
+                    start_t=seq(traj.extras_t.start_t), carry=memory.carry)
   flat = lambda x: x.reshape((-1,) + x.shape[2:])  # noqa: E731
   return PPOBatch(obs_t=flat(traj.obs_t), a_t=flat(traj.a_t), log_prob_t=flat(log_prob),
                   value_t=flat(value), advantage_t=flat(adv), target_t=flat(adv + value))
@@ -270,8 +315,16 @@ def make_train(config: PPOConfig, env, env_params) -> trainer_lib.Trainer:
 
   def iteration(state: PPOState, hp):
     """A rollout of ``num_steps`` steps of every environment, then the epochs of minibatches."""
-    (env_state, obs, key), traj = rollout(state.key, state.params, state.env_state, state.obs)
-    v_tp1 = network.apply(state.params, traj.obs_tp1)[1]       # V(final obs) on truncation
+    if actor.recurrent:
+      (env_state, obs, key, memory), traj = rollout(state.key, state.params, state.env_state,
+                                                    state.obs, state.memory)
+      # V(final obs) on truncation, from the carry the step left
+      v_tp1 = network.apply(state.params, traj.extras_t.carry_tp1, traj.obs_tp1,
+                            jnp.zeros(traj.r_t.shape, bool))[1][1]
+    else:
+      (env_state, obs, key), traj = rollout(state.key, state.params, state.env_state, state.obs)
+      memory = ()
+      v_tp1 = network.apply(state.params, traj.obs_tp1)[1]     # V(final obs) on truncation
     episodes = trainer_lib.episodes_of(traj)                   # the environment's rewards
     r_t, reward_norm = traj.r_t * hp.reward_scaling, state.reward_norm
     if config.normalize_rewards:
@@ -288,14 +341,16 @@ def make_train(config: PPOConfig, env, env_params) -> trainer_lib.Trainer:
     key, k_epochs = jax.random.split(key)
     (trainable, opt_state), (stats, finite) = epochs_lib.run_epochs(
         k_epochs, (networks_lib.trainable(state.params), state.opt_state),
-        rollout_batch(traj._replace(r_t=r_t), v_tp1, hp), update,
+        rollout_batch(traj._replace(r_t=r_t), v_tp1, hp,
+                      state.memory if actor.recurrent else None), update,
         num_epochs=config.num_epochs, num_minibatches=config.num_minibatches)
     params = networks_lib.replace_trainable(state.params, trainable)
     if config.normalize_observations:                          # for the next rollout
       params = network.observe(params, traj.obs_t, batch_dims=2)
     state = PPOState(params=params, opt_state=opt_state, env_state=env_state, obs=obs, key=key,
                      env_steps=state.env_steps + config.num_envs * config.num_steps,
-                     updates=state.updates + updates_per_iteration, reward_norm=reward_norm)
+                     updates=state.updates + updates_per_iteration, reward_norm=reward_norm,
+                     memory=memory)
     return state, trainer_lib.IterationStats(
         sums=jax.tree.map(jnp.sum, stats), count=jnp.float32(updates_per_iteration),
         finite=jnp.all(finite), episodes=episodes)
@@ -309,12 +364,17 @@ def make_train(config: PPOConfig, env, env_params) -> trainer_lib.Trainer:
   def init_state(key, hp) -> PPOState:
     k_net, k_env, key = jax.random.split(key, 3)
     obs, env_state = rollouts.reset(env, env_params, k_env, config.num_envs)
-    params = network.init(k_net, obs[0])
+    if actor.recurrent:
+      memory = actor.initial_memory(config.num_envs)
+      params = network.init(k_net, network.initial_carry(), obs[0], jnp.bool_(True))
+    else:
+      memory = ()
+      params = network.init(k_net, obs[0])
     reward_norm = (normalization.init_return_normalizer(config.num_envs)
                    if config.normalize_rewards else ())
     return PPOState(params=params, opt_state=optimizer(hp).init(networks_lib.trainable(params)),
                     env_state=env_state, obs=obs, key=key, env_steps=jnp.int32(0),
-                    updates=jnp.int32(0), reward_norm=reward_norm)
+                    updates=jnp.int32(0), reward_norm=reward_norm, memory=memory)
 
   return trainer_lib.make_trainer(
       "ppo", config, state_type=PPOState, init_state=init_state, iteration=iteration, loop=loop,

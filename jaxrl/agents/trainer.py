@@ -65,6 +65,8 @@ class OnPolicyState(NamedTuple):
       gradient steps).
     reward_norm: the return normaliser's state when the agent normalises rewards
       (:class:`~jaxrl.normalization.ReturnNormalizerState`), else ``()`` (no leaves).
+    memory: a recurrent policy's :class:`~jaxrl.rollouts.Memory` (its carry and which
+      environments start an episode), else ``()``.
   """
 
   params: Any
@@ -75,6 +77,7 @@ class OnPolicyState(NamedTuple):
   env_steps: Array
   updates: Array
   reward_norm: Any = ()
+  memory: Any = ()
 
 
 class EpisodeTally(NamedTuple):
