@@ -2,7 +2,9 @@
 
 from jaxrl.envs.probes import NUM_PROBES
 from jaxrl.envs.probes import ContinuousProbe
+from jaxrl.envs.probes import MemoryProbe
 from jaxrl.envs.probes import continuous_probe
+from jaxrl.envs.probes import memory_probe
 from jaxrl.envs.probes import probe
 from jaxrl.envs.registry import check_env_kwargs
 from jaxrl.envs.registry import env_names
@@ -32,6 +34,7 @@ from jaxrl.envs.wrappers import EpisodeStatistics
 from jaxrl.envs.wrappers import EpisodeStatisticsState
 from jaxrl.envs.wrappers import FrameStack
 from jaxrl.envs.wrappers import FrameStackState
+from jaxrl.envs.wrappers import MaskObservation
 from jaxrl.envs.wrappers import NormalizeObservation
 from jaxrl.envs.wrappers import NormalizeObservationState
 from jaxrl.envs.wrappers import TimeLimit
@@ -47,6 +50,8 @@ __all__ = (
     "EpisodeStatisticsState",
     "FrameStack",
     "FrameStackState",
+    "MaskObservation",
+    "MemoryProbe",
     "MissingSuiteError",
     "NUM_PROBES",
     "NormalizeObservation",
@@ -73,6 +78,7 @@ __all__ = (
     "is_terminal_state",
     "make",
     "make_configured",
+    "memory_probe",
     "probe",
     "require_discrete",
     "suite_names",

@@ -25,6 +25,10 @@ probe  actions what happens                                       ``Q*`` (``g`` 
 A failure localises the bug: 1 the value loss or optimiser; 2 the network's use of the
 observation; 3 discounting or the bootstrap (and termination masking); 4 the action selection
 in the loss; 5 the two together; 6 whether the agent's discount is the one it was given.
+
+Two probes are not tabular: :class:`ContinuousProbe` (a one-step continuous bandit, for Gaussian
+policies) and :class:`MemoryProbe` (a cue to remember across blank steps, for recurrent agents:
+every memoryless policy's expected return is exactly 0, the optimum +1).
 """
 
 from __future__ import annotations
@@ -47,8 +51,12 @@ __all__ = (
     "ContinuousProbe",
     "ContinuousProbeParams",
     "ContinuousProbeState",
+    "MemoryProbe",
+    "MemoryProbeParams",
+    "MemoryProbeState",
     "NUM_PROBES",
     "continuous_probe",
+    "memory_probe",
     "probe",
 )
 
@@ -216,3 +224,142 @@ def continuous_probe(num_contexts: int = 2,
   if targets.shape != (env._k,) or not np.all(np.abs(targets) <= 1.0):  # pylint: disable=protected-access
     raise ValueError(f"targets must be {num_contexts} numbers in [-1, 1], got {targets.tolist()}.")
   return env, ContinuousProbeParams(targets=jnp.asarray(targets))
+
+
+# ------------------------------------------------------------------------------------------------
+# A memory probe
+# ------------------------------------------------------------------------------------------------
+@struct.dataclass
+class MemoryProbeState(environment.EnvState):
+  """State of :class:`MemoryProbe`: ``time`` (int32 ``[]``, steps taken in this episode) and the
+  cue ``c`` (int32 ``[]``, 0 or 1) drawn at reset."""
+
+  c: jax.Array
+
+
+@struct.dataclass
+class MemoryProbeParams:
+  """Numbers of :class:`MemoryProbe`.
+
+  Attributes:
+    max_steps_in_episode: ``delay + 2``, the length of every episode (a smaller value truncates
+      episodes before their query; :func:`memory_probe` never sets one).
+  """
+
+  max_steps_in_episode: int = 4
+
+
+class MemoryProbe(environment.Environment):
+  """Remember a cue across ``delay`` blank steps: the probe for an agent's memory.
+
+  An episode lasts ``delay + 2`` steps, ``t = 0 .. delay + 1``. At reset a cue ``c`` is drawn
+  uniformly from ``{0, 1}``; the observation ``o_t`` (float32 ``[3]``) is
+
+      o(0)          = [1 - c, c, 0]    the cue, one-hot (the only step that shows it)
+      o(t)          = [0, 0, 0]        t = 1 .. delay
+      o(delay + 1)  = [0, 0, 1]        the query: the flag (entry 2) is 1 here only
+
+  (with ``delay = 0`` the query follows the cue at once). There are two actions; the reward is 0
+  for every action before the query, and at the query ``r = +1`` if ``a = c``, ``-1`` otherwise;
+  the episode then terminates (the final observation is ``[0, 0, 0]``). The optimal return is +1,
+  reached by remembering the first observation.
+
+  Any memoryless policy ``pi(a | o)`` (feed-forward, deterministic or stochastic) has expected
+  return exactly 0: its query observation ``[0, 0, 1]`` is the same for both cues, so its answer
+  ``a`` is independent of ``c``, and with ``P(c = 0) = P(c = 1) = 1/2``,
+
+      P(a = c) = (pi(0 | query) + pi(1 | query)) / 2 = 1/2,
+      E[return] = P(a = c) - P(a != c) = 0.
+
+  A return above 0 therefore measures memory and nothing else, and the ``delay`` blank steps
+  check that the memory survives uninformative inputs. bsuite's memory-length experiment (Osband
+  et al., 2020, "Behaviour Suite for Reinforcement Learning") tests the same thing; gymnax's port
+  of it is ``"MemoryChain-bsuite"``. Register name ``"MemoryProbe-v0"`` (option ``delay``).
+
+  Args:
+    delay: blank steps between the cue and the query, an int ``>= 0``.
+  """
+
+  def __init__(self, delay: int = 2):
+    super().__init__()
+    self._delay = validation.check_int("MemoryProbe delay", delay, minimum=0)
+
+  def __eq__(self, other):
+    return type(other) is type(self) and other._delay == self._delay
+
+  def __hash__(self):
+    return hash((type(self), self._delay))
+
+  def __repr__(self):
+    return f"MemoryProbe(delay={self._delay})"
+
+  @property
+  def delay(self) -> int:
+    """Blank steps between the cue and the query."""
+    return self._delay
+
+  @property
+  def episode_length(self) -> int:
+    """``delay + 2``: the steps of every episode."""
+    return self._delay + 2
+
+  @property
+  def name(self) -> str:
+    return "MemoryProbe-v0"
+
+  @property
+  def num_actions(self) -> int:
+    return 2
+
+  @property
+  def default_params(self) -> MemoryProbeParams:
+    return MemoryProbeParams(max_steps_in_episode=self.episode_length)
+
+  def step_env(self, key, state: MemoryProbeState, action, params: MemoryProbeParams):
+    del key, params
+    is_query = state.time == self._delay + 1
+    correct = jnp.asarray(action, jnp.int32).reshape(()) == state.c
+    reward = jnp.where(is_query, jnp.where(correct, 1.0, -1.0), 0.0).astype(jnp.float32)
+    state = MemoryProbeState(time=state.time + 1, c=state.c)
+    return self.get_obs(state), state, reward, self.is_terminated(state, None), {}
+
+  def reset_env(self, key, params: MemoryProbeParams):
+    del params
+    c = jax.random.randint(key, (), 0, 2, dtype=jnp.int32)
+    state = MemoryProbeState(time=jnp.zeros((), jnp.int32), c=c)
+    return self.get_obs(state), state
+
+  def get_obs(self, state: MemoryProbeState, params=None, key=None) -> jax.Array:
+    del params, key
+    cue = jax.nn.one_hot(state.c, 2, dtype=jnp.float32) * (state.time == 0)
+    query = (state.time == self._delay + 1).astype(jnp.float32)
+    return jnp.concatenate([cue, query[None]])
+
+  def is_terminal(self, state, params) -> jax.Array:
+    return self.is_terminated(state, params)
+
+  def is_terminated(self, state, params) -> jax.Array:
+    del params
+    return state.time >= self.episode_length
+
+  def is_truncated(self, state, params) -> jax.Array:
+    return jnp.logical_and(state.time >= params.max_steps_in_episode,
+                           ~self.is_terminated(state, params))
+
+  def action_space(self, params=None) -> spaces.Discrete:
+    return spaces.Discrete(2)
+
+  def observation_space(self, params=None) -> spaces.Box:
+    return spaces.Box(0.0, 1.0, (3,), jnp.float32)
+
+
+def memory_probe(delay: int = 2) -> tuple[MemoryProbe, MemoryProbeParams]:
+  """The :class:`MemoryProbe` with ``delay`` blank steps between the cue and the query, as
+  ``(env, params)``: episodes of ``delay + 2`` steps, optimal return +1, and exactly 0 expected
+  return for every memoryless policy (see :class:`MemoryProbe`).
+
+  Raises:
+    ValueError: ``delay`` not an int ``>= 0``.
+  """
+  env = MemoryProbe(delay)
+  return env, env.default_params

@@ -16,9 +16,11 @@ from jaxrl.envs.options import EnvOption
 from jaxrl.envs.options import check_options
 from jaxrl.envs.probes import NUM_PROBES
 from jaxrl.envs.probes import continuous_probe
+from jaxrl.envs.probes import memory_probe
 from jaxrl.envs.probes import probe
 from jaxrl.envs.tabular import chain_env
 from jaxrl.envs.tabular import gridworld_env
+from jaxrl.envs.wrappers import MaskObservation
 
 __all__ = (
     "check_env_kwargs",
@@ -30,11 +32,27 @@ __all__ = (
 )
 
 
+#: CartPole-v1's observation entries that ``MaskedCartPole-v1`` hides: the cart velocity (1) and
+#: the pole's angular velocity (3); the cart position (0) and the pole angle (2) stay.
+_MASKED_CARTPOLE_HIDE = (1, 3)
+
+
+def _masked_cartpole(**params_fields) -> tuple[Any, Any]:
+  """gymnax's CartPole-v1 without its velocities (:class:`~jaxrl.envs.MaskObservation`,
+  ``hide=(1, 3)``); ``params_fields`` replace fields of CartPole's params (as ``--env-kwargs``
+  does for ``CartPole-v1``)."""
+  env, params = gymnax.make("CartPole-v1")
+  env = MaskObservation(env, _MASKED_CARTPOLE_HIDE, name="MaskedCartPole-v1")
+  return env, params.replace(**params_fields)
+
+
 _JAXRL_ENVS: dict[str, Callable[..., tuple[Any, Any]]] = {
     "GridWorld-v0": gridworld_env,
     "Chain-v0": chain_env,
     **{f"Probe{n}-v0": partial(probe, n) for n in range(1, NUM_PROBES + 1)},
     "ContinuousProbe-v0": continuous_probe,
+    "MemoryProbe-v0": memory_probe,
+    "MaskedCartPole-v1": _masked_cartpole,
 }
 
 
@@ -58,6 +76,9 @@ _JAXRL_OPTIONS: dict[str, dict[str, EnvOption]] = {
                  "max_steps_in_episode": _LIMIT},
     **{f"Probe{n}-v0": _PROBE_OPTIONS for n in range(1, NUM_PROBES + 1)},
     "ContinuousProbe-v0": {"num_contexts": EnvOption(int, _AT_LEAST_ONE)},
+    "MemoryProbe-v0": {"delay": EnvOption(int, validation.NON_NEGATIVE,
+                                          doc="blank steps between the cue and the query")},
+    # MaskedCartPole-v1: CartPole-v1's params fields, read from its params as for gymnax's names
 }
 _TYPES = {"int": int, "float": float, "bool": bool}
 #: Ranges of gymnax params fields, by name (the same name means the same thing across gymnax's
@@ -87,15 +108,20 @@ def make(name: str, **kwargs) -> tuple[Any, Any]:
   """Builds an environment by name and returns ``(env, params)``.
 
   jaxrl's names: ``"GridWorld-v0"`` (:func:`~jaxrl.envs.gridworld_env`), ``"Chain-v0"``
-  (:func:`~jaxrl.envs.chain_env`), ``"Probe1-v0"`` .. ``"Probe6-v0"`` (:func:`~jaxrl.envs.probe`);
-  ``kwargs`` go to those factories (e.g. ``discount=0.9``, ``max_steps_in_episode=50``).
+  (:func:`~jaxrl.envs.chain_env`), ``"Probe1-v0"`` .. ``"Probe6-v0"`` (:func:`~jaxrl.envs.probe`),
+  ``"ContinuousProbe-v0"`` (:func:`~jaxrl.envs.continuous_probe`), ``"MemoryProbe-v0"``
+  (:func:`~jaxrl.envs.memory_probe`); ``kwargs`` go to those factories (e.g. ``discount=0.9``,
+  ``max_steps_in_episode=50``, ``delay=5``). ``"MaskedCartPole-v1"`` is gymnax's CartPole-v1
+  without its two velocities (:class:`~jaxrl.envs.MaskObservation`, ``hide=(1, 3)``); its
+  ``kwargs`` are CartPole's params fields (``max_steps_in_episode=200``).
   A name with a suite prefix is that suite's (:mod:`jaxrl.envs.suites`): ``"brax:ant"``,
   ``"playground:CheetahRun"``, ``"jumanji:Snake-v1"``, ``"xminigrid:MiniGrid-Empty-8x8"``,
   ``"navix:Navix-Empty-8x8-v0"``; ``kwargs`` are the suite's options (:func:`env_options`),
   checked by type and range. Every other name is gymnax's (``CartPole-v1``, ``Acrobot-v1``,
-  ``MountainCar-v0``, ``Breakout-MinAtar``, ``Catch-bsuite``, ...): ``gymnax.make(name,
-  **kwargs)``, whose ``kwargs`` go to the environment's constructor and whose params are its
-  ``default_params`` (change the time limit with ``params.replace(max_steps_in_episode=...)``).
+  ``MountainCar-v0``, ``Breakout-MinAtar``, ``Catch-bsuite``, ``MemoryChain-bsuite``, ...):
+  ``gymnax.make(name, **kwargs)``, whose ``kwargs`` go to the environment's constructor and
+  whose params are its ``default_params`` (change the time limit with
+  ``params.replace(max_steps_in_episode=...)``).
 
   Every environment follows gymnax 1.x: ``reset(key, params) -> (obs, state)``,
   ``step(key, state, action, params) -> (obs, state, reward, terminated, truncated, info)``,

@@ -34,6 +34,7 @@ __all__ = (
     "EpisodeStatisticsState",
     "FrameStack",
     "FrameStackState",
+    "MaskObservation",
     "NormalizeObservation",
     "NormalizeObservationState",
     "TimeLimit",
@@ -391,3 +392,112 @@ class FrameStack(Wrapper):
       return jnp.concatenate([jnp.asarray(bound)] * self.num_frames, axis=-1)
 
     return spaces.Box(tile(inner.low), tile(inner.high), shape, dtype=inner.dtype)
+
+
+# ------------------------------------------------------------------------------------------------
+# MaskObservation
+# ------------------------------------------------------------------------------------------------
+def _observation_shape(env) -> tuple[int, ...]:
+  """The shape of ``env``'s observations, read from its space at its default params."""
+  params = getattr(env, "default_params", None)
+  return tuple(int(d) for d in env.observation_space(params).shape)
+
+
+class MaskObservation(Wrapper):
+  """Hides chosen entries of a flat observation: a fully observed task made partially observed.
+
+  With inner observations ``o`` of shape ``[D]`` and ``keep`` the indices ``0 .. D-1`` not in
+  ``hide`` (in increasing order), every observation the wrapper returns (from ``reset``, from
+  ``step``, and ``info["final_observation"]``, so a truncated episode bootstraps from the masked
+  final observation) is
+
+      o' = o[keep]          shape [D - len(hide)]
+
+  The state is the inner state (nothing is added), and rewards, terminations and truncations
+  are the inner ones. ``MaskObservation(CartPole, hide=(1, 3))`` drops the cart velocity and the
+  pole's angular velocity (registered as ``"MaskedCartPole-v1"``): a memoryless policy sees
+  positions only, and must infer the velocities from a history of observations.
+
+  Args:
+    env: the inner environment; flat observations ``[D]``.
+    hide: distinct entry indices in ``0 .. D-1``, fewer than ``D`` (at least one entry stays);
+      an empty ``hide`` hides nothing.
+    name: the environment's name (``env.name``; default: the inner environment's).
+
+  Raises:
+    ValueError: observations that are not flat (naming their shape), an index out of range or
+      not an int, a repeated index, or ``hide`` naming every entry.
+  """
+
+  def __init__(self, env, hide, *, name: str | None = None):
+    shape = _observation_shape(env)
+    if len(shape) != 1:
+      raise ValueError(f"MaskObservation needs flat observations [D] (rank 1) to hide entries "
+                       f"of, and {getattr(env, 'name', type(env).__name__)} has observation "
+                       f"shape {shape}.")
+    size = shape[0]
+    if isinstance(hide, (str, bytes)) or not hasattr(hide, "__iter__"):
+      raise ValueError(f"MaskObservation hide must be a sequence of entry indices, got {hide!r}.")
+    hide = tuple(hide)
+    for i in hide:
+      try:
+        validation.check_int("MaskObservation hide", i, minimum=0, maximum=size - 1)
+      except ValueError:
+        raise ValueError(f"MaskObservation hide entries must be ints in 0..{size - 1} "
+                         f"(observations of shape {shape}), got {i!r} in hide={list(hide)}."
+                         ) from None
+    hide = tuple(int(i) for i in hide)
+    repeated = sorted({i for i in hide if hide.count(i) > 1})
+    if repeated:
+      raise ValueError(f"MaskObservation hide names entries more than once: {repeated} (hide="
+                       f"{list(hide)}).")
+    if len(hide) >= size:
+      raise ValueError(f"MaskObservation hide names all {size} entries of observations of "
+                       f"shape {shape}: at least one must stay.")
+    if name is not None and not isinstance(name, str):
+      raise ValueError(f"MaskObservation name must be a string, got {name!r}.")
+    super().__init__(env)
+    self.hide = tuple(sorted(hide))
+    self.keep = tuple(i for i in range(size) if i not in self.hide)
+    self._name = name
+
+  def _static(self):
+    return (self.hide,) if self._name is None else (self.hide, self._name)
+
+  @property
+  def name(self) -> str:
+    return self._name if self._name is not None else self._env.name
+
+  def mask(self, obs: Array) -> Array:
+    """``obs[..., keep]``: one observation ``[D]`` (or a batch ``[..., D]``) without the hidden
+    entries."""
+    size = len(self.keep) + len(self.hide)
+    if jnp.shape(obs)[-1:] != (size,):
+      raise ValueError(f"MaskObservation expected observations [..., {size}], got shape "
+                       f"{jnp.shape(obs)}.")
+    return jnp.take(obs, np.asarray(self.keep, np.int32), axis=-1)
+
+  @partial(jax.jit, static_argnames=("self",))
+  def reset(self, key: jax.Array, params=None):
+    obs, env_state = self._env.reset(key, params)
+    return self.mask(obs), env_state
+
+  @partial(jax.jit, static_argnames=("self",))
+  def step(self, key: jax.Array, state, action, params=None):
+    obs, env_state, reward, terminated, truncated, info = self._env.step(
+        key, state, action, params)
+    if "final_observation" in info:
+      info = {**info, "final_observation": self.mask(info["final_observation"])}
+    return self.mask(obs), env_state, reward, terminated, truncated, info
+
+  def observation_space(self, params=None) -> spaces.Box:
+    inner = self._env.observation_space(params)
+    shape = (len(self.keep),)
+    keep = np.asarray(self.keep)
+
+    def select(bound):
+      if np.ndim(bound) == 0:
+        return bound
+      return jnp.asarray(np.broadcast_to(np.asarray(bound), tuple(inner.shape))[keep])
+
+    return spaces.Box(select(inner.low), select(inner.high), shape, dtype=inner.dtype)
