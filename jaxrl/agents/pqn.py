@@ -19,6 +19,13 @@ only on termination; on truncation the target bootstraps from ``max_a Q(obs_tp1,
 final observation (purejaxql cuts both). Rewards are scaled by ``reward_scale`` in the targets
 (returns and metrics are reported unscaled).
 
+Memory (``network="gru"`` or ``"lstm"``, purejaxql's PQN-RNN): a recurrent Q-network
+(:class:`jaxrl.networks.RecurrentNetwork` with a Q head, LayerNorm in its embedding) whose carry
+is part of the state and is reset wherever an episode starts. The rollout keeps the memory it
+started from; the targets value each ``obs_tp1`` with the carry its step left, and the update
+replays whole sequences (:func:`jaxrl.networks.unroll`), so minibatches split the rollout across
+environments, never across time.
+
 Static structure in :class:`PQNConfig`; the numbers a sweep varies in :class:`PQNHyperparams`.
 
 References:
@@ -76,8 +83,10 @@ class PQNConfig(AgentConfig):
     num_steps: steps per environment per rollout; a rollout is ``num_envs * num_steps`` steps.
     num_epochs: passes over each rollout.
     num_minibatches: minibatches per pass (must divide ``num_envs * num_steps``).
-    network: ``"mlp"`` or ``"cnn"`` (MinAtar images).
-    hidden_sizes: MLP widths.
+    network: ``"mlp"``, ``"cnn"`` (MinAtar images) or a recurrent ``"gru"`` / ``"lstm"``
+      (``num_minibatches`` must then divide ``num_envs``).
+    hidden_sizes: MLP widths (with a recurrent network: the embedding before the cell).
+    memory_size: the recurrent cell's width.
     layer_norm: LayerNorm in every hidden layer (PQN's stabiliser; the CNN's convolution and
       dense layer too).
     optimizer: ``"radam"`` (PQN's) or ``"adam"``.
@@ -104,8 +113,9 @@ class PQNConfig(AgentConfig):
   num_steps: int = option(64, AT_LEAST_ONE)
   num_epochs: int = option(4, AT_LEAST_ONE)
   num_minibatches: int = option(4, AT_LEAST_ONE)
-  network: str = option("mlp", choices=("mlp", "cnn"))
+  network: str = option("mlp", choices=("mlp", "cnn") + networks_lib.RECURRENT_CELLS)
   hidden_sizes: tuple[int, ...] = (64, 64)
+  memory_size: int = option(128, AT_LEAST_ONE)
   layer_norm: bool = option(True)
   optimizer: str = option("radam", choices=OPTIMIZERS)
   max_grad_norm: float = option(10.0, POSITIVE_OR_INF)
@@ -135,11 +145,15 @@ PQNState = trainer_lib.OnPolicyState
 
 class PQNBatch(NamedTuple):
   """One rollout's items, flattened to ``[B] = [num_steps * num_envs]``: observations ``[B, *O]``,
-  actions ``[B]`` and Q(lambda) targets ``[B]``."""
+  actions ``[B]`` and Q(lambda) targets ``[B]``. For a recurrent network, environment-major
+  sequences ``[E, T, ...]`` instead, with the episode starts ``start_t`` ``[E, T]`` and the
+  ``carry`` ``[E, ...]`` the rollout started from (else both ``()``)."""
 
   obs_t: Array
   a_t: Array
   target_t: Array
+  start_t: Any = ()
+  carry: Any = ()
 
 
 class PQNStats(NamedTuple):
@@ -157,6 +171,10 @@ def _check_config(config: PQNConfig) -> trainer_lib.Intervals:
   if batch % config.num_minibatches:
     raise ValueError(f"PQNConfig: num_minibatches ({config.num_minibatches}) must divide "
                      f"num_envs * num_steps ({batch}).")
+  if config.network in networks_lib.RECURRENT_CELLS and config.num_envs % config.num_minibatches:
+    raise ValueError(f"PQNConfig: with network={config.network!r} minibatches take whole "
+                     f"environments' sequences, so num_minibatches ({config.num_minibatches}) "
+                     f"must divide num_envs ({config.num_envs}).")
   return trainer_lib.intervals("PQNConfig", total_steps=config.total_steps,
                                log_every=config.log_every, eval_every=config.eval_every,
                                steps_per_iteration=batch, per_iteration="num_envs * num_steps")
@@ -201,20 +219,42 @@ def make_train(config: PQNConfig, env, env_params) -> trainer_lib.Trainer:
   loop = _check_config(config)
   num_actions = spaces_lib.require_discrete("PQN", env, env_params)
   obs_shape = tuple(env.observation_space(env_params).shape)
-  kwargs = dict(layer_norm=True) if config.layer_norm else {}
-  network = networks_lib.make_q_network(config.network, num_actions, obs_shape,
-                                        hidden_sizes=config.hidden_sizes, **kwargs)
+  recurrent = config.network in networks_lib.RECURRENT_CELLS
+  if recurrent:
+    network = networks_lib.make_recurrent_network(
+        config.network, num_actions, obs_shape, head="q", memory_size=config.memory_size,
+        hidden_sizes=config.hidden_sizes, layer_norm=config.layer_norm)
+  else:
+    kwargs = dict(layer_norm=True) if config.layer_norm else {}
+    network = networks_lib.make_q_network(config.network, num_actions, obs_shape,
+                                          hidden_sizes=config.hidden_sizes, **kwargs)
   env = wrappers_lib.EpisodeStatistics(env)
-  reference = rollouts.tabular_reference(env_params)
-  evaluate = rollouts.make_greedy_evaluation(env, env_params, network.apply, config.eval_episodes,
-                                             config.eval_max_steps)
+  reference = None if recurrent else rollouts.tabular_reference(env_params)
+  if recurrent:
+    evaluate = rollouts.make_greedy_evaluation(
+        env, env_params, network.apply, config.eval_episodes, config.eval_max_steps,
+        initial_carry=network.initial_carry((config.eval_episodes,)))
+  else:
+    evaluate = rollouts.make_greedy_evaluation(env, env_params, network.apply,
+                                               config.eval_episodes, config.eval_max_steps)
   updates_per_iteration = config.num_epochs * config.num_minibatches
   optimizer = functools.partial(_optimizer, config,
                                 loop.num_logs * loop.iterations_per_log * updates_per_iteration)
   env_step = rollouts.make_env_step(env, env_params, config.num_envs)
 
+  def q_values(params, mb: PQNBatch):
+    """``(Q [B, A], the minibatch flattened to [B])``; a recurrent network replays the
+    minibatch's sequences from their starting carry."""
+    if not recurrent:
+      return network.apply(params, mb.obs_t), mb
+    time_major = lambda x: jnp.swapaxes(x, 0, 1)  # noqa: E731
+    _, q = networks_lib.unroll(network, params, mb.carry, time_major(mb.obs_t),
+                               time_major(mb.start_t))
+    flat = lambda x: x.reshape((-1,) + x.shape[2:])  # noqa: E731
+    return flat(time_major(q)), jax.tree.map(flat, mb._replace(start_t=(), carry=()))
+
   def loss_fn(params, mb: PQNBatch):
-    q = network.apply(params, mb.obs_t)
+    q, mb = q_values(params, mb)
     q_sa = jnp.take_along_axis(q, mb.a_t[:, None], axis=-1)[:, 0]
     return 0.5 * jnp.mean(jnp.square(q_sa - jax.lax.stop_gradient(mb.target_t))), jnp.mean(q_sa)
 
@@ -222,16 +262,34 @@ def make_train(config: PQNConfig, env, env_params) -> trainer_lib.Trainer:
     """An epsilon-greedy rollout, its Q(lambda) targets, then the epochs of minibatches."""
     epsilon = _epsilon(config, hp)(state.env_steps)
 
-    def act(key, params, obs):
+    def greedy(key, q):
       keys = jax.random.split(key, config.num_envs)
-      return jax.vmap(policies_lib.epsilon_greedy, in_axes=(0, 0, None))(
-          keys, network.apply(params, obs), epsilon), ()
+      return jax.vmap(policies_lib.epsilon_greedy, in_axes=(0, 0, None))(keys, q, epsilon)
 
-    (env_state, obs, key), traj = rollouts.make_rollout(env_step, act, config.num_steps)(
-        state.key, state.params, state.env_state, state.obs)
-    targets = q_lambda_targets(traj, network.apply(state.params, traj.obs_tp1), hp)
-    flat = lambda x: x.reshape((-1,) + x.shape[2:])  # noqa: E731
-    batch = PQNBatch(obs_t=flat(traj.obs_t), a_t=flat(traj.a_t), target_t=flat(targets))
+    if recurrent:
+      def act_recurrent(key, params, obs, carry, start):
+        carry, q = network.apply(params, carry, obs, start)
+        return greedy(key, q), (), carry
+
+      (env_state, obs, key, memory), traj = rollouts.make_recurrent_rollout(
+          env_step, act_recurrent, config.num_steps)(state.key, state.params, state.env_state,
+                                                     state.obs, state.memory)
+      q_tp1 = network.apply(state.params, traj.extras_t.carry_tp1, traj.obs_tp1,
+                            jnp.zeros(traj.r_t.shape, bool))[1]
+    else:
+      (env_state, obs, key), traj = rollouts.make_rollout(
+          env_step, lambda k, p, o: (greedy(k, network.apply(p, o)), ()), config.num_steps)(
+              state.key, state.params, state.env_state, state.obs)
+      memory = ()
+      q_tp1 = network.apply(state.params, traj.obs_tp1)
+    targets = q_lambda_targets(traj, q_tp1, hp)
+    if recurrent:
+      seq = lambda x: jnp.swapaxes(x, 0, 1)  # noqa: E731
+      batch = PQNBatch(obs_t=seq(traj.obs_t), a_t=seq(traj.a_t), target_t=seq(targets),
+                       start_t=seq(traj.extras_t.start_t), carry=state.memory.carry)
+    else:
+      flat = lambda x: x.reshape((-1,) + x.shape[2:])  # noqa: E731
+      batch = PQNBatch(obs_t=flat(traj.obs_t), a_t=flat(traj.a_t), target_t=flat(targets))
 
     def update(carry, mb):
       params, opt_state = carry
@@ -246,7 +304,7 @@ def make_train(config: PQNConfig, env, env_params) -> trainer_lib.Trainer:
         num_minibatches=config.num_minibatches)
     state = PQNState(params=params, opt_state=opt_state, env_state=env_state, obs=obs, key=key,
                      env_steps=state.env_steps + config.num_envs * config.num_steps,
-                     updates=state.updates + updates_per_iteration)
+                     updates=state.updates + updates_per_iteration, memory=memory)
     return state, trainer_lib.IterationStats(
         sums=jax.tree.map(jnp.sum, stats), count=jnp.float32(updates_per_iteration),
         finite=jnp.all(finite), episodes=trainer_lib.episodes_of(traj))
@@ -260,9 +318,15 @@ def make_train(config: PQNConfig, env, env_params) -> trainer_lib.Trainer:
   def init_state(key, hp) -> PQNState:
     k_net, k_env, key = jax.random.split(key, 3)
     obs, env_state = rollouts.reset(env, env_params, k_env, config.num_envs)
-    params = network.init(k_net, obs[0])
+    if recurrent:
+      params = network.init(k_net, network.initial_carry(), obs[0], jnp.bool_(True))
+      memory = rollouts.Memory(network.initial_carry((config.num_envs,)),
+                               jnp.ones(config.num_envs, bool))
+    else:
+      params, memory = network.init(k_net, obs[0]), ()
     return PQNState(params=params, opt_state=optimizer(hp).init(params), env_state=env_state,
-                    obs=obs, key=key, env_steps=jnp.int32(0), updates=jnp.int32(0))
+                    obs=obs, key=key, env_steps=jnp.int32(0), updates=jnp.int32(0),
+                    memory=memory)
 
   return trainer_lib.make_trainer(
       "pqn", config, state_type=PQNState, init_state=init_state, iteration=iteration, loop=loop,
