@@ -73,6 +73,7 @@ __all__ = (
     "orthogonal",
     "param_labels",
     "Q_NETWORK_KINDS",
+    "GRUCell",
     "RECURRENT_CELLS",
     "RecurrentNetwork",
     "make_actor_critic",
@@ -860,8 +861,51 @@ class _QHead(nn.Module):
 # ---------------------------------------------------------------------------------------------
 # Recurrent networks (memory for partially observed tasks)
 # ---------------------------------------------------------------------------------------------
-#: The memory cells a recurrent network can use (flax's ``GRUCell`` and ``OptimizedLSTMCell``).
+#: The memory cells a recurrent network can use (:class:`GRUCell`, flax's ``OptimizedLSTMCell``).
 RECURRENT_CELLS = ("gru", "lstm")
+
+
+class GRUCell(nn.Module):
+  """A GRU (Cho et al., 2014, with flax's ``GRUCell`` equations) whose input projection is one
+  matrix, so a sequence's inputs are projected in one batched product outside the recurrence:
+
+      [x_r, x_z, x_n] = x W_i + b_i                               (:meth:`project`)
+      r = sigmoid(x_r + h W_hr),  z = sigmoid(x_z + h W_hz)
+      n = tanh(x_n + r * (h W_hn + b_hn))
+      h' = (1 - z) * n + z * h                                     (:meth:`recur`)
+
+  Parameters: ``input_kernel`` ``[D, 3M]`` (lecun normal), ``input_bias`` ``[3M]`` (zeros),
+  ``recurrent_kernel`` ``[M, 3M]`` (three orthogonal ``[M, M]`` blocks) and ``recurrent_bias``
+  ``[M]`` (zeros). Only ``h W_h`` stays inside a ``lax.scan`` over time.
+
+  Attributes:
+    features: ``M``.
+  """
+
+  features: int
+
+  def setup(self):
+    m = self.features
+    self.recurrent_kernel = self.param(
+        "recurrent_kernel",
+        lambda key, shape: jnp.concatenate(
+            [orthogonal()(k, (m, m)) for k in jax.random.split(key, 3)], axis=1), (m, 3 * m))
+    self.recurrent_bias = self.param("recurrent_bias", nn.initializers.zeros, (m,))
+    self.input_layer = nn.Dense(3 * m, kernel_init=nn.initializers.lecun_normal(),
+                                bias_init=nn.initializers.zeros, name="input")
+
+  def project(self, x: Array) -> Array:
+    """``[..., D] -> [..., 3M]``: the input's share of the three gates."""
+    return self.input_layer(x)
+
+  def recur(self, h: Array, xi: Array) -> Array:
+    """``(h [..., M], project(x) [..., 3M]) -> h' [..., M]``."""
+    m = self.features
+    hh = h @ self.recurrent_kernel
+    r = nn.sigmoid(xi[..., :m] + hh[..., :m])
+    z = nn.sigmoid(xi[..., m:2 * m] + hh[..., m:2 * m])
+    n = jnp.tanh(xi[..., 2 * m:] + r * (hh[..., 2 * m:] + self.recurrent_bias))
+    return (1.0 - z) * n + z * h
 
 
 class RecurrentNetwork(nn.Module):
@@ -869,7 +913,8 @@ class RecurrentNetwork(nn.Module):
 
       x_t = MLP(flat(obs_t))                                    "embed_i" (``hidden_sizes``)
       h_{t-1} <- initial carry  where start_t                   (an episode starts at obs_t)
-      h_t, y_t = cell(h_{t-1}, x_t)                             "cell" (GRU or LSTM)
+      h_t, y_t = cell(h_{t-1}, x_t)                             "cell" (:class:`GRUCell` or
+                                                                flax's OptimizedLSTMCell)
       head "actor_critic":  (logits [..., A], V [...])  from   "actor_0" -> "policy_head",
                                                                "critic_0" -> "value_head"
       head "q":             Q [..., A]                         "q_head"
@@ -933,8 +978,7 @@ class RecurrentNetwork(nn.Module):
     self.embed_norms = ([nn.LayerNorm(name=f"embed_norm_{i}") for i in range(len(self.hidden_sizes))]
                         if self.layer_norm else [])
     if self.cell == "gru":
-      self.core = nn.GRUCell(features=self.memory_size, recurrent_kernel_init=orthogonal(),
-                             name="cell")
+      self.core = GRUCell(features=self.memory_size, name="cell")
     else:
       self.core = nn.OptimizedLSTMCell(features=self.memory_size,
                                        recurrent_kernel_init=orthogonal(), name="cell")
@@ -952,19 +996,25 @@ class RecurrentNetwork(nn.Module):
                                   (self.num_actions,))
 
   def embed(self, obs: Array) -> Array:
-    """``[..., *O] -> [..., hidden_sizes[-1]]`` (the cell's input)."""
+    """``[..., *O] -> [..., I]``: the cell's input (the embedding MLP's output; for the GRU
+    also its input projection, :meth:`GRUCell.project`), computed for a whole sequence at
+    once by :func:`unroll`."""
     x = _flatten_observation(obs, self.observation_ndim)
     for i, layer in enumerate(self.embed_layers):
       x = layer(x)
       if self.layer_norm:
         x = self.embed_norms[i](x)
       x = nn.relu(x)
-    return x
+    return self.core.project(x) if self.cell == "gru" else x
 
   def step(self, carry: Any, x: Array, start: Array) -> tuple[Any, Array]:
-    """One cell step on embedded inputs, the carry reset where ``start``."""
+    """One recurrent step on :meth:`embed` 's output, the carry reset where ``start``:
+    ``(carry, x, start) -> (carry, y)``."""
     start = jnp.asarray(start)
     carry = jax.tree.map(lambda c: jnp.where(start[..., None], jnp.zeros_like(c), c), carry)
+    if self.cell == "gru":
+      h = self.core.recur(carry, x)
+      return h, h
     return self.core(carry, x)
 
   def heads(self, y: Array) -> Any:

@@ -26,7 +26,7 @@ def test_public_names():
                                    "NormalizedInput", "NormalizedParams", "trainable",
                                    "replace_trainable", "ACTIVATIONS", "ContinuousQNetwork",
                                    "DeterministicPolicy", "SquashedGaussianPolicy",
-                                       "RECURRENT_CELLS", "RecurrentNetwork",
+                                       "GRUCell", "RECURRENT_CELLS", "RecurrentNetwork",
                                        "make_recurrent_network", "unroll"}
   assert networks.ACTOR_CRITIC_CRITICS == ("v", "q")
   assert Q_NETWORK_KINDS == ("linear", "mlp", "cnn", "nature_cnn")

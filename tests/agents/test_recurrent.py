@@ -151,3 +151,21 @@ def test_recurrent_pqn_solves_the_memory_probe():
   with pytest.raises(ValueError, match=r"PQNConfig: with network='lstm' minibatches take whole"):
     pqn.make_train(dataclasses.replace(config, network="lstm", num_minibatches=16), env,
                    env_params)
+
+
+def test_the_gru_cell_computes_flax_gru_cells_equations():
+  import flax.linen as nn  # pylint: disable=import-outside-toplevel
+  ref = nn.GRUCell(features=5)
+  x, h = jax.random.normal(jax.random.PRNGKey(0), (3, 4)), jax.random.normal(
+      jax.random.PRNGKey(1), (3, 5))
+  p = ref.init(jax.random.PRNGKey(2), h, x)["params"]
+  cat = lambda *names, leaf="kernel": jnp.concatenate([p[n][leaf] for n in names], axis=-1)  # noqa
+  ours = {"params": {"input": {"kernel": cat("ir", "iz", "in"),
+                               "bias": cat("ir", "iz", "in", leaf="bias")},
+                     "recurrent_kernel": cat("hr", "hz", "hn"), "recurrent_bias": p["hn"]["bias"]}}
+  cell = networks.GRUCell(features=5)
+  got = cell.apply(ours, h, cell.apply(ours, x, method="project"), method="recur")
+  want, _ = ref.apply({"params": p}, h, x)
+  np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-6)
+  shapes = jax.tree.map(jnp.shape, cell.init(jax.random.PRNGKey(0), x, method="project"))
+  assert shapes["params"]["input"]["kernel"] == (4, 15)
