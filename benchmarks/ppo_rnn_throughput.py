@@ -1,5 +1,4 @@
-"""Recurrent PPO training throughput: jaxrl vs PureJaxRL's ``ppo_rnn.py`` (issue 22). SKELETON:
-the peer side runs; ``jaxrl_side`` is filled in by the author of jaxrl's recurrent PPO.
+"""Recurrent PPO training throughput: jaxrl vs PureJaxRL's ``ppo_rnn.py`` (issue 22).
 
 The peer is PureJaxRL's own code (luchris429/purejaxrl ``purejaxrl/ppo_rnn.py`` + ``wrappers.py``,
 commit 31756b1, copied byte for byte into ``benchmarks/peers/purejaxrl/``; see SOURCE.md there),
@@ -173,16 +172,70 @@ def log(*a):
 
 
 # ------------------------------------------------------------------------------------------
-# jaxrl's side: FILLED IN BY THE AUTHOR OF JAXRL'S RECURRENT PPO
+# jaxrl's side
 # ------------------------------------------------------------------------------------------
-def jaxrl_side(settings: dict, seeds: int):
-  """jaxrl's recurrent PPO with the peer's ``settings`` (ppo_rnn.py's config dict as run, see the
-  module docstring for every number), ``seeds`` seeds as ``jit(vmap(train))(keys)``.
+def jaxrl_config(settings: dict):
+  """jaxrl's ``PPOConfig`` with every number of the peer's ``settings`` (the module docstring).
 
-  Returns an object with ``prepare() -> {"compile_s": ...}``, ``run(rep) -> {"wall_s": ...,
-  "env_steps_per_seed": ...}`` (one blocking call, keys that depend on ``rep``) and ``free()``.
+  Differences that stay, and why: jaxrl bootstraps a truncated episode from its final
+  observation (one more batched pass of the network over the rollout's ``obs_tp1``: the cost
+  of not treating the time limit as a termination), its heads' hidden layers start from
+  orthogonal(sqrt 2) rather than orthogonal(2), and its learning rate anneals to 0 rather than
+  to ``lr / NUM_UPDATES``. The greedy evaluation (PureJaxRL has none) is cut to one step of one
+  episode, once at the end, and one logging point is kept.
   """
-  raise NotImplementedError("jaxrl recurrent PPO: filled in by the agent's author")
+  from jaxrl.agents import ppo  # pylint: disable=import-outside-toplevel
+  c = settings
+  total = c["NUM_UPDATES"] * c["NUM_ENVS"] * c["NUM_STEPS"]
+  return ppo.PPOConfig(
+      network="gru", hidden_sizes=(GRU_HIDDEN,), memory_size=GRU_HIDDEN,
+      num_envs=c["NUM_ENVS"], num_steps=c["NUM_STEPS"], num_epochs=c["UPDATE_EPOCHS"],
+      num_minibatches=c["NUM_MINIBATCHES"], total_steps=total, learning_rate=c["LR"],
+      discount=c["GAMMA"], gae_lambda=c["GAE_LAMBDA"], clip_eps=c["CLIP_EPS"],
+      entropy_coef=c["ENT_COEF"], value_coef=c["VF_COEF"], max_grad_norm=c["MAX_GRAD_NORM"],
+      anneal_lr=c["ANNEAL_LR"], clip_value=True, normalize_advantages=True,
+      log_every=total, eval_every=total, eval_episodes=1, eval_max_steps=1)
+
+
+class JaxrlSide:
+  """jaxrl's recurrent PPO at one point: ``jit(vmap(train))(keys)`` on one device."""
+
+  def __init__(self, settings: dict, seeds: int):
+    import jax  # pylint: disable=import-outside-toplevel
+    from jaxrl import envs  # pylint: disable=import-outside-toplevel
+    from jaxrl.agents import ppo  # pylint: disable=import-outside-toplevel
+    self.jax, self.seeds, self.settings = jax, seeds, settings
+    env, env_params = envs.make(settings["ENV_NAME"])
+    self.train = jax.jit(jax.vmap(ppo.make_train(jaxrl_config(settings), env, env_params)))
+    self.compiled = None
+
+  def _keys(self, rep):
+    return self.jax.random.split(self.jax.random.PRNGKey(1000 * (rep + 1)), self.seeds)
+
+  def prepare(self):
+    t0 = time.perf_counter()
+    lowered = self.train.lower(self._keys(-1))
+    t1 = time.perf_counter()
+    self.compiled = lowered.compile()
+    return dict(trace_lower_s=t1 - t0, compile_s=time.perf_counter() - t1, config=self.settings)
+
+  def run(self, rep):
+    import numpy as np  # pylint: disable=import-outside-toplevel
+    t0 = time.perf_counter()
+    state, metrics = self.jax.block_until_ready(self.compiled(self._keys(rep)))
+    wall = time.perf_counter() - t0
+    return dict(wall_s=wall, env_steps_per_seed=int(np.asarray(state.env_steps)[0]),
+                last_update_episode_return_mean=float(np.nanmean(
+                    np.asarray(metrics["episode_return"])[:, -1])))
+
+  def free(self):
+    self.compiled = None
+
+
+def jaxrl_side(settings: dict, seeds: int):
+  """jaxrl's recurrent PPO with the peer's ``settings`` (:func:`jaxrl_config`), ``seeds`` seeds
+  as ``jit(vmap(train))(keys)`` on one device, like the peer."""
+  return JaxrlSide(settings, seeds)
 
 
 # ------------------------------------------------------------------------------------------
