@@ -169,3 +169,19 @@ def test_the_gru_cell_computes_flax_gru_cells_equations():
   np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-6)
   shapes = jax.tree.map(jnp.shape, cell.init(jax.random.PRNGKey(0), x, method="project"))
   assert shapes["params"]["input"]["kernel"] == (4, 15)
+
+
+def test_the_command_line_takes_the_recurrent_networks(monkeypatch):
+  from jaxrl import cli  # pylint: disable=import-outside-toplevel
+  parsed = []
+  monkeypatch.setattr(cli, "_dispatch", lambda command: parsed.append(command) or 0)
+  assert cli.main(["train", "ppo", "--network", "gru", "--memory-size", "32", "--env",
+                   "MaskedCartPole-v1"]) == 0
+  assert cli.main(["sweep", "pqn", "--network", "lstm", "--env", "MemoryProbe-v0",
+                   "--grid", "learning_rate=1e-3,3e-4"]) == 0
+  assert (parsed[0].config.network, parsed[0].config.memory_size, parsed[0].env) == (
+      "gru", 32, "MaskedCartPole-v1")
+  assert (parsed[1].config.network, parsed[1].env) == ("lstm", "MemoryProbe-v0")
+  from jaxrl.agents import a2c  # pylint: disable=import-outside-toplevel
+  with pytest.raises(ValueError, match=r"A2CConfig.network must be one of"):
+    a2c.A2CConfig(network="gru").check()   # the memory is PPO's and PQN's
