@@ -13,7 +13,7 @@ the run, double DQN, Polyak 0.02, one greedy evaluation episode at the end):
     qr         head="qr", 51 quantiles (kappa 0, the setting's MSE loss)
     combined   replay="prioritized", n_step=3, dueling=True, head="c51"
 
-At each point (seeds:env steps per seed, default ``1:4000,32:500``) every variant is one
+At each point (seeds:env steps per seed, default ``1:5000,32:500``) every variant is one
 ``jax.jit(jax.vmap(train))`` AOT-compiled before any timing (compile excluded, reported apart),
 then the variants run interleaved rep by rep (the order reversed on odd reps, fresh keys per
 rep; no untimed warm-up call), and steps/s = seeds x env steps per seed / the median wall time
@@ -22,9 +22,10 @@ The ratio is the variant's steps/s over DQN's at the same point: below 1, the op
 The points are short because the distributional heads are slow here: their K x K terms (51 x 51
 pairs per sample, C51's projection and QR-DQN's pairwise quantile loss) outweigh the 64x64 MLP's
 updates several times over, and a 32-seed QR-DQN call of 500 steps per seed already takes tens
-of seconds on this CPU; ``--points`` takes longer ones.
+of seconds on this CPU; ``--points`` takes longer ones (env steps per seed below 2,500 or a
+multiple of it: ``jaxrl_config`` logs every 2,500 and evaluates once, at the end).
 
-    .venv/bin/python benchmarks/dqn_family_throughput.py [--points 1:4000,32:500]
+    .venv/bin/python benchmarks/dqn_family_throughput.py [--points 1:5000,32:500]
         [--repeats 3] [--variants dqn,per,...] [--out-md benchmarks/dqn_family_throughput.md]
         [--quick]
 """
@@ -125,7 +126,7 @@ def report(results, variants, args, machine, load_before, load_after, wall_s) ->
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--points", default="1:4000,32:500")
+  parser.add_argument("--points", default="1:5000,32:500")
   parser.add_argument("--repeats", type=int, default=3)
   parser.add_argument("--variants", default=",".join(VARIANTS))
   parser.add_argument("--out-md", default=None)
