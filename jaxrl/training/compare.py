@@ -225,21 +225,30 @@ def plot_comparison(scores: Mapping[str, object], path: str | os.PathLike, **kwa
 
 
 def _entries(d: pathlib.Path) -> list[tuple[str, str, dict, list]]:
-  """``(algorithm, env, overrides, final eval return per seed)`` of each setting of the finished
-  run directory or sweep directory ``d``."""
+  """``(algorithm, env, setting, final eval return per seed)`` of each setting of the finished
+  run directory or sweep directory ``d``; ``setting`` is the run's whole agent config (from its
+  ``config.json``) with the setting's overrides on top, so runs that differ in a static option
+  (``n_step``, ``head``, ``network``, ...) are told apart as well as by a swept number."""
   if (d / "sweep.json").is_file():
     sw = rundir.read_json(d / "sweep.json")
     if sw.get("status") != "finished":
       raise ValueError(f"sweep {d} has not finished; run its `jaxrl sweep ... --resume` first.")
     out = []
     for g, members in enumerate(sw["groups"]):
-      rows = _summary(d / f"group-{g:03d}")["settings"]
-      out += [(sw["algorithm"], sw["env"], sw["settings"][i]["overrides"],
+      group = d / f"group-{g:03d}"
+      rows, base = _summary(group)["settings"], _config(group)
+      out += [(sw["algorithm"], sw["env"], {**base, **sw["settings"][i]["overrides"]},
                rows[j]["final_eval_return_per_seed"]) for j, i in enumerate(members)]
     return out
-  summary = _summary(d)
-  return [(summary["algorithm"], summary["env"], row.get("overrides", {}),
+  summary, base = _summary(d), _config(d)
+  return [(summary["algorithm"], summary["env"], {**base, **row.get("overrides", {})},
            row["final_eval_return_per_seed"]) for row in summary["settings"]]
+
+
+def _config(d: pathlib.Path) -> dict:
+  """The agent config a run directory saved (``{}`` if it saved none)."""
+  path = d / rundir.CONFIG
+  return dict(rundir.read_json(path).get("config", {})) if path.is_file() else {}
 
 
 def _summary(d: pathlib.Path) -> dict:
@@ -252,8 +261,9 @@ def _summary(d: pathlib.Path) -> dict:
 def load_scores(dirs: Sequence[str | os.PathLike]) -> tuple[dict[str, np.ndarray], list[str]]:
   """``({agent: [seeds, tasks]}, tasks)`` from finished run or sweep directories.
 
-  An agent is an algorithm, named also by the hyperparameter values that tell its settings apart
-  (``"dqn learning_rate=3e-4"``); a task is an environment; a run's score is its final
+  An agent is an algorithm, named also by the config values that tell its settings apart, swept
+  numbers and static options alike (``"dqn learning_rate=3e-4"``, ``"dqn head=c51, n_step=3"``);
+  a task is an environment; a run's score is its final
   evaluation return. The same agent on the same environment in two directories pools its seeds.
   ValueError when a directory is given twice, an agent lacks an environment another agent has,
   or an agent's environments hold different numbers of seeds.

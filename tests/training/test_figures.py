@@ -5,6 +5,8 @@ Figures are checked by their matplotlib objects (legend texts, colour bars, mark
 
 import csv
 import io
+import json
+import pathlib
 
 import numpy as np
 import pytest
@@ -239,3 +241,18 @@ def test_load_scores_refuses_what_cannot_be_compared(tmp_path):
     compare.load_scores([a, a])
   with pytest.raises(ValueError, match="has no summary.json: not a finished jaxrl run"):
     compare.load_scores([tmp_path])
+
+
+def test_load_scores_tells_apart_runs_that_differ_in_a_static_option(tmp_path):
+  # two DQN run directories whose configs differ in n_step and head (not swept numbers), and
+  # two that differ in nothing but their seeds (pooled)
+  dirs = []
+  for name, n_step, head, per_seed in [("a", 1, "scalar", [1.0, 2.0]), ("b", 3, "c51", [3.0, 4.0]),
+                                       ("c", 3, "c51", [5.0, 6.0])]:
+    d = pathlib.Path(_fake_run(tmp_path, name, "dqn", "CartPole-v1", [per_seed]))
+    (d / "config.json").write_text(json.dumps(dict(algorithm="dqn", config=dict(
+        n_step=n_step, head=head, learning_rate=1e-3))))
+    dirs.append(d)
+  scores, _ = compare.load_scores(dirs)
+  assert {k: v.ravel().tolist() for k, v in scores.items()} == {
+      "dqn n_step=1, head=scalar": [1.0, 2.0], "dqn n_step=3, head=c51": [3.0, 4.0, 5.0, 6.0]}
