@@ -94,6 +94,17 @@ def _check_hidden_sizes(owner: str, hidden_sizes) -> None:
     validation.check_int(f"{owner}.hidden_sizes", size, minimum=1)
 
 
+def _observation_shape(observation_shape) -> tuple[int, ...]:
+  """``observation_shape`` as a tuple of positive ints (ValueError naming it otherwise)."""
+  try:
+    shape = tuple(operator.index(d) for d in observation_shape)
+  except TypeError:
+    raise ValueError(f"observation_shape must be a tuple of ints, got {observation_shape!r}.") from None
+  if not shape or any(d < 1 for d in shape):
+    raise ValueError(f"observation_shape must be a non-empty tuple of positive ints, got {shape}.")
+  return shape
+
+
 def _flatten_observation(x: Array, observation_ndim: int) -> Array:
   """``[..., *O] -> float32 [..., prod(O)]``."""
   x = jnp.asarray(x)
@@ -476,12 +487,7 @@ def make_q_network(kind: str, num_actions: int, observation_shape: Sequence[int]
   if kind not in Q_NETWORK_KINDS:
     raise ValueError(f"unknown Q-network kind {kind!r}; choose one of {', '.join(Q_NETWORK_KINDS)}.")
   num_actions = validation.check_int("make_q_network.num_actions", num_actions, minimum=1)
-  try:
-    shape = tuple(operator.index(d) for d in observation_shape)
-  except TypeError:
-    raise ValueError(f"observation_shape must be a tuple of ints, got {observation_shape!r}.") from None
-  if not shape or any(d < 1 for d in shape):
-    raise ValueError(f"observation_shape must be a non-empty tuple of positive ints, got {shape}.")
+  shape = _observation_shape(observation_shape)
   if kind == "linear":
     return LinearQNetwork(num_actions=num_actions, observation_ndim=len(shape), **kwargs)
   if kind == "mlp":
@@ -622,12 +628,7 @@ def make_actor_critic(kind: str, num_actions: int, observation_shape: Sequence[i
     raise ValueError(f"unknown actor-critic kind {kind!r}; choose one of "
                      f"{', '.join(ACTOR_CRITIC_KINDS)}.")
   num_actions = validation.check_int("make_actor_critic.num_actions", num_actions, minimum=1)
-  try:
-    shape = tuple(operator.index(d) for d in observation_shape)
-  except TypeError:
-    raise ValueError(f"observation_shape must be a tuple of ints, got {observation_shape!r}.") from None
-  if not shape or any(d < 1 for d in shape):
-    raise ValueError(f"observation_shape must be a non-empty tuple of positive ints, got {shape}.")
+  shape = _observation_shape(observation_shape)
   if kind == "mlp":
     if continuous:
       kwargs.update(continuous=True, log_std_init=log_std_init)
@@ -1077,12 +1078,7 @@ def make_recurrent_network(cell: str, num_actions: int, observation_shape: Seque
     >>> carry.shape, logits.shape, value.shape
     ((4, 8), (4, 2), (4,))
   """
-  try:
-    shape = tuple(operator.index(d) for d in observation_shape)
-  except TypeError:
-    raise ValueError(f"observation_shape must be a tuple of ints, got {observation_shape!r}.") from None
-  if not shape or any(d < 1 for d in shape):
-    raise ValueError(f"observation_shape must be a non-empty tuple of positive ints, got {shape}.")
+  shape = _observation_shape(observation_shape)
   return RecurrentNetwork(num_actions=num_actions, cell=cell, memory_size=memory_size,
                           hidden_sizes=tuple(hidden_sizes), head=head,
                           observation_ndim=len(shape), **kwargs)

@@ -13,6 +13,7 @@ import pytest
 from jaxrl import buffers, envs, networks, returns, training
 from jaxrl.agents import dqn, off_policy
 
+from tests.agents import driver_checks
 from tests.agents.test_dqn import PROBE
 
 # "Rainbow without noisy nets" at probe scale; the chain probe 6's returns lie in [-1, 1].
@@ -166,15 +167,7 @@ def test_driver_runs_the_combination_resumes_bitwise_and_sweeps_its_numbers_in_o
                                     {"priority_exponent": 1.0, "discount": 0.9,
                                      "importance_sampling_exponent": 0.8}),
                           checkpoint_every=240)
-  straight = training.run(spec, tmp_path / "straight", progress=False, log=None)
-  with pytest.raises(training.Interrupted):
-    training.run(spec, tmp_path / "resumed", progress=False, log=None, stop_after_chunks=1)
-  resumed = training.resume(tmp_path / "resumed", progress=False, log=None)
-  for k in straight.metrics:
-    np.testing.assert_array_equal(resumed.metrics[k], straight.metrics[k], err_msg=k)
-  for a, b in zip(jax.tree.leaves(resumed.final_state), jax.tree.leaves(straight.final_state),
-                  strict=True):
-    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+  straight = driver_checks.assert_resumes_bitwise(spec, tmp_path)
   assert straight.summary["compiled_programs"] == 2
   loss = np.asarray(straight.metrics["loss"])
   assert loss.shape == (2, 2, 4) and not np.array_equal(loss[0], loss[1])

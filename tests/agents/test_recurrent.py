@@ -12,6 +12,8 @@ import pytest
 from jaxrl import envs, networks, rollouts, training
 from jaxrl.agents import actors, ppo
 
+from tests.agents import driver_checks
+
 
 @pytest.mark.parametrize("cell", networks.RECURRENT_CELLS)
 def test_unroll_equals_step_by_step_and_a_start_forgets_the_past(cell):
@@ -124,15 +126,7 @@ def test_driver_checkpoints_the_carry_and_resumes_bitwise(tmp_path):
   spec = training.RunSpec("ppo", config, env="MemoryProbe-v0", num_seeds=2, seed=3,
                           settings=({"learning_rate": 1e-3}, {"learning_rate": 3e-3}),
                           checkpoint_every=4 * 8 * 4)
-  straight = training.run(spec, tmp_path / "straight", progress=False, log=None)
-  with pytest.raises(training.Interrupted):
-    training.run(spec, tmp_path / "resumed", progress=False, log=None, stop_after_chunks=1)
-  resumed = training.resume(tmp_path / "resumed", progress=False, log=None)
-  for k in straight.metrics:
-    np.testing.assert_array_equal(resumed.metrics[k], straight.metrics[k], err_msg=k)
-  leaves = jax.tree.leaves(straight.final_state)
-  for a, b in zip(jax.tree.leaves(resumed.final_state), leaves, strict=True):
-    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+  straight = driver_checks.assert_resumes_bitwise(spec, tmp_path)
   memory = straight.final_state.memory
   assert isinstance(memory.carry, tuple) and memory.carry[0].shape[-2:] == (4, 8)
 

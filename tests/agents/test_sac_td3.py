@@ -22,6 +22,8 @@ from jaxrl.agents import off_policy
 from jaxrl.agents import sac
 from jaxrl.agents import td3
 
+from tests.agents import driver_checks
+
 # ------------------------------------------------------------------------------- components
 
 
@@ -312,15 +314,7 @@ def test_driver_runs_resumes_bitwise_and_sweeps_in_one_call(algorithm, tmp_path)
                           settings=({"learning_rate": 1e-3, "tau": 0.01},
                                     {"learning_rate": 3e-3, "tau": 0.05}),
                           checkpoint_every=240)
-  straight = training.run(spec, tmp_path / "straight", progress=False, log=None)
-  with pytest.raises(training.Interrupted):
-    training.run(spec, tmp_path / "resumed", progress=False, log=None, stop_after_chunks=1)
-  resumed = training.resume(tmp_path / "resumed", progress=False, log=None)
-  for k in straight.metrics:
-    np.testing.assert_array_equal(resumed.metrics[k], straight.metrics[k], err_msg=k)
-  for a, b in zip(jax.tree.leaves(resumed.final_state), jax.tree.leaves(straight.final_state),
-                  strict=True):
-    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+  straight = driver_checks.assert_resumes_bitwise(spec, tmp_path)
   assert straight.summary["compiled_programs"] == 2
   assert [r["diverged_seeds"] for r in straight.summary["settings"]] == [0, 0]
   critic = np.asarray(straight.metrics["critic_loss"])
