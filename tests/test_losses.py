@@ -664,3 +664,19 @@ def test_distributional_eager_refusals():
       losses.quantile_midpoints(bad)
   with pytest.raises(ValueError, match=r"num_quantiles must be a static int"):
     jax.jit(losses.quantile_midpoints)(3)
+
+
+def test_the_projection_onto_an_evenly_spaced_support_takes_the_fast_path_with_equal_values():
+  import rlax  # pylint: disable=import-outside-toplevel
+  z = jnp.linspace(-3.0, 7.0, 11)          # concrete and evenly spaced: the O(K) scatter path
+  assert losses._evenly_spaced(z) and not losses._evenly_spaced(z.at[3].add(0.1))  # noqa
+  keys = jax.random.split(jax.random.PRNGKey(0), 2)
+  z_p = 2.0 * jax.random.normal(keys[0], (16, 9)) + 2.0     # some atoms beyond the support
+  probs = jax.nn.softmax(jax.random.normal(keys[1], (16, 9)))
+  z_p = z_p.at[0, 0].set(7.0).at[0, 1].set(-3.0).at[0, 2].set(0.0)   # on the ends, on an atom
+  fast = jax.jit(jax.vmap(lambda a, p: losses.categorical_l2_project(a, p, z)))(z_p, probs)
+  ref = jax.vmap(lambda a, p: rlax.categorical_l2_project(a, p, z))(z_p, probs)
+  np.testing.assert_allclose(np.asarray(fast), np.asarray(ref), rtol=1e-5, atol=1e-6)
+  grad = jax.grad(lambda p: jnp.sum(losses.categorical_l2_project(z_p[1], p, z) * z))(probs[1])
+  grad_ref = jax.grad(lambda p: jnp.sum(rlax.categorical_l2_project(z_p[1], p, z) * z))(probs[1])
+  np.testing.assert_allclose(np.asarray(grad), np.asarray(grad_ref), rtol=1e-5, atol=1e-6)
