@@ -82,6 +82,7 @@ __all__ = (
     "replace_trainable",
     "trainable",
     "unroll",
+    "unroll_sequences",
 )
 
 
@@ -1062,6 +1063,17 @@ def unroll(network: RecurrentNetwork, params: Any, carry: Any, obs: Array,
 
   carry, y = jax.lax.scan(cell, carry, (x, start))
   return carry, network.apply(params, y, method="heads")
+
+
+def unroll_sequences(network: RecurrentNetwork, params: Any, carry: Any, obs: Array,
+                     start: Array) -> Any:
+  """:func:`unroll` over environment-major sequences, as agents keep them for minibatches that
+  split environments: ``obs [E, T, *O]``, ``start`` bool ``[E, T]``, ``carry [E, ...]`` (the
+  carry before step 0) -> the outputs flattened environment-major to ``[E * T, ...]`` (the
+  order of ``x.reshape(E * T, ...)`` for any ``[E, T, ...]`` field)."""
+  time_major = lambda x: jnp.swapaxes(x, 0, 1)  # noqa: E731
+  _, out = unroll(network, params, carry, time_major(obs), time_major(start))
+  return jax.tree.map(lambda x: time_major(x).reshape((-1,) + x.shape[2:]), out)
 
 
 def make_recurrent_network(cell: str, num_actions: int, observation_shape: Sequence[int], *,

@@ -27,7 +27,7 @@ def test_public_names():
                                    "replace_trainable", "ACTIVATIONS", "ContinuousQNetwork",
                                    "DeterministicPolicy", "SquashedGaussianPolicy",
                                        "GRUCell", "RECURRENT_CELLS", "RecurrentNetwork",
-                                       "make_recurrent_network", "unroll"}
+                                       "make_recurrent_network", "unroll", "unroll_sequences"}
   assert networks.ACTOR_CRITIC_CRITICS == ("v", "q")
   assert Q_NETWORK_KINDS == ("linear", "mlp", "cnn", "nature_cnn")
 

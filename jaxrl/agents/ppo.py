@@ -238,13 +238,9 @@ def _make_loss(config: PPOConfig, actor: actors.Actor):
     """The policy's output and the values on the minibatch, and the minibatch flattened."""
     if not actor.recurrent:
       return actor.network.apply(params, mb.obs_t), mb
-    time_major = lambda x: jnp.swapaxes(x, 0, 1)  # noqa: E731
-    _, (pi, v) = networks_lib.unroll(actor.network, params, mb.carry, time_major(mb.obs_t),
-                                     time_major(mb.start_t))
-    flat = lambda x: time_major(x).reshape((-1,) + x.shape[2:])  # noqa: E731  [T, E] -> [E T]
-    mb = mb._replace(start_t=(), carry=())
-    return jax.tree.map(flat, (pi, v)), jax.tree.map(
-        lambda x: x.reshape((-1,) + x.shape[2:]), mb)
+    out = networks_lib.unroll_sequences(actor.network, params, mb.carry, mb.obs_t, mb.start_t)
+    flat = lambda x: x.reshape((-1,) + x.shape[2:])  # noqa: E731
+    return out, jax.tree.map(flat, mb._replace(start_t=(), carry=()))
 
   def loss_fn(trainable, mb: PPOBatch, hp, params):
     """``trainable``: the part of ``params`` the gradient is taken of (all of it, or without

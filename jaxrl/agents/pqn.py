@@ -247,11 +247,9 @@ def make_train(config: PQNConfig, env, env_params) -> trainer_lib.Trainer:
     minibatch's sequences from their starting carry."""
     if not recurrent:
       return network.apply(params, mb.obs_t), mb
-    time_major = lambda x: jnp.swapaxes(x, 0, 1)  # noqa: E731
-    _, q = networks_lib.unroll(network, params, mb.carry, time_major(mb.obs_t),
-                               time_major(mb.start_t))
+    q = networks_lib.unroll_sequences(network, params, mb.carry, mb.obs_t, mb.start_t)
     flat = lambda x: x.reshape((-1,) + x.shape[2:])  # noqa: E731
-    return flat(time_major(q)), jax.tree.map(flat, mb._replace(start_t=(), carry=()))
+    return q, jax.tree.map(flat, mb._replace(start_t=(), carry=()))
 
   def loss_fn(params, mb: PQNBatch):
     q, mb = q_values(params, mb)
