@@ -16,10 +16,17 @@ It checks, each step raising (non-zero exit) on failure:
    jitted ``vmap``-in-``scan``. A suite whose adapter module or package is missing fails the step,
    and so does a suite in ``SUITES`` without an environment below: none is skipped.
 
+The three ``jaxrl`` commands run as subprocesses beside the in-process steps (2 cores; the smoke
+runs after the test suite, on an otherwise idle machine), and everything compiles with XLA's cheap
+code generation (the test suite's ``tests/conftest.py`` flags; a smoke checks that the lowest
+versions work, not how fast their code runs): 92 -> ~45 s on the 2-core CI machine. Resume still
+equals straight-through bitwise under them. A ``XLA_FLAGS`` you set yourself is kept.
+
 Usage: ``python .ci/smoke.py`` (prints the versions it ran with, then one line per step).
 """
 
 import importlib
+import os
 import pathlib
 import pkgutil
 import subprocess
@@ -27,6 +34,10 @@ import sys
 import tempfile
 
 import numpy as np
+
+# Before JAX is imported (here and in the subprocesses, which inherit it); see the docstring.
+os.environ.setdefault(
+    "XLA_FLAGS", "--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false")
 
 __all__ = ("main",)
 
@@ -43,13 +54,20 @@ SUITE_ENVS = {
 }
 
 
-def _cli(*args: str) -> str:
-  """Runs ``python -m jaxrl ARGS``; raises with its output when it fails."""
-  done = subprocess.run([sys.executable, "-m", "jaxrl", *args], capture_output=True, text=True)
-  if done.returncode != 0:
-    raise RuntimeError(f"jaxrl {' '.join(args)} exited {done.returncode}:\n"
-                       f"{done.stdout}\n{done.stderr}")
-  return done.stdout
+def _start_cli(*args: str) -> tuple[subprocess.Popen, tuple[str, ...]]:
+  """Starts ``python -m jaxrl ARGS`` in the background; :func:`_finish_cli` waits for it."""
+  proc = subprocess.Popen([sys.executable, "-m", "jaxrl", *args], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+  return proc, args
+
+
+def _finish_cli(started: tuple[subprocess.Popen, tuple[str, ...]]) -> str:
+  """Waits for a started ``jaxrl`` command; raises with its output when it failed."""
+  proc, args = started
+  stdout, stderr = proc.communicate()
+  if proc.returncode != 0:
+    raise RuntimeError(f"jaxrl {' '.join(args)} exited {proc.returncode}:\n{stdout}\n{stderr}")
+  return stdout
 
 
 def _import_everything() -> int:
@@ -86,22 +104,17 @@ def _resume_equals_straight(algorithm: str, config, tmp: pathlib.Path) -> None:
 def main() -> None:
   from importlib import metadata
   print("versions:", ", ".join(f"{p}=={metadata.version(p)}" for p in CORE), flush=True)
-  print(f"imported {_import_everything()} jaxrl modules", flush=True)
-  if "solve" not in _cli("--help"):
-    raise RuntimeError("jaxrl --help does not list the solve command")
   with tempfile.TemporaryDirectory() as tmp_name:
     tmp = pathlib.Path(tmp_name)
-    _cli("solve", "gridworld", "--out", str(tmp / "solve"))
-    if not (tmp / "solve" / "policy.png").is_file():
-      raise RuntimeError("jaxrl solve gridworld wrote no policy.png")
-    print("cli: --help, solve gridworld ok", flush=True)
-    _cli("train", "dqn", "--env", "Probe1-v0", "--num-seeds", "2", "--out", str(tmp / "cli"),
-         "--total-steps", "400", "--num-envs", "4", "--log-every", "100", "--eval-every", "200",
-         "--learning-starts", "50", "--buffer-size", "200", "--batch-size", "16",
-         "--hidden-sizes", "8", "--checkpoint-every", "200", "--progress-interval", "0")
-    if not (tmp / "cli" / "metrics.csv").is_file():
-      raise RuntimeError("jaxrl train dqn wrote no metrics.csv")
-    print("cli: train dqn ok", flush=True)
+    # The commands first, in the background: one process for --help and solve, one for train.
+    helped = _start_cli("--help")
+    solved = _start_cli("solve", "gridworld", "--out", str(tmp / "solve"))
+    trained = _start_cli(
+        "train", "dqn", "--env", "Probe1-v0", "--num-seeds", "2", "--out", str(tmp / "cli"),
+        "--total-steps", "400", "--num-envs", "4", "--log-every", "100", "--eval-every", "200",
+        "--learning-starts", "50", "--buffer-size", "200", "--batch-size", "16",
+        "--hidden-sizes", "8", "--checkpoint-every", "200", "--progress-interval", "0")
+    print(f"imported {_import_everything()} jaxrl modules", flush=True)
     from jaxrl.agents import DQNConfig, PPOConfig
     _resume_equals_straight("dqn", DQNConfig(
         total_steps=400, num_envs=4, log_every=100, eval_every=200, learning_starts=50,
@@ -111,6 +124,16 @@ def main() -> None:
         total_steps=1_024, num_envs=4, num_steps=16, num_epochs=2, num_minibatches=2,
         hidden_sizes=(8,), log_every=256, eval_every=512, eval_episodes=2), tmp)
     print("api: dqn and ppo stopped, resumed, equal to straight-through ok", flush=True)
+    if "solve" not in _finish_cli(helped):
+      raise RuntimeError("jaxrl --help does not list the solve command")
+    _finish_cli(solved)
+    if not (tmp / "solve" / "policy.png").is_file():
+      raise RuntimeError("jaxrl solve gridworld wrote no policy.png")
+    print("cli: --help, solve gridworld ok", flush=True)
+    _finish_cli(trained)
+    if not (tmp / "cli" / "metrics.csv").is_file():
+      raise RuntimeError("jaxrl train dqn wrote no metrics.csv")
+    print("cli: train dqn ok", flush=True)
   _traced_check()
   _count_compilations()
   _suites()
