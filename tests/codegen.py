@@ -6,9 +6,11 @@ computes is the same; its last bits are not always: the elemental emitters round
 operations differently (e.g. the mean of one observation in ``NormalizeObservation`` is off by
 one ulp) and do not always round the same step the same way in programs of different shapes (a
 chunk of 5 logging intervals against one of 10). jaxrl's bitwise guarantees (an extended or
-resumed run equals a straight one, the progress callback changes no number, the pinned agent
-fixtures) are properties of the code XLA generates by default, the code users run, so the
-tests that pin them compile inside :func:`default`.
+resumed run equals a straight one, the progress callback changes no number) are properties of
+the code XLA generates by default, the code users run, so the tests that pin them compile inside
+:func:`default`. The pinned agent fixtures compare one program with its own recording, so they
+have a recording for each code generation (``tests/agents/fixture_cases.CODEGENS``) and the
+suite checks the cheap one.
 """
 
 from __future__ import annotations

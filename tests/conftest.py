@@ -10,8 +10,11 @@ without changing what any test checks:
   halve XLA's compile time (``tests/agents/test_a2c.py`` on this 2-core machine: 62 -> 32
   seconds of backend compile, 88 -> 56 s wall; level 0 alone: 92 -> 51 CPU-seconds on
   ``test_ppo.py``). What a program computes does not depend on them, only the last bits of its
-  rounding (fused multiply-adds), so the bitwise-pinned agent fixtures compile with XLA's
-  defaults (``tests/agents/fixture_cases.py``). Runs, benchmarks and experiments compile with
+  rounding (fused multiply-adds), so the tests whose claims are bitwise equalities between
+  differently shaped programs compile with XLA's defaults (``tests/codegen.py``), and the
+  pinned agent fixtures are checked against a recording made with these flags
+  (``tests/agents/test_fixtures.py``; the default-level original is checked with
+  ``JAXRL_TEST_XLA_DEFAULT=1``). Runs, benchmarks and experiments compile with
   XLA's defaults. ``JAXRL_TEST_XLA_DEFAULT=1`` runs the whole suite with them.
 * **One persistent compilation cache per test session** (``JAX_COMPILATION_CACHE_DIR``, a fresh
   temporary folder removed at the end): a program compiled once is loaded, not compiled again,

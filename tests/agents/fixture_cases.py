@@ -9,6 +9,7 @@ them. The cases only use config field names, so they describe the same runs befo
 from __future__ import annotations
 
 import hashlib
+import os
 import platform
 
 import jax
@@ -152,13 +153,34 @@ def _flatten(metrics, params) -> tuple[dict[str, np.ndarray], dict[str, str]]:
   return arrays, digests
 
 
-def all_runs():
-  """``{case name: run function}`` for every pinned case, each compiled with XLA's default code
-  generation (``tests/codegen.py``: the numbers were recorded with it; the test session's
-  cheaper code generation changes their last bits)."""
+#: The two recordings: ``"default"`` (XLA's default code generation, the code users run; the
+#: original recording, ``agent_metrics.npz``) and ``"fast"`` (the test session's cheap code
+#: generation, ``tests/conftest.py``; ``agent_metrics_fast.npz``, recorded from the same code once
+#: the default recording was reproduced bitwise on it).
+CODEGENS = ("default", "fast")
+
+
+def session_codegen() -> str:
+  """The code generation this process compiles with: ``"fast"`` when ``XLA_FLAGS`` holds the
+  test session's cheap flags (``tests/conftest.py``), else ``"default"``."""
+  from tests import conftest  # pylint: disable=import-outside-toplevel
+  return "fast" if conftest.FAST_COMPILE in os.environ.get("XLA_FLAGS", "") else "default"
+
+
+def all_runs(codegen_name: str = "default"):
+  """``{case name: run function}`` for every pinned case. ``"default"``: each compiled with XLA's
+  default code generation (``tests/codegen.py``, whatever the session's flags); ``"fast"``: with
+  the session's flags, which must be the cheap ones (the last bits of the numbers depend on it)."""
+  if codegen_name not in CODEGENS:
+    raise ValueError(f"codegen_name must be one of {CODEGENS}, got {codegen_name!r}")
+  if codegen_name == "fast" and session_codegen() != "fast":
+    raise RuntimeError("the 'fast' recording needs the test session's cheap XLA_FLAGS "
+                       "(tests/conftest.FAST_COMPILE), set before JAX compiles anything")
   runs = {c[0]: (lambda c=c: run_case(c)) for c in CASES}
   runs.update({c[0]: (lambda c=c: run_runner_case(c)) for c in RUNNER_CASES})
   runs[FQI_CASE[0]] = run_fqi_case
+  if codegen_name == "fast":
+    return runs
   return {name: _with_default_codegen(fn) for name, fn in runs.items()}
 
 
@@ -167,5 +189,3 @@ def _with_default_codegen(fn):
     with codegen.default():
       return fn()
   return run
-
-
