@@ -9,6 +9,13 @@
 #                       benchmarks/gpu/prepare_wheels.sh downloaded, run the GPU figures
 #                       (ARGS="--out DIR", "--dry-run", ...: see benchmarks/gpu/run.py)
 PYTHON ?= python3
+
+# Python byte-compiles each module the first time anything imports it and keeps the result in
+# __pycache__ (gitignored); with PYTHONDONTWRITEBYTECODE set (as it is on our CI machines) every
+# process compiles every import again: the suite's subprocess tests (CLI, kill, multi-host, ...)
+# each paid ~10 s for it. Unset for everything make runs.
+unexport PYTHONDONTWRITEBYTECODE
+
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 LOWEST ?= .venv-lowest
@@ -16,7 +23,7 @@ LOWEST ?= .venv-lowest
 .PHONY: run test test-lowest setup clean bench-gpu docs
 
 # --no-compile: pip byte-compiles every file of every package it installs (~45 of the ~80 s a
-# fresh venv took here); Python compiles, and caches, only the modules a run imports.
+# fresh venv took here); Python compiles, and caches (see above), only the modules a run imports.
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
