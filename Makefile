@@ -53,6 +53,7 @@ $(LOWEST)/.installed: pyproject.toml constraints-lowest.txt
 	$(PYTHON) -m venv $(LOWEST)
 	$(LOWEST)/bin/python -m pip install --quiet --upgrade pip
 	$(LOWEST)/bin/python -m pip install --quiet --no-compile -c constraints-lowest.txt -e ".[test]"
+	$(LOWEST)/bin/python .ci/smoke.py --imports-only
 	touch $@
 
 # Fails (non-zero) if the lowest set does not install, or if any smoke step or test fails. Not the
