@@ -16,14 +16,14 @@ It checks, each step raising (non-zero exit) on failure:
    jitted ``vmap``-in-``scan``. A suite whose adapter module or package is missing fails the step,
    and so does a suite in ``SUITES`` without an environment below: none is skipped.
 
-The three ``jaxrl`` commands run as subprocesses beside the in-process steps (2 cores; the smoke
-runs after the test suite, on an otherwise idle machine), and everything compiles with XLA's cheap
+The three ``jaxrl`` commands and step 7 run as subprocesses beside the in-process steps (2 cores;
+the smoke runs after the test suite, on an otherwise idle machine), and everything compiles with XLA's cheap
 code generation (the test suite's ``tests/conftest.py`` flags; a smoke checks that the lowest
-versions work, not how fast their code runs): 92 -> ~45 s on the 2-core CI machine. Resume still
+versions work, not how fast their code runs): 92 -> ~40 s on the 2-core CI machine. Resume still
 equals straight-through bitwise under them. A ``XLA_FLAGS`` you set yourself is kept.
 
 Usage: ``python .ci/smoke.py`` (prints the versions it ran with, then one line per step);
-``python .ci/smoke.py --imports-only``: step 1 alone.
+``python .ci/smoke.py --imports-only`` or ``--suites-only``: step 1 or step 7 alone.
 """
 
 import importlib
@@ -107,7 +107,9 @@ def main() -> None:
   print("versions:", ", ".join(f"{p}=={metadata.version(p)}" for p in CORE), flush=True)
   with tempfile.TemporaryDirectory() as tmp_name:
     tmp = pathlib.Path(tmp_name)
-    # The commands first, in the background: one process for --help and solve, one for train.
+    # In the background first: the suites (step 7), --help, solve and train, each a process.
+    suites = subprocess.Popen([sys.executable, __file__, "--suites-only"], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
     helped = _start_cli("--help")
     solved = _start_cli("solve", "gridworld", "--out", str(tmp / "solve"))
     trained = _start_cli(
@@ -137,7 +139,10 @@ def main() -> None:
     print("cli: train dqn ok", flush=True)
   _traced_check()
   _count_compilations()
-  _suites()
+  output, _ = suites.communicate()
+  print(output, end="", flush=True)
+  if suites.returncode != 0:
+    raise RuntimeError(f"the suites step exited {suites.returncode} (its output is above)")
   print("smoke: all ok", flush=True)
 
 
@@ -230,9 +235,11 @@ def _traced_check() -> None:
 if __name__ == "__main__":
   if sys.argv[1:] == ["--imports-only"]:
     # `make` runs this when the venv is installed (in the background while the suite runs), so
-    # the bytecode of everything the smoke imports is cached before its four processes need it.
+    # the bytecode of everything the smoke imports is cached before its processes need it.
     print(f"imported {_import_everything()} jaxrl modules", flush=True)
+  elif sys.argv[1:] == ["--suites-only"]:
+    _suites()
   elif sys.argv[1:]:
-    sys.exit(f"usage: {sys.argv[0]} [--imports-only]")
+    sys.exit(f"usage: {sys.argv[0]} [--imports-only | --suites-only]")
   else:
     main()
