@@ -71,8 +71,9 @@ def variants():
     return carry, jax.tree.map(jnp.sum, jax.grad(passes)(carry[0], mb.obs_t))
 
   none = optax.identity()
+  ppo_optimizer = ppo._optimizer(config, 10_000, hp)  # pylint: disable=protected-access
   return net, {
-      "update": with_optimizer(ppo._optimizer(config, 10_000, hp)),  # pylint: disable=protected-access
+      "update": with_optimizer(ppo_optimizer),
       "loss_sgd": (loss_sgd, none), "passes_sgd": (passes_sgd, none),
       "passes_const": (passes_const, none),
       "adam_unflat": with_optimizer(optimizers.adam(hp.learning_rate, max_grad_norm=0.5,

@@ -27,7 +27,7 @@ _MIN_RANDOM_BITS = 8
 
 def permutation(key: Any, n: int) -> jax.Array:
   """A uniformly random permutation of ``0 .. n-1`` (int32 ``[n]``), as
-  ``jax.random.permutation(key, n)`` but ~4x faster on XLA:CPU.
+  ``jax.random.permutation(key, n)`` but 1.8-3x faster on XLA:CPU (500 items, 1-128 seeds).
 
   ``jax.random.permutation`` sorts random keys with the indices as a second operand
   (``lax.sort_key_val``); XLA:CPU sorts two operands through a generic comparator, ~72 us for
@@ -36,9 +36,9 @@ def permutation(key: Any, n: int) -> jax.Array:
   alone (XLA's fast path) and the index read back from the low bits. Items whose random bits tie
   keep their current relative order, so the shuffle is repeated on fresh bits for as many rounds
   as ``jax.random.permutation``'s own rule gives for keys of this width
-  (``ceil(3 ln n / (random bits x ln 2))``): for 500 items 2 rounds of 23 random bits. With fewer than 8 random bits left (``n > 2**24``) it calls
-  ``jax.random.permutation``. Different numbers from ``jax.random.permutation(key, n)``, the same
-  distribution up to that tie rule.
+  (``ceil(3 ln n / (random bits x ln 2))``): for 500 items 2 rounds of 23 random bits. With
+  fewer than 8 random bits left (``n > 2**24``) it calls ``jax.random.permutation``. Different
+  numbers from ``jax.random.permutation(key, n)``, the same distribution up to that tie rule.
 
   Args:
     key: consumed.

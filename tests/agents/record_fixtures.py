@@ -71,7 +71,8 @@ if __name__ == "__main__":
     try:
       main()
     finally:
-      if os.environ.get(conftest._OWN_CACHE) == str(os.getpid()):   # pylint: disable=protected-access
+      own = conftest._OWN_CACHE  # pylint: disable=protected-access
+      if os.environ.get(own) == str(os.getpid()):
         shutil.rmtree(os.environ["JAX_COMPILATION_CACHE_DIR"], ignore_errors=True)
   else:
     main()
