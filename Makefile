@@ -11,7 +11,7 @@
 PYTHON ?= python3
 
 # Python byte-compiles each module the first time anything imports it and keeps the result in
-# __pycache__ (gitignored); with PYTHONDONTWRITEBYTECODE set (as it is on our CI machines) every
+# __pycache__ (gitignored); with PYTHONDONTWRITEBYTECODE set (as on our 2-core machines) every
 # process compiles every import again: the suite's subprocess tests (CLI, kill, multi-host, ...)
 # each paid ~10 s for it. Unset for everything make runs.
 unexport PYTHONDONTWRITEBYTECODE
