@@ -2,7 +2,10 @@
 
 PPO's setting of ``ppo_throughput.py`` (CartPole-v1, two 64x64 tanh MLPs, 100-row minibatches).
 Each variant is ``K`` dependent minibatch updates (a ``lax.scan``) on fixed random minibatches,
-``jit(vmap(...))`` over ``S`` seeds (each its own parameters and data), interleaved medians:
+``jit(vmap(...))`` over ``S`` seeds (each its own parameters and data), interleaved medians. The
+parameters and the minibatches are made by a separate program and passed in, so that the timed
+program is the updates alone (until 2026-12-06 they were drawn inside it: threefry's normals for
+50 minibatches cost as much as several updates at 32 seeds, which hid the loss's cost):
 
   ``update``          PPO's loss (``ppo._make_loss``), ``value_and_grad``, the global-norm clip
                       and Adam (``ppo._optimizer``, flattened): what ``ppo.py`` runs;
@@ -13,14 +16,24 @@ Each variant is ``K`` dependent minibatch updates (a ``lax.scan``) on fixed rand
   ``adam_unflat``     ``update`` with the optimizer per parameter leaf (``flatten=False``);
   ``optax_adam``      ``update`` with plain ``optax.adam`` (no clip).
 
-Run: ``.venv/bin/python benchmarks/ppo_update_profile.py [--seeds 1,32,128]`` (~2 min).
-Prints microseconds per update (all seeds together) and each variant over ``passes_const``.
+Then (unless ``--no-in-situ``) where a whole run's time goes: PPO as ``ppo_throughput.py`` runs
+it (5 epochs, one device) against the same run with 1 epoch; the difference is 4 epochs of
+minibatch updates with their shuffles, so ``updates = 5/4 x difference`` and the rest (rollout,
+GAE, bookkeeping, evaluation) is ``full - updates``. Each is set beside the floor's parts
+(``ppo_throughput.network_floor``: its update passes, and actor + critic + bare environment).
+
+Run (~10 min)::
+
+    .venv/bin/python benchmarks/ppo_update_profile.py [--seeds 1,32,128]
+        [--no-in-situ | --in-situ-only]
+ Prints microseconds per update (all seeds together) and each variant over
+``passes_const``; then the in-situ split in seconds per run.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
+import dataclasses
 import os
 import statistics
 import sys
@@ -36,7 +49,7 @@ import optax  # noqa: E402
 from jaxrl import envs  # noqa: E402
 from jaxrl.agents import actors, optimizers, ppo  # noqa: E402
 
-K, ROWS = 50, 100
+K, ROWS = 250, 100
 
 
 def variants():
@@ -94,29 +107,68 @@ def main(argv=None):
   ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   ap.add_argument("--seeds", default="1,32,128")
   ap.add_argument("--repeats", type=int, default=7)
+  ap.add_argument("--no-in-situ", dest="in_situ", action="store_false")
+  ap.add_argument("--in-situ-only", action="store_true")
   args = ap.parse_args(argv)
   net, parts = variants()
   print(f"jax {jax.__version__}, {jax.devices()[0].device_kind}; {K} updates per call", flush=True)
-  for seeds in map(int, args.seeds.split(",")):
+  for seeds in [] if args.in_situ_only else map(int, args.seeds.split(",")):
     keys = jax.random.split(jax.random.PRNGKey(0), seeds)
+    inputs = jax.block_until_ready(jax.jit(jax.vmap(
+        lambda k: (net.init(k, jnp.zeros(4)), minibatches(k))))(keys))
     programs = {}
     for name, (body, opt) in parts.items():
-      def one(key, body=body, opt=opt):
-        p = net.init(key, jnp.zeros(4))
-        (p, _), out = jax.lax.scan(body, (p, opt.init(p)), minibatches(key))
+      def one(p, mbs, body=body, opt=opt):
+        (p, _), out = jax.lax.scan(body, (p, opt.init(p)), mbs)
         return jax.tree.map(jnp.sum, p), out
-      programs[name] = jax.jit(jax.vmap(one)).lower(keys).compile()
-      jax.block_until_ready(programs[name](keys))
+      programs[name] = jax.jit(jax.vmap(one)).lower(*inputs).compile()
+      jax.block_until_ready(programs[name](*inputs))
     walls = {name: [] for name in programs}
     for _ in range(args.repeats):
       for name, program in programs.items():
         t0 = time.perf_counter()
-        jax.block_until_ready(program(keys))
+        jax.block_until_ready(program(*inputs))
         walls[name].append(time.perf_counter() - t0)
     us = {name: 1e6 * statistics.median(w) / K for name, w in walls.items()}
     for name, t in us.items():
       print(f"seeds {seeds:4d}  {name:13s} {t:10.1f} us/update  {t / us['passes_const']:5.2f}x "
             "passes_const", flush=True)
+  if args.in_situ:
+    for seeds in map(int, args.seeds.split(",")):
+      in_situ(seeds, IN_SITU_STEPS[seeds] if seeds in IN_SITU_STEPS else 10_000, args.repeats)
+
+
+#: ppo_throughput.py's steps per seed at its points.
+IN_SITU_STEPS = {1: 100_000, 32: 25_000, 128: 10_000}
+
+
+def in_situ(seeds: int, total: int, repeats: int) -> None:
+  """PPO's run with 5 epochs against 1 (one device), and the floor's parts, at ``seeds``."""
+  env, env_params = envs.make("CartPole-v1")
+  keys = jax.random.split(jax.random.PRNGKey(0), seeds)
+  runs = {}
+  for epochs in (pt.EPOCHS, 1):
+    config = dataclasses.replace(pt.jaxrl_config(total), num_epochs=epochs)
+    runs[epochs] = jax.jit(jax.vmap(ppo.make_train(config, env, env_params))).lower(
+        keys).compile()
+    jax.block_until_ready(runs[epochs](keys))
+  walls = {epochs: [] for epochs in runs}
+  for _ in range(repeats):
+    for epochs, program in runs.items():
+      t0 = time.perf_counter()
+      jax.block_until_ready(program(keys))
+      walls[epochs].append(time.perf_counter() - t0)
+  full, one = (statistics.median(walls[e]) for e in (pt.EPOCHS, 1))
+  updates = (full - one) * pt.EPOCHS / (pt.EPOCHS - 1)
+  floor = pt.network_floor(seeds, total, None, repeats)["seconds"]
+  rest_floor = floor["actor_per_step"] + floor["critic_per_rollout"] + floor["bare_env"]
+  print(f"seeds {seeds:4d}  in situ, {total:,} steps per seed, one device: full run {full:.3f} s "
+        f"(1 epoch: {one:.3f} s); updates {updates:.3f} s against the floor's update passes "
+        f"{floor['update_passes']:.3f} s ({updates / floor['update_passes']:.2f}x); the rest "
+        f"{full - updates:.3f} s against the floor's actor + critic + environment "
+        f"{rest_floor:.3f} s ({(full - updates) / rest_floor:.2f}x); run / floor "
+        f"{sum(floor.values()) / full:.0%}; floor parts (s): "
+        + ", ".join(f"{k} {v:.3f}" for k, v in floor.items()), flush=True)
 
 
 if __name__ == "__main__":
