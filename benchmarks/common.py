@@ -38,6 +38,19 @@ def time_call(fn: Callable[[], object], *, repeats: int = 5, warmup: int = 1) ->
   return statistics.median(times), times, out
 
 
+def interleaved_walls(programs: dict, *args, repeats: int = 5) -> dict:
+  """Wall seconds of each compiled program called on ``args``, ``repeats`` rounds in which every
+  program runs once in turn (so a slow moment of the machine hits all of them alike); returns
+  ``{name: [seconds per round]}``. Warm the programs up before calling this."""
+  walls = {name: [] for name in programs}
+  for _ in range(repeats):
+    for name, program in programs.items():
+      t0 = time.perf_counter()
+      block(program(*args))
+      walls[name].append(time.perf_counter() - t0)
+  return walls
+
+
 def time_once(fn: Callable[[], object]) -> tuple[float, object]:
   """Wall time of one blocking call (for compile times and one-off builds)."""
   t0 = time.perf_counter()

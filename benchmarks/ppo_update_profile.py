@@ -37,11 +37,11 @@ import dataclasses
 import os
 import statistics
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import ppo_throughput as pt  # noqa: E402  (splits the CPU first)
+import common  # noqa: E402
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import optax  # noqa: E402
@@ -123,12 +123,7 @@ def main(argv=None):
         return jax.tree.map(jnp.sum, p), out
       programs[name] = jax.jit(jax.vmap(one)).lower(*inputs).compile()
       jax.block_until_ready(programs[name](*inputs))
-    walls = {name: [] for name in programs}
-    for _ in range(args.repeats):
-      for name, program in programs.items():
-        t0 = time.perf_counter()
-        jax.block_until_ready(program(*inputs))
-        walls[name].append(time.perf_counter() - t0)
+    walls = common.interleaved_walls(programs, *inputs, repeats=args.repeats)
     us = {name: 1e6 * statistics.median(w) / K for name, w in walls.items()}
     for name, t in us.items():
       print(f"seeds {seeds:4d}  {name:13s} {t:10.1f} us/update  {t / us['passes_const']:5.2f}x "
@@ -152,12 +147,7 @@ def in_situ(seeds: int, total: int, repeats: int) -> None:
     runs[epochs] = jax.jit(jax.vmap(ppo.make_train(config, env, env_params))).lower(
         keys).compile()
     jax.block_until_ready(runs[epochs](keys))
-  walls = {epochs: [] for epochs in runs}
-  for _ in range(repeats):
-    for epochs, program in runs.items():
-      t0 = time.perf_counter()
-      jax.block_until_ready(program(keys))
-      walls[epochs].append(time.perf_counter() - t0)
+  walls = common.interleaved_walls(runs, keys, repeats=repeats)
   full, one = (statistics.median(walls[e]) for e in (pt.EPOCHS, 1))
   updates = (full - one) * pt.EPOCHS / (pt.EPOCHS - 1)
   floor = pt.network_floor(seeds, total, None, repeats)["seconds"]

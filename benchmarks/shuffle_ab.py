@@ -15,11 +15,11 @@ import argparse
 import os
 import statistics
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import ppo_throughput as pt  # noqa: E402  (splits the CPU first)
+import common  # noqa: E402
 import jax  # noqa: E402
 
 from jaxrl import envs  # noqa: E402
@@ -42,12 +42,7 @@ def ab(name, make, points, repeats):
         programs[label] = jax.jit(jax.vmap(make(steps))).lower(keys).compile()
       finally:
         epochs.permutation = NEW
-    walls = {label: [] for label in programs}
-    for _ in range(repeats):
-      for label, program in programs.items():
-        t0 = time.perf_counter()
-        jax.block_until_ready(program(keys))
-        walls[label].append(time.perf_counter() - t0)
+    walls = common.interleaved_walls(programs, keys, repeats=repeats)
     med = {label: statistics.median(w) for label, w in walls.items()}
     print(f"{name} {seeds:4d} seeds x {steps:,} steps: jax.random.permutation "
           f"{seeds * steps / med['old'] / 1e3:.0f}k steps/s, epochs.permutation "
