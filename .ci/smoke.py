@@ -17,7 +17,7 @@ It checks, each step raising (non-zero exit) on failure:
    and so does a suite in ``SUITES`` without an environment below: none is skipped.
 
 The three ``jaxrl`` commands and step 7 run as subprocesses beside the in-process steps (2
-cores; ``make test`` runs the smoke beside the test suite's two workers, so they share them), and everything
+cores; the smoke runs after the test suite, on an otherwise idle machine), and everything
 compiles with XLA's cheap code generation (the test suite's ``tests/conftest.py`` flags; a smoke
 checks that the lowest versions work, not how fast their code runs): 92 -> ~40 s on the 2-core
 CI machine. Resume still equals straight-through bitwise under them. A ``XLA_FLAGS`` you set
