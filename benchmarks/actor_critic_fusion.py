@@ -22,6 +22,7 @@ per update and each variant's ratio to ``separate``.
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 
 import jax
@@ -100,12 +101,10 @@ def main():
         first_layer=(update_program(first_layer), jax.vmap(first_layer_layout)(params)),
         stacked=(update_program(stacked), jax.vmap(stacked_layout)(params)),
         jaxrl=(update_program(net.apply), jax.vmap(lambda k: net.init(k, jnp.zeros(OBS)))(keys)))
-    for program, p in variants.values():
-      common.block(program(p, xs))                              # compile and warm up
-    walls = {name: [] for name in variants}
-    for _ in range(args.repeats):
-      for name, (program, p) in variants.items():
-        walls[name].append(common.time_once(lambda: program(p, xs))[0])
+    programs = {name: functools.partial(program, p) for name, (program, p) in variants.items()}
+    for program in programs.values():
+      common.block(program(xs))                                 # compile and warm up
+    walls = common.interleaved_walls(programs, xs, repeats=args.repeats)
     us = {name: statistics.median(w) / STEPS * 1e6 for name, w in walls.items()}
     print(f"{seeds:>4} seeds: " + ", ".join(
         f"{name} {t:,.0f} us ({t / us['separate']:.2f}x)" for name, t in us.items()), flush=True)
