@@ -448,10 +448,15 @@ def _compile(plan: _Plan, prog: progress_lib.Progress | None) -> _Execution:
       return carry, jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), metrics)
     sharded = jax.shard_map(chunk_fn, mesh=plan.mesh, in_specs=(runs, runs, runs, P()),
                             out_specs=(runs, runs), check_vma=False)
-    return jax.jit(sharded, donate_argnums=0)
+    return jax.jit(sharded, donate_argnums=0, out_shardings=placed)
 
+  # Every leaf of the carry placed as a restored checkpoint places it (split over the run axis),
+  # also on a one-device mesh, where XLA would otherwise mark some outputs replicated: a chunk
+  # lowered for a fresh run is then the very program a resumed run lowers (one entry in JAX's
+  # persistent compilation cache, not two).
+  placed = devices_lib.runs_sharding(plan.mesh)
   init = jax.jit(jax.shard_map(batched.init, mesh=plan.mesh, in_specs=(runs, runs),
-                               out_specs=runs, check_vma=False))
+                               out_specs=runs, check_vma=False), out_shardings=placed)
   t0 = time.perf_counter()
   init_compiled = init.lower(plan.keys, plan.hp).compile()
   compile_s = time.perf_counter() - t0

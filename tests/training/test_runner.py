@@ -12,7 +12,7 @@ import pytest
 from jaxrl import envs
 from jaxrl import training
 from jaxrl.agents import A2CConfig, DQNConfig
-from jaxrl.training import checkpoints, rundir, stats, sweeps
+from jaxrl.training import checkpoints, devices, rundir, stats, sweeps
 from tests import codegen
 
 # DQN on probe 3 (two-step credit assignment, Q* known): 10 logs of 200 steps, 5 chunks.
@@ -97,6 +97,12 @@ def test_killed_and_resumed_equals_straight_through(straight, stopped, tmp_path)
   leaves = lambda s: jax.tree.leaves(jax.tree.map(np.asarray, s))  # noqa: E731
   for a, b in zip(leaves(resumed.final_state), leaves(straight.final_state)):
     np.testing.assert_array_equal(a, b)
+  # a fresh carry is placed as a restored one (even on one device), so the resumed run lowered
+  # the straight run's chunk program, not a second one differing only in input shardings
+  runs = {devices.runs_sharding(x.sharding.mesh) for x in jax.tree.leaves(straight.final_state)}
+  assert len(runs) == 1
+  for a, b in zip(jax.tree.leaves(resumed.final_state), jax.tree.leaves(straight.final_state)):
+    assert a.sharding == b.sharding == next(iter(runs)), (a.sharding, b.sharding)
 
 
 def test_each_run_equals_its_key_alone(straight):
