@@ -439,6 +439,11 @@ def _compile(plan: _Plan, prog: progress_lib.Progress | None) -> _Execution:
   """
   batched = plan.trainer.batched()
   runs = P(devices_lib.AXIS)
+  # Every leaf of the carry placed as a restored checkpoint places it (split over the run axis),
+  # also on a one-device mesh, where XLA would otherwise mark some outputs replicated: a chunk
+  # lowered for a fresh run is then the very program a resumed run lowers (one entry in JAX's
+  # persistent compilation cache, not two).
+  placed = devices_lib.runs_sharding(plan.mesh)
 
   def make_chunk(length):
     def chunk_fn(carry, hp, ids, start):
@@ -450,11 +455,6 @@ def _compile(plan: _Plan, prog: progress_lib.Progress | None) -> _Execution:
                             out_specs=(runs, runs), check_vma=False)
     return jax.jit(sharded, donate_argnums=0, out_shardings=placed)
 
-  # Every leaf of the carry placed as a restored checkpoint places it (split over the run axis),
-  # also on a one-device mesh, where XLA would otherwise mark some outputs replicated: a chunk
-  # lowered for a fresh run is then the very program a resumed run lowers (one entry in JAX's
-  # persistent compilation cache, not two).
-  placed = devices_lib.runs_sharding(plan.mesh)
   init = jax.jit(jax.shard_map(batched.init, mesh=plan.mesh, in_specs=(runs, runs),
                                out_specs=runs, check_vma=False), out_shardings=placed)
   t0 = time.perf_counter()
